@@ -1,0 +1,1 @@
+"""Business Central API emulator (work in progress)."""

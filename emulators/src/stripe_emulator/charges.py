@@ -1,0 +1,196 @@
+"""PaymentIntents, card charges and balance transactions: how money enters the balance.
+
+A confirmed PaymentIntent creates a succeeded Charge and a `charge` balance transaction
+(`reporting_category` `charge`, fee from the fee schedule, `available_on` after
+`available_after_days`). Test payment methods follow Stripe's names: `pm_card_visa` (and any
+other `pm_` id) succeeds; `pm_card_chargeDeclined` and
+`pm_card_chargeDeclinedInsufficientFunds` fail with a 402 `card_declined`. At this API
+version neither object has an `invoice` field (stripe-api.md §5).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .currency import validate_charge_amount
+from .errors import CARD_ERROR
+from .errors import StripeError
+from .events import emit
+from .fees import compute_fee
+from .fees import fee_details
+from .ids import new_id
+from .ids import random_token
+from .state import EmulatorState
+from .store import Record
+
+DECLINES = {
+    "pm_card_chargeDeclined": ("generic_decline", "Your card was declined."),
+    "pm_card_chargeDeclinedInsufficientFunds": (
+        "insufficient_funds", "Your card has insufficient funds.",
+    ),
+}  # fmt: skip
+_DECLINE_SELLER_MESSAGE = "The bank did not return any further details with this decline."
+
+
+def balance_transaction(
+    state: EmulatorState,
+    *,
+    amount: int,
+    currency: str,
+    type_: str,
+    category: str,
+    source: str,
+    fee: int = 0,
+    description: str | None = None,
+    available_days: int = 0,
+) -> Record:
+    now = state.clock.now()
+    record: Record = {
+        "id": new_id("balance_transaction"), "object": "balance_transaction",
+        "amount": amount, "available_on": now + available_days * 86400,
+        "balance_type": "payments", "created": now, "currency": currency,
+        "description": description, "exchange_rate": None, "fee": fee,
+        "fee_details": fee_details(fee, currency), "net": amount - fee,
+        "reporting_category": category, "source": source, "status": "pending",
+        "type": type_, "_payout": None,
+    }  # fmt: skip
+    return state.store.add("balance_transaction", record)
+
+
+def create_intent(
+    state: EmulatorState,
+    *,
+    amount: int,
+    currency: str,
+    customer: str | None,
+    description: str | None = None,
+    metadata: dict[str, str] | None = None,
+) -> Record:
+    """A PaymentIntent awaiting a payment method (event `payment_intent.created`)."""
+    intent_id = new_id("payment_intent")
+    intent: Record = {
+        "id": intent_id, "object": "payment_intent", "allowed_payment_method_types": None,
+        "amount": amount, "amount_capturable": 0, "amount_details": {"tip": {}},
+        "amount_received": 0, "application": None, "application_fee_amount": None,
+        "automatic_payment_methods": None, "canceled_at": None, "cancellation_reason": None,
+        "capture_method": "automatic", "client_secret": f"{intent_id}_secret_{random_token(24)}",
+        "confirmation_method": "automatic", "created": state.clock.now(), "currency": currency,
+        "customer": customer, "customer_account": None, "description": description,
+        "excluded_payment_method_types": None, "hooks": None, "last_payment_error": None,
+        "latest_charge": None, "livemode": False, "managed_payments": None,
+        "metadata": dict(metadata or {}), "next_action": None, "on_behalf_of": None,
+        "payment_details": None, "payment_method": None,
+        "payment_method_configuration_details": None, "payment_method_options": {},
+        "payment_method_types": ["card"], "payment_record": None, "presentment_details": None,
+        "processing": None, "receipt_email": None, "review": None, "setup_future_usage": None,
+        "shipping": None, "source": None, "statement_descriptor": None,
+        "statement_descriptor_suffix": None, "status": "requires_payment_method",
+        "transfer_data": None, "transfer_group": None,
+    }  # fmt: skip
+    state.store.add("payment_intent", intent)
+    emit(state, "payment_intent.created", intent)
+    return intent
+
+
+def _charge(
+    state: EmulatorState, intent: Record, method: str, decline: tuple[str, str] | None
+) -> Record:
+    charge_id = new_id("charge")
+    ok = decline is None
+    charge: Record = {
+        "id": charge_id, "object": "charge", "amount": intent["amount"],
+        "amount_captured": intent["amount"] if ok else 0, "amount_refunded": 0,
+        "application": None, "application_fee": None, "application_fee_amount": None,
+        "authorization_code": "123456" if ok else None, "balance_transaction": None,
+        "billing_details": {"address": {"city": None, "country": None, "line1": None,
+                                        "line2": None, "postal_code": None, "state": None},
+                            "email": None, "name": None, "phone": None, "tax_id": None},
+        "calculated_statement_descriptor": "STRIPE EMULATOR", "captured": ok,
+        "created": state.clock.now(), "currency": intent["currency"],
+        "customer": intent["customer"], "description": intent["description"],
+        "disputed": False, "failure_balance_transaction": None,
+        "failure_code": "card_declined" if decline else None,
+        "failure_message": decline[1] if decline else None, "fraud_details": {},
+        "livemode": False, "metadata": dict(intent["metadata"]), "on_behalf_of": None,
+        "outcome": {
+            "advice_code": None, "network_advice_code": None, "network_decline_code": None,
+            "network_status": "approved_by_network" if ok else "declined_by_network",
+            "reason": decline[0] if decline else None, "risk_level": "normal", "risk_score": 20,
+            "seller_message": "Payment complete." if ok else _DECLINE_SELLER_MESSAGE,
+            "type": "authorized" if ok else "issuer_declined",
+        },
+        "paid": ok, "payment_intent": intent["id"], "payment_method": method,
+        "payment_method_details": {"card": {"brand": "visa", "country": "US", "exp_month": 12,
+                                            "exp_year": 2034, "funding": "credit",
+                                            "last4": "4242", "network": "visa"},
+                                   "type": "card"},
+        "presentment_details": None, "radar_options": {}, "receipt_email": None,
+        "receipt_number": None,
+        "receipt_url": f"https://pay.stripe.com/receipts/emulator/{charge_id}",
+        "refunded": False, "review": None, "shipping": None, "source": None,
+        "source_transfer": None, "statement_descriptor": None,
+        "statement_descriptor_suffix": None, "status": "succeeded" if ok else "failed",
+        "transfer_data": None, "transfer_group": None,
+    }  # fmt: skip
+    return state.store.add("charge", charge)
+
+
+def confirm_intent(state: EmulatorState, intent: Record, payment_method: str) -> Record:
+    """Charge the card; returns the succeeded Charge or raises a 402 card error."""
+    validate_charge_amount(intent["amount"], intent["currency"])
+    method = (
+        payment_method if not payment_method.startswith("pm_card_") else new_id("payment_method")
+    )
+    decline = DECLINES.get(payment_method)
+    charge = _charge(state, intent, method, decline)
+    intent["latest_charge"] = charge["id"]
+    if decline is not None:
+        intent["status"] = "requires_payment_method"
+        error: dict[str, Any] = {
+            "charge": charge["id"], "code": "card_declined", "decline_code": decline[0],
+            "message": decline[1], "payment_method": {"id": method, "object": "payment_method"},
+            "type": CARD_ERROR,
+        }  # fmt: skip
+        intent["last_payment_error"] = error
+        emit(state, "charge.failed", charge)
+        emit(state, "payment_intent.payment_failed", intent)
+        raise StripeError(
+            402,
+            decline[1],
+            type_=CARD_ERROR,
+            code="card_declined",
+            extra={
+                "decline_code": decline[0],
+                "charge": charge["id"],
+                "payment_intent": {"id": intent["id"], "object": "payment_intent"},
+            },
+        )
+    fee = compute_fee(state.config, charge["amount"], charge["currency"])
+    txn = balance_transaction(
+        state,
+        amount=charge["amount"],
+        currency=charge["currency"],
+        type_="charge",
+        category="charge",
+        source=charge["id"],
+        fee=fee,
+        description=charge["description"],
+        available_days=state.config.available_after_days,
+    )
+    charge["balance_transaction"] = txn["id"]
+    intent.update(
+        status="succeeded",
+        amount_received=intent["amount"],
+        payment_method=method,
+        last_payment_error=None,
+    )
+    emit(state, "charge.succeeded", charge)
+    emit(state, "payment_intent.succeeded", intent)
+    return charge
+
+
+def cancel_intent(state: EmulatorState, intent: Record, reason: str | None) -> None:
+    if intent["status"] in ("succeeded", "canceled"):
+        return
+    intent.update(status="canceled", canceled_at=state.clock.now(), cancellation_reason=reason)
+    emit(state, "payment_intent.canceled", intent)

@@ -1,0 +1,142 @@
+"""Emulator settings: every knob a test, the demo or a benchmark can turn.
+
+One mutable dataclass lives on the app state; `create_app(config)` and the control surface
+(`POST /_emulator/config`) both go through `EmulatorConfig.update`, so a knob has one name
+everywhere (CLI flag, `create_app` mapping key, admin JSON field). Defaults follow
+stripe-api.md: sandbox rate limits 25 requests/s and search 20 requests/s, 24 h idempotency
+keys, 30-day event retention, API version `2026-10-28.endive`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from decimal import Decimal
+from decimal import InvalidOperation
+from typing import Any
+
+API_VERSION = "2026-10-28.endive"
+
+
+@dataclass
+class FeeRule:
+    """Processing fee for one currency: `percent` of the amount plus `fixed` minor units."""
+
+    percent: Decimal
+    fixed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"percent": str(self.percent), "fixed": self.fixed}
+
+
+def _default_fees() -> dict[str, FeeRule]:
+    # Stripe's US card pricing (2.9 % + 30 cents) for every currency unless overridden.
+    return {"default": FeeRule(Decimal("2.9"), 30)}
+
+
+@dataclass
+class EmulatorConfig:
+    """All emulator settings; see the package README for the meaning of each field."""
+
+    account_id: str = "acct_emulator"
+    api_version: str = API_VERSION
+    default_currency: str = "usd"
+    # Empty: any `sk_test_...` key is accepted. Otherwise only these keys.
+    api_keys: list[str] = field(default_factory=list)
+    revoked_keys: list[str] = field(default_factory=list)
+    # restricted key -> permitted resource families ("customers", "invoices:read", ...)
+    restricted_keys: dict[str, list[str]] = field(default_factory=dict)
+    # Requests per second; 0 disables the limiter.
+    rate_limit: float = 25.0
+    search_rate_limit: float = 20.0
+    # Seconds (emulator clock) before a created/updated object shows up in search results.
+    search_index_delay: float = 1.0
+    idempotency_ttl: int = 24 * 3600
+    event_retention_days: int = 30
+    fees: dict[str, FeeRule] = field(default_factory=_default_fees)
+    fee_rounding: str = "ROUND_HALF_UP"
+    # Days after a charge before its funds are available for a payout.
+    available_after_days: int = 0
+    # Added latency for every API request, in milliseconds.
+    latency_ms: int = 0
+    # Webhook delivery: delays between attempts in emulated seconds, scaled to real time by
+    # `time_scale` (real seconds per emulated second).
+    retry_delays: list[float] = field(default_factory=lambda: [600.0, 3600.0, 10800.0])
+    time_scale: float = 1.0
+    delivery_timeout: float = 10.0
+    duplicate_rate: float = 0.0
+    drop_rate: float = 0.0
+    shuffle: bool = False
+    shuffle_window: float = 0.05
+    paused: bool = False
+    seed: int | None = None
+
+    def update(self, values: Mapping[str, Any]) -> None:
+        """Set the named fields from JSON-like values; unknown names raise ValueError."""
+        known = {f.name: f for f in dataclasses.fields(self)}
+        for name, raw in values.items():
+            if name not in known:
+                raise ValueError(f"unknown emulator setting: {name}")
+            setattr(self, name, _coerce(name, raw, getattr(self, name)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON view of the settings (fees rendered as strings)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "fees":
+                value = {cur: rule.to_dict() for cur, rule in value.items()}
+            out[f.name] = value
+        return out
+
+    def copy(self) -> EmulatorConfig:
+        clone = dataclasses.replace(self)
+        clone.update(self.to_dict())
+        return clone
+
+
+def _coerce(name: str, raw: Any, current: Any) -> Any:
+    if name == "fees":
+        return _parse_fees(raw)
+    if name == "seed":
+        return None if raw is None else int(raw)
+    if isinstance(current, bool):
+        if not isinstance(raw, bool):
+            raise ValueError(f"{name} must be a boolean")
+        return raw
+    if isinstance(current, int):
+        return int(raw)
+    if isinstance(current, float):
+        return float(raw)
+    if isinstance(current, str):
+        return str(raw)
+    if isinstance(current, list):
+        if not isinstance(raw, list | tuple):
+            raise ValueError(f"{name} must be a list")
+        return [float(x) for x in raw] if name == "retry_delays" else [str(x) for x in raw]
+    if isinstance(current, dict):
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"{name} must be an object")
+        return {str(k): [str(p) for p in v] for k, v in raw.items()}
+    raise ValueError(f"cannot set {name}")
+
+
+def _parse_fees(raw: Any) -> dict[str, FeeRule]:
+    if not isinstance(raw, Mapping):
+        raise ValueError("fees must be an object of currency -> {percent, fixed}")
+    fees: dict[str, FeeRule] = {}
+    for currency, rule in raw.items():
+        if isinstance(rule, FeeRule):
+            fees[str(currency).lower()] = rule
+            continue
+        try:
+            percent = Decimal(str(rule.get("percent", "0")))
+            fixed = int(rule.get("fixed", 0))
+        except (InvalidOperation, ValueError, AttributeError) as exc:
+            raise ValueError(f"invalid fee rule for {currency}") from exc
+        fees[str(currency).lower()] = FeeRule(percent, fixed)
+    if "default" not in fees:
+        fees["default"] = FeeRule(Decimal("0"), 0)
+    return fees

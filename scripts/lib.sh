@@ -1,0 +1,102 @@
+# Shared set-up steps for scripts/run.sh and scripts/test.sh (sourced, not executed).
+#
+# Each ensure_* step is idempotent: it does nothing when the thing is already there, starts a
+# service that is installed but stopped, installs it from Debian's packages when missing and we
+# are root, and otherwise stops with a message saying exactly what to install.
+
+UV_VERSION="0.13.8"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/var/tools"
+export UV_PYTHON_DOWNLOADS=never
+export UV_PROJECT_ENVIRONMENT="$ROOT/.venv"
+
+say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+port_open() { # host port
+  python3 - "$1" "$2" <<'PY' 2>/dev/null
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), 1).close()
+except OSError:
+    sys.exit(1)
+PY
+}
+
+wait_port() { # host port seconds
+  local i
+  for ((i = 0; i < $3 * 4; i++)); do
+    port_open "$1" "$2" && return 0
+    sleep 0.25
+  done
+  return 1
+}
+
+apt_install() {
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || return 1
+  say "installing $* from Debian's packages"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_python() {
+  PYTHON="${MLC_PYTHON:-}"
+  if [ -z "$PYTHON" ]; then
+    for candidate in python3.11 python3; do
+      if command -v "$candidate" >/dev/null &&
+        "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+        PYTHON="$(command -v "$candidate")"
+        break
+      fi
+    done
+  fi
+  [ -n "$PYTHON" ] || die "Python 3.11 is required (set MLC_PYTHON to its path)"
+  export UV_PYTHON="$PYTHON"
+}
+
+ensure_venv() {
+  ensure_python
+  if [ ! -x "$TOOLS/bin/uv" ] || ! "$TOOLS/bin/uv" --version 2>/dev/null | grep -q "$UV_VERSION"; then
+    say "installing uv $UV_VERSION into var/tools"
+    "$PYTHON" -m venv "$TOOLS"
+    "$TOOLS/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+  fi
+  say "syncing .venv from uv.lock"
+  (cd "$ROOT" && "$TOOLS/bin/uv" sync --frozen --all-packages --quiet)
+}
+
+ensure_rabbitmq() {
+  port_open 127.0.0.1 5672 && return 0
+  if ! command -v rabbitmq-server >/dev/null; then
+    apt_install rabbitmq-server ||
+      die "RabbitMQ is not running on 127.0.0.1:5672 and cannot be installed here: install rabbitmq-server"
+  fi
+  say "starting RabbitMQ"
+  rabbitmq-server -detached >/dev/null 2>&1 || true
+  wait_port 127.0.0.1 5672 90 || die "RabbitMQ did not start (see /var/log/rabbitmq)"
+}
+
+ensure_postgres() {
+  if ! port_open 127.0.0.1 5432; then
+    if ! command -v pg_ctlcluster >/dev/null; then
+      apt_install postgresql ||
+        die "PostgreSQL is not running on 127.0.0.1:5432 and cannot be installed here: install postgresql"
+    fi
+    say "starting PostgreSQL"
+    local version
+    version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start >/dev/null 2>&1 || true
+    wait_port 127.0.0.1 5432 60 || die "PostgreSQL did not start"
+  fi
+  local url="${MLC_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
+  "$ROOT/.venv/bin/python" - "$url" <<'PY' || die "cannot use PostgreSQL at 127.0.0.1:5432 as user postgres (set MLC_TEST_DATABASE_URL)"
+import sys
+import sqlalchemy as sa
+url = sa.engine.make_url(sys.argv[1])
+admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+with admin.connect() as c:
+    if not c.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": url.database}).first():
+        c.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+admin.dispose()
+PY
+}

@@ -1,0 +1,45 @@
+"""The composition root of the reconciler: the only module that names concrete adapters."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from mlconnector.bus import Publisher
+from mlconnector.db import make_engine
+from mlconnector.db import make_session_factory
+from mlconnector.runtime import build_publisher
+from mlconnector.runtime import load_service_secrets
+from mlconnector.secrets import SecretStore
+from mlconnector.secrets import build_secret_store
+from reconciler.settings import REQUIRED_SECRETS
+from reconciler.settings import SERVICE
+from reconciler.settings import Settings
+
+
+@dataclasses.dataclass
+class Dependencies:
+    """Everything the consumer and the API need; tests build one with their own parts."""
+
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    publisher: Publisher
+    secret_store: SecretStore
+    secrets: dict[str, str] = dataclasses.field(repr=False)
+
+
+def build_dependencies(settings: Settings) -> Dependencies:
+    """Read the secrets now (a missing one stops start-up); database and broker connect lazily."""
+    store = build_secret_store(settings.common.secrets)
+    secrets = load_service_secrets(store, settings.secrets_path, REQUIRED_SECRETS)
+    engine = make_engine(settings.database_url)
+    return Dependencies(
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        publisher=build_publisher(settings.common, SERVICE),
+        secret_store=store,
+        secrets=secrets,
+    )

@@ -1,0 +1,71 @@
+"""The ``reconciler`` command: ``serve`` (API), ``consume`` (bus consumer), ``migrate`` (DB)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from mlconnector.config import ConfigError
+from mlconnector.logging import configure_logging
+from mlconnector.runtime import load_service_secrets
+from mlconnector.runtime import preflight
+from mlconnector.secrets import build_secret_store
+from mlconnector.serving import serve
+from reconciler.settings import REQUIRED_SECRETS
+from reconciler.settings import SERVICE
+from reconciler.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reconciler", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the HTTP API (records, audit, replay, health)")
+    commands.add_parser("consume", help="consume the bus until SIGTERM")
+    migrate = commands.add_parser("migrate", help="upgrade the database schema")
+    migrate.add_argument("--revision", default="head", help="target revision (default: head)")
+    return parser
+
+
+def _consume(settings: Settings) -> int:
+    from reconciler.bootstrap import build_dependencies
+    from reconciler.consumer import build_runner
+
+    deps = build_dependencies(settings)
+    runner = build_runner(settings, deps.session_factory)
+    runner.install_signal_handlers()
+    logger.info("reconciler consumer starting")
+    return runner.run()
+
+
+def _migrate(settings: Settings, revision: str) -> int:
+    from reconciler.migrate import upgrade
+
+    upgrade(settings.database_url, revision)
+    logger.info("database upgraded to %s", revision)
+    return 0
+
+
+def _check() -> None:
+    settings = Settings.from_env()
+    store = build_secret_store(settings.common.secrets)
+    load_service_secrets(store, settings.secrets_path, REQUIRED_SECRETS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command != "migrate" and not preflight(SERVICE, _check):
+        return 2
+    if args.command == "serve":
+        serve("reconciler.wsgi:app", "reconciler.gunicorn_conf")
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"{SERVICE}: cannot start: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(SERVICE, settings.common.log_level)
+    if args.command == "consume":
+        return _consume(settings)
+    return _migrate(settings, args.revision)

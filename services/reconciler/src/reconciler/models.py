@@ -1,0 +1,296 @@
+"""The reconciler's tables (ARCHITECTURE §5): inbox, sync records, audit trail, links, postings.
+
+These rows are the product's memory: which messages were consumed (``inbox``), what each synced
+thing is and how far it got (``sync_records``), every step taken (``audit_events``, append-only),
+which BC and Stripe objects are the same thing (``customer_links``, ``invoice_links``), which
+Stripe payments and refunds were written to BC (``postings``) and how payouts were settled
+(``payouts``). Uniqueness lives in the database, not in Python checks, so concurrent consumers
+cannot create duplicates (style.md §3.7).
+
+Money is exact: Stripe amounts are integer minor units (``BigInteger``) next to a lowercase ISO
+currency; BC amounts are ``ExactDecimal``. Timestamps are aware UTC. States are ``StrEnum``
+members stored as short strings (no native enum types and no CHECK constraints, so adding a
+state never needs a migration). The schema itself is created by the Alembic migrations in
+``reconciler/migrations``; a test asserts they agree with these models.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger
+from sqlalchemy import Date
+from sqlalchemy import Enum
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import validates
+
+from mlconnector.db import Base
+from mlconnector.db import ExactDecimal
+from mlconnector.db import JSONDocument
+from mlconnector.db import UTCDateTime
+from mlconnector.db import utcnow
+
+# 64-bit ids on PostgreSQL; on SQLite only "INTEGER PRIMARY KEY" auto-increments (and is 64-bit).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+ENUM_LENGTH = 32
+
+
+class MessageSource(enum.StrEnum):
+    """Who published a consumed message."""
+
+    STRIPE = "stripe"
+    BC = "bc"
+    RECONCILER = "reconciler"
+
+
+class RecordKind(enum.StrEnum):
+    """What a sync record tracks."""
+
+    INVOICE = "invoice"
+    CUSTOMER = "customer"
+    PAYMENT = "payment"
+    REFUND = "refund"
+    PAYOUT = "payout"
+
+
+class RecordState(enum.StrEnum):
+    """Where a sync record stands; ``failed`` and ``unmatched`` wait for a person or a replay."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNMATCHED = "unmatched"
+    SKIPPED = "skipped"
+
+
+class AuditAction(enum.StrEnum):
+    """Usual audit actions; the column is a plain string so new actions need no migration."""
+
+    RECEIVED = "received"
+    FETCHED = "fetched"
+    DECIDED = "decided"
+    CALLED = "called"
+    RESULT = "result"
+    RETRIED = "retried"
+    FAILED = "failed"
+    REPLAYED = "replayed"
+    RESOLVED = "resolved"
+
+
+class AuditOutcome(enum.StrEnum):
+    """How an audited step ended."""
+
+    OK = "ok"
+    ERROR = "error"
+    SKIPPED = "skipped"
+    RETRY = "retry"
+
+
+class PostingKind(enum.StrEnum):
+    """What a posting wrote to BC."""
+
+    PAYMENT = "payment"
+    REFUND = "refund"
+
+
+class PostingState(enum.StrEnum):
+    """Claim–act–confirm (reliability.md §4.1): claimed before the BC call, posted after it."""
+
+    CLAIMED = "claimed"
+    POSTED = "posted"
+
+
+class PayoutState(enum.StrEnum):
+    """Progress of a payout's fee and bank journal lines."""
+
+    PENDING = "pending"
+    POSTED = "posted"
+    FAILED = "failed"
+
+
+def _enum_type(enum_class: type[enum.StrEnum]) -> Enum:
+    """A StrEnum stored as its value in a VARCHAR; unknown strings are refused on write."""
+    return Enum(
+        enum_class,
+        native_enum=False,
+        create_constraint=False,
+        length=ENUM_LENGTH,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+def normalise_currency(value: str | None) -> str | None:
+    """ISO 4217 code in Stripe's lowercase form; anything but three letters is an error."""
+    if value is None:
+        return None
+    code = value.strip().lower()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise ValueError(f"currency must be a three-letter ISO code, got {value!r}")
+    return code
+
+
+class _CurrencyMixin:
+    """Lowercases and checks every ``currency`` attribute set through the ORM."""
+
+    @validates("currency")
+    def _validate_currency(self, _key: str, value: str | None) -> str | None:
+        return normalise_currency(value)
+
+
+class InboxMessage(Base):
+    """One consumed message; the unique message id makes redelivery harmless."""
+
+    __tablename__ = "inbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    message_type: Mapped[str] = mapped_column(String(128))
+    source: Mapped[MessageSource] = mapped_column(_enum_type(MessageSource))
+    routing_key: Mapped[str | None] = mapped_column(String(255))
+    correlation_id: Mapped[str | None] = mapped_column(String(128))
+    payload: Mapped[Any | None] = mapped_column(JSONDocument)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SyncRecord(_CurrencyMixin, Base):
+    """One thing being synced; ``business_key`` (e.g. ``stripe:pi_…``) makes it unique per kind."""
+
+    __tablename__ = "sync_records"
+    # The unique (kind, business_key) index also serves lookups by kind alone.
+    __table_args__ = (UniqueConstraint("kind", "business_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[RecordKind] = mapped_column(_enum_type(RecordKind))
+    business_key: Mapped[str] = mapped_column(String(255))
+    state: Mapped[RecordState] = mapped_column(
+        _enum_type(RecordState), default=RecordState.PENDING, index=True
+    )
+    bc_company_id: Mapped[str | None] = mapped_column(String(64))
+    bc_ref: Mapped[str | None] = mapped_column(String(64), index=True)
+    bc_number: Mapped[str | None] = mapped_column(String(64))
+    stripe_ref: Mapped[str | None] = mapped_column(String(255), index=True)
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    flags: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    source_message_id: Mapped[str | None] = mapped_column(String(255))
+    correlation_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class AuditEvent(Base):
+    """One step taken for a record or a message. Rows are only ever inserted."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index(None, "record_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("sync_records.id"))
+    message_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    action: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    summary: Mapped[str] = mapped_column(Text)
+    request_summary: Mapped[Any | None] = mapped_column(JSONDocument)
+    response_summary: Mapped[Any | None] = mapped_column(JSONDocument)
+    outcome: Mapped[AuditOutcome] = mapped_column(_enum_type(AuditOutcome))
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(128))
+    correlation_id: Mapped[str | None] = mapped_column(String(128))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CustomerLink(Base):
+    """A BC customer and the Stripe customer that is the same party; unique on each side."""
+
+    __tablename__ = "customer_links"
+    __table_args__ = (UniqueConstraint("bc_company_id", "bc_customer_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    bc_company_id: Mapped[str] = mapped_column(String(64))
+    bc_customer_id: Mapped[str] = mapped_column(String(64))
+    bc_customer_number: Mapped[str | None] = mapped_column(String(64))
+    stripe_customer_id: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class InvoiceLink(_CurrencyMixin, Base):
+    """A BC sales invoice and the Stripe invoice raised for it; unique on each side."""
+
+    __tablename__ = "invoice_links"
+    __table_args__ = (UniqueConstraint("bc_company_id", "bc_invoice_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    bc_company_id: Mapped[str] = mapped_column(String(64))
+    bc_invoice_id: Mapped[str] = mapped_column(String(64))
+    bc_invoice_number: Mapped[str | None] = mapped_column(String(64))
+    stripe_invoice_id: Mapped[str] = mapped_column(String(255), unique=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Posting(_CurrencyMixin, Base):
+    """One Stripe payment or refund written to BC; the unique Stripe id stops a second line."""
+
+    __tablename__ = "postings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    stripe_id: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[PostingKind] = mapped_column(_enum_type(PostingKind))
+    state: Mapped[PostingState] = mapped_column(
+        _enum_type(PostingState), default=PostingState.CLAIMED
+    )
+    record_id: Mapped[int] = mapped_column(ForeignKey("sync_records.id"), index=True)
+    bc_company_id: Mapped[str] = mapped_column(String(64))
+    bc_invoice_id: Mapped[str | None] = mapped_column(String(64))
+    bc_journal_id: Mapped[str | None] = mapped_column(String(64))
+    bc_line_id: Mapped[str | None] = mapped_column(String(64))
+    # BC sign: a customer payment line is negative, a refund line positive.
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal())
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Payout(_CurrencyMixin, Base):
+    """One Stripe payout: its totals, the fee and bank journal lines, what could not be matched."""
+
+    __tablename__ = "payouts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    stripe_payout_id: Mapped[str] = mapped_column(String(255), unique=True)
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("sync_records.id"), index=True)
+    bc_company_id: Mapped[str | None] = mapped_column(String(64))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    fee_minor: Mapped[int | None] = mapped_column(BigInteger)
+    net_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    state: Mapped[PayoutState] = mapped_column(_enum_type(PayoutState), default=PayoutState.PENDING)
+    arrival_date: Mapped[date | None] = mapped_column(Date)
+    fee_line_id: Mapped[str | None] = mapped_column(String(64))
+    bank_line_id: Mapped[str | None] = mapped_column(String(64))
+    # [{"balance_transaction": "txn_…", "reason": "…"}, …]
+    unmatched: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,75 @@
+"""Small builders shared by tests: unique references and bus helpers."""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pika
+
+
+def random_ref(prefix: str) -> str:
+    """A unique, readable id so tests never collide on shared servers."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def queue_depth(amqp_url: str, queue: str) -> int:
+    """Messages ready in a queue, read with a passive declare (list_queues lags for quorum)."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        return int(connection.channel().queue_declare(queue, passive=True).method.message_count)
+    finally:
+        connection.close()
+
+
+def drain(amqp_url: str, queue: str, *, timeout_s: float = 3.0) -> list[tuple[Any, bytes]]:
+    """Consume and ack everything currently in ``queue``; return (properties, body) pairs."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    out: list[tuple[Any, bytes]] = []
+    try:
+        channel = connection.channel()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            method, properties, body = channel.basic_get(queue, auto_ack=False)
+            if method is None:
+                if out:
+                    break
+                time.sleep(0.05)
+                continue
+            out.append((properties, body))
+            channel.basic_ack(method.delivery_tag)
+    finally:
+        connection.close()
+    return out
+
+
+def wait_until(predicate: Any, *, timeout_s: float = 10.0, interval_s: float = 0.05) -> bool:
+    """Poll ``predicate`` until it is truthy or the time is up; return its last verdict."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval_s)
+    return bool(predicate())
+
+
+SERVICE_SECRETS = {
+    "ml-connector/bc": {
+        "client_id": "c0ffee00-0000-4000-8000-000000000001",
+        "client_secret": "bc-client-secret-Zq8v1TbLr3",
+        "client_state": "bc-client-state-Yw4nE6pXk9Qm",
+    },
+    "ml-connector/stripe": {
+        "api_key": "sk_test_51TestKeyForTheEmulatorOnly",
+        "webhook_secret": "whsec_TestSigningSecretForEmulator",
+    },
+    "ml-connector/reconciler": {"replay_token": "replay-token-Hn2Kc7Vd0Rf5"},
+}
+
+
+def bin_path(name: str) -> str:
+    """A console script of the project's virtual environment."""
+    return str(Path(sys.executable).parent / name)

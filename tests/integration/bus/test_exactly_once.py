@@ -1,0 +1,155 @@
+"""Crash safety of the real reconciler consumer: SIGKILL mid-handler, SIGTERM, inbox dedupe.
+
+The consumer runs as the real ``reconciler consume`` process. A kill point (honoured only with
+MLC_ENVIRONMENT=test) SIGKILLs it either after the inbox claim (before the commit) or after the
+commit (before the ack). Either way the broker redelivers the message to the next consumer, and
+the inbox makes sure its effects exist exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pika
+import pytest
+import sqlalchemy as sa
+from factories import bin_path
+from factories import queue_depth
+from factories import random_ref
+from factories import wait_until
+
+from mlconnector.bus import Publisher
+from mlconnector.bus import Topology
+from mlconnector.contracts import BC_INVOICE_OBSERVED
+from mlconnector.contracts import Envelope
+
+pytestmark = pytest.mark.rabbitmq
+
+
+def _envelope(message_id: str) -> Envelope:
+    now = dt.datetime.now(dt.UTC)
+    return Envelope(
+        id=message_id,
+        type=BC_INVOICE_OBSERVED,
+        source="bc",
+        occurred_at=now,
+        received_at=now,
+        correlation_id=random_ref("c"),
+        data={"company_id": "c1", "entity_id": "inv-1", "number": "103001", "last_modified": now},
+    )
+
+
+@pytest.fixture
+def bus(service_env: dict[str, str]) -> Iterator[tuple[Topology, Publisher]]:
+    topology = Topology.isolated(service_env["MLC_BUS_NAMESPACE"])
+    publisher = Publisher(
+        service_env["MLC_AMQP_URL"], exchange=topology.exchange, topology=topology
+    )
+    yield topology, publisher
+    publisher.close()
+    connection = pika.BlockingConnection(pika.URLParameters(service_env["MLC_AMQP_URL"]))
+    topology.delete(connection.channel())
+    connection.close()
+
+
+def _consumer(env: dict[str, str], kill_point: str | None = None) -> subprocess.Popen[bytes]:
+    env = dict(env)
+    if kill_point:
+        env["MLC_KILL_POINT"] = kill_point
+    log_path = Path(env["MLC_SECRETS_FILE"]).with_name(f"consumer-{random_ref('log')}.log")
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [bin_path("reconciler"), "consume"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def _counts(database_url: str, message_id: str) -> tuple[int, int, int]:
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            inbox = connection.execute(
+                sa.text("SELECT count(*) FROM inbox WHERE message_id = :m"), {"m": message_id}
+            ).scalar_one()
+            processed = connection.execute(
+                sa.text(
+                    "SELECT count(*) FROM inbox WHERE message_id = :m AND processed_at IS NOT NULL"
+                ),
+                {"m": message_id},
+            ).scalar_one()
+            audit = connection.execute(
+                sa.text("SELECT count(*) FROM audit_events WHERE message_id = :m"),
+                {"m": message_id},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return inbox, processed, audit
+
+
+def _stop(process: subprocess.Popen[bytes]) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("kill_point", ["after_claim", "after_commit"])
+def test_sigkill_mid_message_then_redelivery_processes_it_exactly_once(
+    service_env: dict[str, str], bus: tuple[Topology, Publisher], kill_point: str
+) -> None:
+    topology, publisher = bus
+    database_url = service_env["MLC_DATABASE_URL"]
+    message = _envelope(random_ref("msg"))
+
+    doomed = _consumer(service_env, kill_point)
+    try:
+        publisher.publish(message.routing_key, message.to_json(), message_id=message.id)
+        assert doomed.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+    expected_after_crash = (0, 0, 0) if kill_point == "after_claim" else (1, 1, 1)
+    assert _counts(database_url, message.id) == expected_after_crash
+    # Not acked, so the broker holds it again once the dead connection is noticed.
+    assert wait_until(lambda: queue_depth(service_env["MLC_AMQP_URL"], topology.queue) == 1)
+
+    survivor = _consumer(service_env)
+    try:
+        assert wait_until(lambda: queue_depth(service_env["MLC_AMQP_URL"], topology.queue) == 0)
+        assert wait_until(lambda: _counts(database_url, message.id) == (1, 1, 1))
+    finally:
+        assert _stop(survivor) == 0
+    assert _counts(database_url, message.id) == (1, 1, 1)
+    assert queue_depth(service_env["MLC_AMQP_URL"], topology.queue) == 0
+
+
+def test_sigterm_stops_the_consumer_cleanly_after_finishing_its_work(
+    service_env: dict[str, str], bus: tuple[Topology, Publisher]
+) -> None:
+    topology, publisher = bus
+    consumer = _consumer(service_env)
+    messages = [_envelope(random_ref("msg")) for _ in range(20)]
+    for message in messages:
+        publisher.publish(message.routing_key, message.to_json(), message_id=message.id)
+    assert wait_until(
+        lambda: queue_depth(service_env["MLC_AMQP_URL"], topology.queue) == 0, timeout_s=20
+    )
+    assert _stop(consumer) == 0
+    for message in messages:
+        assert _counts(service_env["MLC_DATABASE_URL"], message.id) == (1, 1, 1)
+
+
+def test_a_message_breaking_its_contract_is_dead_lettered(
+    service_env: dict[str, str], bus: tuple[Topology, Publisher]
+) -> None:
+    topology, publisher = bus
+    consumer = _consumer(service_env)
+    try:
+        publisher.publish("bc.invoice.observed", b'{"id": "x"}', message_id="broken")
+        assert wait_until(
+            lambda: queue_depth(service_env["MLC_AMQP_URL"], topology.dead_queue) == 1
+        )
+    finally:
+        assert _stop(consumer) == 0
+    assert queue_depth(service_env["MLC_AMQP_URL"], topology.queue) == 0
