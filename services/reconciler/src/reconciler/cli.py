@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import time
 
 from mlconnector.config import ConfigError
 from mlconnector.logging import configure_logging
@@ -24,6 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the HTTP API (records, audit, replay, health)")
     commands.add_parser("consume", help="consume the bus until SIGTERM")
+    alive = commands.add_parser(
+        "heartbeat-check", help="exit 0 if the consumer touched its heartbeat file recently"
+    )
+    alive.add_argument("--max-age", type=float, default=60.0, help="seconds (default: 60)")
     migrate = commands.add_parser("migrate", help="upgrade the database schema")
     migrate.add_argument("--revision", default="head", help="target revision (default: head)")
     return parser
@@ -54,8 +60,27 @@ def _check() -> None:
     load_service_secrets(store, settings.secrets_path, REQUIRED_SECRETS)
 
 
+def _heartbeat_check(max_age_s: float) -> int:
+    """The consumer's liveness probe: its loop touches the file every half second."""
+    path = os.environ.get("MLC_HEARTBEAT_FILE")
+    if not path:
+        print("MLC_HEARTBEAT_FILE is not set", file=sys.stderr)
+        return 2
+    try:
+        age = time.time() - os.path.getmtime(path)
+    except OSError:
+        print(f"no heartbeat file at {path}", file=sys.stderr)
+        return 1
+    if age > max_age_s:
+        print(f"heartbeat is {age:.0f}s old (limit {max_age_s:.0f}s)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "heartbeat-check":
+        return _heartbeat_check(args.max_age)
     if args.command != "migrate" and not preflight(SERVICE, _check):
         return 2
     if args.command == "serve":
