@@ -1,0 +1,255 @@
+"""``journals({id})/Microsoft.NAV.post``: post every line of a batch (bc-api.md §4.10, §9).
+
+All checks run before anything is written, as in BC's single posting transaction:
+``Gen. Jnl.-Check Line`` rules (a customer Payment must be negative -- "Amount must be negative in
+Gen. Journal Line Journal Template Name='...',Journal Batch Name='...',Line No.='...'"), No. Series
+manual-number rule, application to a posted open invoice (same currency unless "Appln. between
+Currencies" is All), and balance per document. Then G/L entries (LCY), customer and bank ledger
+entries are written, invoices' remaining amounts drop (``Paid`` at zero, with an ``updated``
+notification), and the lines disappear from the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from bc_emulator.amounts import decimals_for
+from bc_emulator.amounts import exchange_rate
+from bc_emulator.amounts import round_to
+from bc_emulator.amounts import to_lcy
+from bc_emulator.edm import BLANK_GUID
+from bc_emulator.entity_sets import Scope
+from bc_emulator.errors import BCError
+from bc_emulator.errors import dialog
+from bc_emulator.journal_lines import batch_lines
+from bc_emulator.jsonio import BLANK_DATE
+from bc_emulator.ledger import GLLine
+from bc_emulator.ledger import add_cust_entry
+from bc_emulator.ledger import check_gl_accounts
+from bc_emulator.ledger import invoice_entry
+from bc_emulator.ledger import missing_account
+from bc_emulator.ledger import write_gl
+from bc_emulator.models import BankLedgerEntry
+from bc_emulator.models import Company
+from bc_emulator.models import JournalBatch
+from bc_emulator.models import JournalLine
+from bc_emulator.models import SalesInvoice
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class _Planned:
+    line: JournalLine
+    gl: list[GLLine]
+    invoice: SalesInvoice | None = None
+    applied_invoice: Decimal = ZERO
+    applied_payment: Decimal = ZERO
+    bank: list[tuple[str, Decimal]] = field(default_factory=list)
+
+
+def _field_error(what: str, batch: JournalBatch, line: JournalLine) -> BCError:
+    ident = (
+        f"Journal Template Name='{batch.template}',Journal Batch Name='{batch.values['code']}',"
+        f"Line No.='{line.values['lineNumber']}'"
+    )
+    return BCError(
+        400, "Application_FieldValidationException", f"{what} in Gen. Journal Line {ident}"
+    )
+
+
+def _gl_account_for(company: Company, kind: str, number: str) -> tuple[str, bool]:
+    """G/L account behind an account of ``kind`` and whether it is a bank account."""
+    if kind == "Bank Account":
+        bank = company.bank_account_by_number(number)
+        if bank is None:
+            raise missing_account("Bank Account", number)
+        if not bank.gl_account_number:
+            raise dialog(f"Bank Account {number} has no G/L account in its posting group.")
+        return bank.gl_account_number, True
+    if kind == "Customer":
+        return company.receivables_account, False
+    return number, False
+
+
+def _check(scope: Scope, batch: JournalBatch, line: JournalLine) -> None:
+    if not line.amount:
+        raise _field_error("Amount must have a value", batch, line)
+    if line.values.get("postingDate") in (None, BLANK_DATE):
+        raise _field_error("Posting Date must have a value", batch, line)
+    if not line.values.get("documentNumber"):
+        raise _field_error("Document No. must have a value", batch, line)
+    if not line.account_number:
+        raise _field_error("Account No. must have a value", batch, line)
+    series = batch.no_series
+    if series is not None and line.doc_no_manual and not series.manual_nos:
+        raise dialog(
+            "You may not enter numbers manually. If you want to enter numbers manually, please "
+            f"activate Manual Nos. in No. Series {series.code}."
+        )
+    if line.account_type == "Customer" and line.document_type == "Payment" and line.amount > 0:
+        raise _field_error("Amount must be negative", batch, line)
+
+
+def _apply_plan(scope: Scope, plan: _Planned, remaining: dict[str, Decimal]) -> None:
+    """Work out how much of the payment applies to its invoice."""
+    company, line = scope.co, plan.line
+    invoice = company.invoices.get(line.applies_to_invoice_id)
+    if invoice is None or not invoice.posted:
+        return
+    entry = invoice_entry(scope, invoice.cust_entry_no)
+    assert entry is not None
+    if entry.customer_id != line.account_id:
+        raise dialog(
+            f"The invoice {invoice.number} to apply to is not an open entry of customer "
+            f"{line.account_number}."
+        )
+    open_amount = remaining.setdefault(invoice.id, entry.remaining)
+    if open_amount == 0:
+        raise BCError(
+            400,
+            "Application_FieldValidationException",
+            f"Open must be equal to 'Yes'  in Cust. Ledger Entry: Entry No.={entry.entry_number}."
+            " Current value is 'No'.",
+        )
+    paid = -line.amount
+    if invoice.currency_code == line.currency_code:
+        applied_inv = min(paid, open_amount)
+        applied_pay = applied_inv
+    elif company.appln_between_currencies == "All":
+        paid_lcy = paid * exchange_rate(company, line.currency_code)
+        inv_rate = exchange_rate(company, invoice.currency_code)
+        inv_places = decimals_for(company, invoice.currency_code)
+        applied_inv = min(open_amount, round_to(paid_lcy / inv_rate, inv_places))
+        if applied_inv < open_amount:
+            applied_pay = paid
+        else:
+            pay_places = decimals_for(company, line.currency_code)
+            back = applied_inv * inv_rate / exchange_rate(company, line.currency_code)
+            applied_pay = min(paid, round_to(back, pay_places))
+    else:
+        raise dialog("All entries in one application must be in the same currency.")
+    remaining[invoice.id] = open_amount - applied_inv
+    plan.invoice, plan.applied_invoice, plan.applied_payment = invoice, applied_inv, applied_pay
+
+
+def _plan(scope: Scope, batch: JournalBatch, lines: list[JournalLine]) -> list[_Planned]:
+    company = scope.co
+    remaining: dict[str, Decimal] = {}
+    plans: list[_Planned] = []
+    balance: dict[tuple[Any, str], Decimal] = {}
+    for line in lines:
+        _check(scope, batch, line)
+        amount_lcy = to_lcy(company, line.currency_code, line.amount)
+        account, is_bank = _gl_account_for(company, line.account_type, line.account_number)
+        description = str(line.values.get("description", ""))
+        external = str(line.values.get("externalDocumentNumber", ""))
+        plan = _Planned(line, [GLLine(account, amount_lcy, description, external)])
+        if is_bank:
+            plan.bank.append((line.account_number, line.amount))
+        if line.bal_account_number:
+            bal, bal_is_bank = _gl_account_for(
+                company, line.bal_account_type, line.bal_account_number
+            )
+            plan.gl.append(GLLine(bal, -amount_lcy, description, external))
+            if bal_is_bank:
+                plan.bank.append((line.bal_account_number, -line.amount))
+        if line.account_type == "Customer" and line.applies_to_invoice_id != BLANK_GUID:
+            _apply_plan(scope, plan, remaining)
+        check_gl_accounts(scope, plan.gl)
+        key = (line.values["postingDate"], str(line.values["documentNumber"]))
+        balance[key] = balance.get(key, ZERO) + sum((g.amount for g in plan.gl), ZERO)
+        plans.append(plan)
+    for (posting_date, document), amount in balance.items():
+        if amount:
+            raise dialog(
+                f"The transaction cannot be posted because Document No. {document} on "
+                f"{posting_date} is out of balance by {amount}. Check that Posting Date, "
+                "Document No., Document Type and Amount are correct for each line."
+            )
+    return plans
+
+
+def post_batch(scope: Scope, batch: JournalBatch) -> None:
+    """Post all lines of ``batch`` or raise without changing anything."""
+    lines = batch_lines(scope, batch.id)
+    if not lines:
+        raise dialog("There is nothing to post.")
+    plans = _plan(scope, batch, lines)
+    company = scope.co
+    now = scope.store.clock.now()
+    for plan in plans:
+        line = plan.line
+        posting_date: date = line.values["postingDate"]
+        document = str(line.values["documentNumber"])
+        doc_type = "Payment" if line.document_type == "Payment" else " "
+        entries = write_gl(scope, plan.gl, posting_date, document, doc_type)
+        for bank_number, amount in plan.bank:
+            company.bank_entries.append(
+                BankLedgerEntry(
+                    entry_number=len(company.bank_entries) + 1,
+                    bank_account_number=bank_number,
+                    posting_date=posting_date,
+                    document_number=document,
+                    description=str(line.values.get("description", "")),
+                    amount=amount,
+                )
+            )
+        if line.account_type == "Customer":
+            add_cust_entry(
+                scope,
+                customer_id=line.account_id,
+                customer_number=line.account_number,
+                document_type=doc_type.strip() or "Payment",
+                document_number=document,
+                posting_date=posting_date,
+                currency_code=line.currency_code,
+                amount=line.amount,
+                remaining=line.amount + plan.applied_payment,
+                external_document_number=str(line.values.get("externalDocumentNumber", "")),
+            )
+        if plan.invoice is not None:
+            entry = invoice_entry(scope, plan.invoice.cust_entry_no)
+            assert entry is not None
+            entry.remaining -= plan.applied_invoice
+            if entry.remaining == 0:
+                plan.invoice.status = "Paid"
+            plan.invoice.touch(now)
+            scope.emit("salesInvoices", plan.invoice.id, "updated")
+        company.posted_journal_lines.append(_record(scope, batch, plan, entries, now))
+        del company.journal_lines[line.id]
+
+
+def _record(
+    scope: Scope, batch: JournalBatch, plan: _Planned, entries: list[Any], now: Any
+) -> dict[str, Any]:
+    line = plan.line
+    return {
+        "id": line.id,
+        "journalId": batch.id,
+        "journalDisplayName": batch.values["code"],
+        "templateDisplayName": batch.template,
+        "lineNumber": line.values["lineNumber"],
+        "accountType": line.account_type,
+        "accountNumber": line.account_number,
+        "accountId": line.account_id,
+        "documentType": line.document_type,
+        "documentNumber": line.values["documentNumber"],
+        "externalDocumentNumber": line.values.get("externalDocumentNumber", ""),
+        "postingDate": line.values["postingDate"],
+        "amount": line.amount,
+        "currencyCode": line.currency_code or scope.co.lcy_code,
+        "description": line.values.get("description", ""),
+        "comment": line.values.get("comment", ""),
+        "appliesToInvoiceId": line.applies_to_invoice_id,
+        "appliesToInvoiceNumber": plan.invoice.number if plan.invoice else "",
+        "appliedAmount": plan.applied_invoice,
+        "balancingAccountType": line.bal_account_type,
+        "balancingAccountNumber": line.bal_account_number,
+        "generalLedgerEntryNumbers": [e.entry_number for e in entries],
+        "postedAt": now,
+    }
