@@ -1,8 +1,9 @@
 """Crash safety of the real reconciler consumer: SIGKILL mid-handler, SIGTERM, inbox dedupe.
 
-The consumer runs as the real ``reconciler consume`` process. A kill point (honoured only with
-MLC_ENVIRONMENT=test) SIGKILLs it either after the inbox claim (before the commit) or after the
-commit (before the ack). Either way the broker redelivers the message to the next consumer, and
+The consumer runs as the real ``reconciler consume`` process, on a BC notification for an entity
+the connector does not sync (so its whole effect is local: two audit steps and the inbox row).
+A kill point (honoured only with MLC_ENVIRONMENT=test) SIGKILLs it either after the handler and
+the inbox claim but before the commit, or after the commit but before the ack. Either way the broker redelivers the message to the next consumer, and
 the inbox makes sure its effects exist exactly once.
 """
 
@@ -24,7 +25,6 @@ from factories import wait_until
 
 from mlconnector.bus import Publisher
 from mlconnector.bus import Topology
-from mlconnector.contracts import BC_INVOICE_OBSERVED
 from mlconnector.contracts import Envelope
 
 pytestmark = pytest.mark.rabbitmq
@@ -34,13 +34,25 @@ def _envelope(message_id: str) -> Envelope:
     now = dt.datetime.now(dt.UTC)
     return Envelope(
         id=message_id,
-        type=BC_INVOICE_OBSERVED,
+        type="bc.notification.items.updated",
         source="bc",
         occurred_at=now,
         received_at=now,
         correlation_id=random_ref("c"),
-        data={"company_id": "c1", "entity_id": "inv-1", "number": "103001", "last_modified": now},
+        data={
+            "subscription_id": "sub-1",
+            "resource": "companies(c1)/items(i1)",
+            "change_type": "updated",
+            "last_modified": now,
+            "entity": "items",
+            "company_id": "c1",
+            "entity_id": "i1",
+        },
     )
+
+
+# One processing leaves: the inbox row, processed, and two audit steps (received, ignored).
+ONCE = (1, 1, 2)
 
 
 @pytest.fixture
@@ -94,7 +106,7 @@ def _stop(process: subprocess.Popen[bytes]) -> int:
     return process.wait(timeout=30)
 
 
-@pytest.mark.parametrize("kill_point", ["after_claim", "after_commit"])
+@pytest.mark.parametrize("kill_point", ["before_commit", "after_commit"])
 def test_sigkill_mid_message_then_redelivery_processes_it_exactly_once(
     service_env: dict[str, str], bus: tuple[Topology, Publisher], kill_point: str
 ) -> None:
@@ -109,7 +121,7 @@ def test_sigkill_mid_message_then_redelivery_processes_it_exactly_once(
     finally:
         if doomed.poll() is None:
             doomed.kill()
-    expected_after_crash = (0, 0, 0) if kill_point == "after_claim" else (1, 1, 1)
+    expected_after_crash = (0, 0, 0) if kill_point == "before_commit" else ONCE
     assert _counts(database_url, message.id) == expected_after_crash
     # Not acked, so the broker holds it again once the dead connection is noticed.
     assert wait_until(lambda: queue_depth(service_env["MLC_AMQP_URL"], topology.queue) == 1)
@@ -117,10 +129,10 @@ def test_sigkill_mid_message_then_redelivery_processes_it_exactly_once(
     survivor = _consumer(service_env)
     try:
         assert wait_until(lambda: queue_depth(service_env["MLC_AMQP_URL"], topology.queue) == 0)
-        assert wait_until(lambda: _counts(database_url, message.id) == (1, 1, 1))
+        assert wait_until(lambda: _counts(database_url, message.id) == ONCE)
     finally:
         assert _stop(survivor) == 0
-    assert _counts(database_url, message.id) == (1, 1, 1)
+    assert _counts(database_url, message.id) == ONCE
     assert queue_depth(service_env["MLC_AMQP_URL"], topology.queue) == 0
 
 
@@ -137,7 +149,7 @@ def test_sigterm_stops_the_consumer_cleanly_after_finishing_its_work(
     )
     assert _stop(consumer) == 0
     for message in messages:
-        assert _counts(service_env["MLC_DATABASE_URL"], message.id) == (1, 1, 1)
+        assert _counts(service_env["MLC_DATABASE_URL"], message.id) == ONCE
 
 
 def test_a_message_breaking_its_contract_is_dead_lettered(

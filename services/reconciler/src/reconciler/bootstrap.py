@@ -15,6 +15,9 @@ from mlconnector.runtime import build_publisher
 from mlconnector.runtime import load_service_secrets
 from mlconnector.secrets import SecretStore
 from mlconnector.secrets import build_secret_store
+from reconciler.adapters.gateways import HttpBcGateway
+from reconciler.adapters.gateways import HttpStripeGateway
+from reconciler.rules import HandlerDeps
 from reconciler.settings import REQUIRED_SECRETS
 from reconciler.settings import SERVICE
 from reconciler.settings import Settings
@@ -28,6 +31,7 @@ class Dependencies:
     session_factory: sessionmaker[Session]
     publisher: Publisher
     secret_store: SecretStore
+    handler_deps: HandlerDeps
     secrets: dict[str, str] = dataclasses.field(repr=False)
 
 
@@ -41,5 +45,10 @@ def build_dependencies(settings: Settings) -> Dependencies:
         session_factory=make_session_factory(engine),
         publisher=build_publisher(settings.common, SERVICE),
         secret_store=store,
+        handler_deps=HandlerDeps(
+            stripe=HttpStripeGateway(settings.stripe_gateway_url, settings.gateway_timeout_s),
+            bc=HttpBcGateway(settings.bc_gateway_url, settings.gateway_timeout_s),
+            rules=settings.rules,
+        ),
         secrets=secrets,
     )

@@ -40,7 +40,7 @@ def _consume(settings: Settings) -> int:
     from reconciler.consumer import build_runner
 
     deps = build_dependencies(settings)
-    runner = build_runner(settings, deps.session_factory)
+    runner = build_runner(settings, deps)
     runner.install_signal_handlers()
     logger.info("reconciler consumer starting")
     return runner.run()

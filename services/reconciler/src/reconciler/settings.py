@@ -7,12 +7,28 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlconnector.config import EnvReader
+from mlconnector.config import parse_bool
 from mlconnector.db import DEFAULT_SQLITE_URL
 from mlconnector.runtime import CommonSettings
+from reconciler.rules import Rules
 
 SERVICE = "reconciler"
 SECRETS_PATH = "ml-connector/reconciler"
 REQUIRED_SECRETS = ("replay_token",)
+
+
+def _http_url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError("expected an http(s):// URL")
+    return raw.rstrip("/")
+
+
+def _code(raw: str) -> str:
+    """A BC Code value: upper-cased, at most 20 characters (journal batches: 10)."""
+    value = raw.strip().upper()
+    if not value or len(value) > 20:
+        raise ValueError("expected 1 to 20 characters")
+    return value
 
 
 def _database_url(raw: str) -> str:
@@ -31,6 +47,10 @@ class Settings:
     max_retries: int
     heartbeat_file: Path | None
     max_body_bytes: int
+    stripe_gateway_url: str
+    bc_gateway_url: str
+    gateway_timeout_s: float
+    rules: Rules
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -44,6 +64,19 @@ class Settings:
             max_retries=env("MAX_RETRIES", int, 8),
             heartbeat_file=env.optional("HEARTBEAT_FILE", Path),
             max_body_bytes=env("RECONCILER_MAX_BODY_BYTES", int, 64 * 1024),
+            stripe_gateway_url=env("STRIPE_GATEWAY_URL", _http_url, "http://127.0.0.1:8082"),
+            bc_gateway_url=env("BC_GATEWAY_URL", _http_url, "http://127.0.0.1:8081"),
+            gateway_timeout_s=env("GATEWAY_TIMEOUT", float, 60.0),
+            rules=Rules(
+                payment_journal=env("PAYMENT_JOURNAL", _code, Rules.payment_journal),
+                refund_journal=env("REFUND_JOURNAL", _code, Rules.refund_journal),
+                payout_journal=env("PAYOUT_JOURNAL", _code, Rules.payout_journal),
+                auto_post_payments=env("AUTO_POST_PAYMENTS", parse_bool, True),
+                auto_post_refunds=env("AUTO_POST_REFUNDS", parse_bool, False),
+                fee_account=env("FEE_ACCOUNT", _code, Rules.fee_account),
+                bank_account=env("BANK_ACCOUNT", _code, Rules.bank_account),
+                clearing_account=env("CLEARING_ACCOUNT", _code, Rules.clearing_account),
+            ),
         )
         env.finish()
         return settings

@@ -1,0 +1,1 @@
+"""HTTP clients for the two gateways' command APIs (the reconciler never calls BC or Stripe)."""

@@ -1,0 +1,115 @@
+"""The two gateway ports the handlers use, and their HTTP implementations.
+
+Handlers depend on the ``StripeGateway`` and ``BcGateway`` protocols only; ``bootstrap`` picks
+the HTTP implementations with the URLs from settings. Each method is one command of a gateway's
+internal API and returns its JSON body as a dict (amounts as ``Decimal`` or int minor units).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+from typing import Protocol
+from urllib.parse import quote
+
+from reconciler.adapters.http import JsonGateway
+
+Json = dict[str, Any]
+
+
+class StripeGateway(Protocol):
+    def ensure_customer(self, command: Mapping[str, Any]) -> Json:
+        """Find or create the Stripe customer for a BC customer; update it when it differs."""
+
+    def create_invoice(self, command: Mapping[str, Any]) -> Json:
+        """Create (or resume) and finalize the Stripe invoice for a BC invoice."""
+
+    def get_invoice(self, invoice_id: str) -> Json:
+        """An invoice with its payments."""
+
+    def get_charge(self, charge_id: str) -> Json:
+        """A charge with its refunds, payment intent and invoice."""
+
+    def get_payout(self, payout_id: str) -> Json:
+        """A payout."""
+
+    def payout_balance_transactions(self, payout_id: str) -> list[Json]:
+        """Every balance transaction settled by a payout."""
+
+
+class BcGateway(Protocol):
+    def get_invoice(self, invoice_id: str) -> Json:
+        """A sales invoice with its lines and its customer."""
+
+    def get_customer(self, customer_id: str) -> Json:
+        """A customer."""
+
+    def create_payment(self, command: Mapping[str, Any]) -> Json:
+        """A customer payment (or refund) line, idempotent on the external document number."""
+
+    def post_journal(self, journal: str) -> Json:
+        """Post the connector's own payment batch."""
+
+    def create_general_journal_lines(self, command: Mapping[str, Any]) -> Json:
+        """General journal lines (payout fees and transfers), idempotent per line."""
+
+
+class HttpStripeGateway:
+    def __init__(self, base_url: str, timeout_s: float = 60.0) -> None:
+        self._http = JsonGateway(base_url, name="stripe-gateway", timeout_s=timeout_s)
+
+    def ensure_customer(self, command: Mapping[str, Any]) -> Json:
+        return self._http.post("/commands/customers/ensure", command)
+
+    def create_invoice(self, command: Mapping[str, Any]) -> Json:
+        return self._http.post("/commands/invoices", command)
+
+    def get_invoice(self, invoice_id: str) -> Json:
+        return self._http.get(f"/commands/invoices/{quote(invoice_id, safe='')}")
+
+    def get_charge(self, charge_id: str) -> Json:
+        return self._http.get(f"/commands/charges/{quote(charge_id, safe='')}")
+
+    def get_payout(self, payout_id: str) -> Json:
+        return self._http.get(f"/commands/payouts/{quote(payout_id, safe='')}")
+
+    def payout_balance_transactions(self, payout_id: str) -> list[Json]:
+        body = self._http.get(f"/commands/payouts/{quote(payout_id, safe='')}/balance-transactions")
+        data: list[Json] = body.get("data", [])
+        return data
+
+
+class HttpBcGateway:
+    def __init__(self, base_url: str, timeout_s: float = 60.0) -> None:
+        self._http = JsonGateway(base_url, name="bc-gateway", timeout_s=timeout_s)
+
+    def get_invoice(self, invoice_id: str) -> Json:
+        return self._http.get(f"/commands/invoices/{quote(invoice_id, safe='')}")
+
+    def get_customer(self, customer_id: str) -> Json:
+        return self._http.get(f"/commands/customers/{quote(customer_id, safe='')}")
+
+    def create_payment(self, command: Mapping[str, Any]) -> Json:
+        return self._http.post("/commands/payments", command)
+
+    def post_journal(self, journal: str) -> Json:
+        return self._http.post(f"/commands/payment-journals/{quote(journal, safe='')}/post")
+
+    def create_general_journal_lines(self, command: Mapping[str, Any]) -> Json:
+        return self._http.post("/commands/general-journal-lines", command)
+
+
+def decimal_str(value: Decimal) -> str:
+    """Decimals cross the wire as strings, never as JSON floats."""
+    return format(value, "f")
+
+
+def iso_date(value: dt.date) -> str:
+    return value.isoformat()
+
+
+def lines_payload(lines: Sequence[Mapping[str, Any]]) -> list[Json]:
+    return [dict(line) for line in lines]

@@ -1,0 +1,112 @@
+"""A small JSON client for the gateways' command APIs, with errors mapped for the consumer.
+
+The gateways answer with stable error codes (``{"error": {"code", "message"}}``). What a
+retry can fix (503, 429, 5xx, timeouts, refused connections) becomes ``GatewayUnavailable``, a
+``TransientError``, so the consumer schedules a delayed retry through the bus instead of
+sleeping. What no retry can fix becomes ``GatewayRejected`` or ``GatewayNotFound``,
+``PermanentError``s that fail the record with the gateway's own code and message. Amounts in
+responses are parsed as ``Decimal`` so a float never touches money.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import requests
+
+from mlconnector.bus import PermanentError
+from mlconnector.bus import TransientError
+from mlconnector.logging import get_correlation_id
+from mlconnector.redaction import redact
+
+
+class GatewayUnavailable(TransientError):
+    """The gateway (or the API behind it) cannot answer now; try again later."""
+
+
+class GatewayRejected(PermanentError):
+    """The gateway refused the command for good; ``code`` is its stable error code."""
+
+    def __init__(self, code: str, message: str, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.details = dict(details or {})
+
+
+class GatewayNotFound(GatewayRejected):
+    """The object does not exist on the other side."""
+
+
+class JsonGateway:
+    """GET/POST JSON against one gateway base URL; one ``requests.Session`` per instance."""
+
+    def __init__(self, base_url: str, *, name: str, timeout_s: float = 30.0) -> None:
+        self._base = base_url.rstrip("/")
+        self._name = name
+        self._timeout = timeout_s
+        self._session = requests.Session()
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return self._request("GET", path, params=params)
+
+    def post(self, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return self._request("POST", path, body=body)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        headers = {"Accept": "application/json"}
+        correlation_id = get_correlation_id()
+        if correlation_id:
+            headers["X-Correlation-Id"] = correlation_id
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body, default=_encode)
+        try:
+            response = self._session.request(
+                method,
+                self._base + path,
+                params=params,
+                data=data,
+                headers=headers,
+                timeout=self._timeout,
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise GatewayUnavailable(f"{self._name} unreachable: {type(exc).__name__}") from exc
+        return self._decode(method, path, response)
+
+    def _decode(self, method: str, path: str, response: requests.Response) -> dict[str, Any]:
+        try:
+            payload = response.json(parse_float=Decimal)
+        except ValueError:
+            payload = None
+        if 200 <= response.status_code < 300:
+            if not isinstance(payload, dict):
+                raise GatewayUnavailable(f"{self._name} sent a non-JSON answer to {method} {path}")
+            return payload
+        error = payload.get("error", {}) if isinstance(payload, dict) else {}
+        code = str(error.get("code") or f"http_{response.status_code}")
+        message = redact(str(error.get("message") or response.reason or "no message"))
+        details = error.get("details") if isinstance(error.get("details"), dict) else None
+        where = f"{self._name} {method} {path}"
+        if response.status_code in (408, 425, 429) or response.status_code >= 500:
+            raise GatewayUnavailable(f"{where} answered {response.status_code} {code}: {message}")
+        if response.status_code == 404:
+            raise GatewayNotFound(code, f"{where}: {message}", details)
+        raise GatewayRejected(code, f"{where}: {message}", details)
+
+
+def _encode(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")

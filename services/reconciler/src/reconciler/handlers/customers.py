@@ -1,0 +1,131 @@
+"""Customers: find or create the Stripe customer for a BC customer, and keep it up to date.
+
+The link table is the first place to look; the stripe-gateway then checks the hint, searches
+Stripe by the BC ids in metadata, then by email, and only then creates a customer. A change to a
+linked BC customer (a notification or a poll) updates the Stripe customer; an unlinked one is
+left for the first invoice to bring over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+
+from reconciler.adapters.http import GatewayNotFound
+from reconciler.models import AuditOutcome
+from reconciler.models import CustomerLink
+from reconciler.models import RecordKind
+from reconciler.models import RecordState
+from reconciler.rules import HandlerDeps
+from reconciler.unit import Unit
+
+
+def _link(unit: Unit, company_id: str, customer_id: str) -> CustomerLink | None:
+    return unit.read(
+        lambda s: s.scalar(
+            select(CustomerLink).where(
+                CustomerLink.bc_company_id == company_id,
+                CustomerLink.bc_customer_id == customer_id,
+            )
+        )
+    )
+
+
+def ensure_stripe_customer(
+    unit: Unit, record_id: int, company_id: str, customer: Mapping[str, Any]
+) -> str:
+    """The Stripe customer id for a BC customer, linking the two if they were not yet."""
+    deps: HandlerDeps = unit.deps
+    customer_id = str(customer["id"])
+    link = _link(unit, company_id, customer_id)
+    command = {
+        "bc_company_id": company_id,
+        "bc_customer_id": customer_id,
+        "bc_customer_number": str(customer.get("number", "")),
+        "name": str(customer.get("displayName") or customer.get("name") or ""),
+        "email": customer.get("email") or None,
+        "link_hint": link.stripe_customer_id if link else None,
+    }
+    result = unit.call(
+        record_id,
+        f"ensured the Stripe customer for BC customer {command['bc_customer_number']}",
+        deps.stripe.ensure_customer,
+        command,
+        request={"bc_customer_number": command["bc_customer_number"], "hint": command["link_hint"]},
+    )
+    stripe_customer_id = str(result["stripe_customer_id"])
+    if link is None or link.stripe_customer_id != stripe_customer_id:
+        with unit.tx() as session:
+            existing = session.scalar(
+                select(CustomerLink).where(
+                    CustomerLink.bc_company_id == company_id,
+                    CustomerLink.bc_customer_id == customer_id,
+                )
+            )
+            if existing is None:
+                session.add(
+                    CustomerLink(
+                        bc_company_id=company_id,
+                        bc_customer_id=customer_id,
+                        bc_customer_number=command["bc_customer_number"],
+                        stripe_customer_id=stripe_customer_id,
+                    )
+                )
+            else:
+                existing.stripe_customer_id = stripe_customer_id
+    return stripe_customer_id
+
+
+def on_customer_notification(unit: Unit) -> None:
+    data = unit.envelope.data
+    if not data.get("entity_id") or not data.get("company_id"):
+        unit.step(
+            None, "ignored", "notification names no single customer", outcome=AuditOutcome.SKIPPED
+        )
+        return
+    sync_customer(unit, str(data["company_id"]), str(data["entity_id"]))
+
+
+def on_customer_observed(unit: Unit) -> None:
+    data = unit.envelope.data
+    sync_customer(unit, str(data["company_id"]), str(data["entity_id"]))
+
+
+def sync_customer(unit: Unit, company_id: str, customer_id: str) -> None:
+    deps: HandlerDeps = unit.deps
+    if _link(unit, company_id, customer_id) is None:
+        unit.step(
+            None,
+            "ignored",
+            f"BC customer {customer_id} is not linked to Stripe yet; its first invoice links it",
+            outcome=AuditOutcome.SKIPPED,
+        )
+        return
+    record_id = unit.record(
+        RecordKind.CUSTOMER,
+        f"bc:{company_id}:customer:{customer_id}",
+        bc_company_id=company_id,
+        bc_ref=customer_id,
+    )
+    try:
+        customer = unit.call(
+            record_id, f"fetched BC customer {customer_id}", deps.bc.get_customer, customer_id
+        )
+    except GatewayNotFound:
+        unit.update(record_id, state=RecordState.SKIPPED, last_error="BC customer not found")
+        return
+    stripe_id = ensure_stripe_customer(unit, record_id, company_id, customer)
+    unit.step(
+        record_id,
+        "result",
+        f"Stripe customer {stripe_id} matches BC customer {customer.get('number')}",
+    )
+    unit.update(
+        record_id,
+        state=RecordState.SUCCEEDED,
+        stripe_ref=stripe_id,
+        bc_number=str(customer.get("number", "")),
+        last_error=None,
+    )

@@ -1,0 +1,75 @@
+"""Inbound payments: ``invoice.paid`` and ``charge.succeeded`` lead to one posting per payment.
+
+Whichever event arrives first (and however often), the handler re-reads the Stripe invoice
+with its payments and posts every paid payment of it that is not posted yet, keyed by the
+charge id. Both events therefore converge on the same postings, and duplicates are no-ops.
+Partial payments post what was paid; overpayment posts what was paid and is flagged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.handlers.postings import post_to_bc
+from reconciler.handlers.postings import unmatched
+from reconciler.models import PostingKind
+from reconciler.models import RecordKind
+from reconciler.rules import HandlerDeps
+from reconciler.unit import Unit
+
+
+def on_invoice_paid(unit: Unit) -> None:
+    deps: HandlerDeps = unit.deps
+    invoice_id = str(unit.envelope.data["object_id"])
+    invoice = unit.call(
+        None, f"fetched Stripe invoice {invoice_id}", deps.stripe.get_invoice, invoice_id
+    )
+    post_invoice_payments(unit, invoice)
+
+
+def on_charge_succeeded(unit: Unit) -> None:
+    deps: HandlerDeps = unit.deps
+    charge_id = str(unit.envelope.data["object_id"])
+    charge = unit.call(
+        None, f"fetched Stripe charge {charge_id}", deps.stripe.get_charge, charge_id
+    )
+    invoice = charge.get("invoice")
+    if isinstance(invoice, dict) and invoice.get("id"):
+        post_invoice_payments(unit, invoice)
+        return
+    if charge.get("status") != "succeeded":
+        return
+    # A charge outside Stripe invoicing: post it only if it names its BC invoice itself.
+    post_to_bc(
+        unit,
+        kind=PostingKind.PAYMENT,
+        stripe_id=charge_id,
+        amount_minor=int(charge["amount"]),
+        currency=str(charge["currency"]),
+        metadata=charge.get("metadata") or {},
+        source=f"charge {charge_id}",
+    )
+
+
+def post_invoice_payments(unit: Unit, invoice: dict[str, Any]) -> None:
+    payments = [p for p in invoice.get("payments", []) if p.get("status") == "paid"]
+    metadata = invoice.get("metadata") or {}
+    if not payments:
+        record_id = unit.record(
+            RecordKind.PAYMENT,
+            f"stripe:invoice-without-payment:{invoice['id']}",
+            stripe_ref=invoice["id"],
+        )
+        unmatched(unit, record_id, f"Stripe invoice {invoice['id']} has no paid payment to post")
+        return
+    for payment in payments:
+        charge_id = payment.get("charge") or payment.get("payment_intent") or payment["id"]
+        post_to_bc(
+            unit,
+            kind=PostingKind.PAYMENT,
+            stripe_id=str(charge_id),
+            amount_minor=int(payment["amount_paid"]),
+            currency=str(payment.get("currency") or invoice["currency"]),
+            metadata=metadata,
+            source=f"Stripe invoice {invoice.get('number') or invoice['id']}",
+        )

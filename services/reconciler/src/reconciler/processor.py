@@ -1,0 +1,159 @@
+"""One delivery, start to finish: contract, inbox check, handler, failure story, inbox claim.
+
+1. The message must satisfy its contract, or it is poison (dead-lettered at once).
+2. If the inbox says it was processed, it is a duplicate: acknowledged, nothing done.
+3. The handler does the work through a ``Unit`` (short transactions, audited calls); it is
+   idempotent on its own, because the same message can be in flight twice.
+4. On failure the attempt's audit steps and the error are committed to every record it
+   touched, marked ``failed`` when no retry will follow (a permanent error, or the last retry)
+   and left ``pending`` otherwise; then the error goes back to the runner, which schedules the
+   retry or dead-letters the message.
+5. On success the inbox row is claimed and marked processed in one transaction, with the
+   remaining audit steps. Only after that commit does the runner acknowledge the delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from mlconnector.bus import Delivery
+from mlconnector.bus import PermanentError
+from mlconnector.contracts import ContractError
+from mlconnector.contracts import load_message
+from reconciler.handlers import handler_for
+from reconciler.models import AuditOutcome
+from reconciler.models import InboxMessage
+from reconciler.models import MessageSource
+from reconciler.models import RecordState
+from reconciler.models import SyncRecord
+from reconciler.store import claim_inbox
+from reconciler.store import mark_inbox_processed
+from reconciler.unit import MAX_ERROR_LENGTH
+from reconciler.unit import Unit
+
+logger = logging.getLogger(__name__)
+
+# Kill points for crash tests (reliability.md §5.2); honoured only with MLC_ENVIRONMENT=test.
+KILL_POINTS = ("before_commit", "after_commit")
+SETTLED_STATES = (RecordState.SUCCEEDED, RecordState.UNMATCHED, RecordState.SKIPPED)
+
+
+class MessageProcessor:
+    """Turns one delivery into committed, audited effects (or a retry/dead-letter signal)."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        deps: Any,
+        *,
+        actor: str,
+        max_retries: int,
+        kill_point: str | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self._deps = deps
+        self._actor = actor
+        self._max_retries = max_retries
+        self._kill_point = kill_point
+
+    def __call__(self, delivery: Delivery) -> None:
+        try:
+            envelope = load_message(delivery.body)
+        except ContractError as exc:
+            raise PermanentError(f"message {delivery.message_id} breaks its contract: {exc}") from (
+                exc
+            )
+        if self._processed(envelope.id):
+            logger.info("message %s already processed; acking the duplicate", envelope.id)
+            return
+        started = time.monotonic()
+        unit = Unit(self._session_factory, envelope, actor=self._actor, deps=self._deps)
+        attempt = delivery.retry_count + 1
+        unit.step(
+            None,
+            "received",
+            f"received {envelope.type} from {envelope.source} (attempt {attempt})",
+            request={"message_id": envelope.id, "attempt": attempt},
+        )
+        try:
+            handler_for(envelope.type)(unit)
+        except Exception as exc:
+            final = isinstance(exc, PermanentError) or delivery.retry_count >= self._max_retries
+            self._record_failure(unit, exc, final=final)
+            raise
+        with self._session_factory.begin() as session:
+            fresh = claim_inbox(
+                session,
+                envelope.id,
+                message_type=envelope.type,
+                source=MessageSource(envelope.source),
+                routing_key=delivery.routing_key,
+                correlation_id=envelope.correlation_id,
+                payload=envelope.to_dict(),
+            )
+            if not fresh:
+                logger.info("message %s was seen before; marking it processed now", envelope.id)
+            unit.flush_steps(session)
+            mark_inbox_processed(session, envelope.id)
+            self._maybe_die("before_commit")
+        self._maybe_die("after_commit")
+        logger.info(
+            "processed %s (%s) in %.0f ms",
+            envelope.id,
+            envelope.type,
+            (time.monotonic() - started) * 1000,
+        )
+
+    def _processed(self, message_id: str) -> bool:
+        with self._session_factory() as session:
+            processed_at = session.scalar(
+                select(InboxMessage.processed_at).where(InboxMessage.message_id == message_id)
+            )
+        return processed_at is not None
+
+    def _record_failure(self, unit: Unit, exc: Exception, *, final: bool) -> None:
+        """Commit the failed attempt's story; never mask the original error."""
+        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
+        action, outcome = (
+            ("failed", AuditOutcome.ERROR) if final else ("retried", AuditOutcome.RETRY)
+        )
+        summary = "failed for good: " if final else "failed, will retry: "
+        try:
+            with self._session_factory.begin() as session:
+                targets: list[int | None] = list(unit.touched) or [None]
+                for record_id in targets:
+                    unit.step(
+                        record_id, action, summary + str(exc)[:300], outcome=outcome, error=error
+                    )
+                    if record_id is None:
+                        continue
+                    record = session.get_one(SyncRecord, record_id)
+                    record.attempts += 1
+                    record.last_error = error
+                    if record.state not in SETTLED_STATES:
+                        record.state = RecordState.FAILED if final else RecordState.PENDING
+                unit.flush_steps(session)
+                # The envelope is kept so the replay API can run the message again later.
+                claim_inbox(
+                    session,
+                    unit.envelope.id,
+                    message_type=unit.envelope.type,
+                    source=MessageSource(unit.envelope.source),
+                    correlation_id=unit.envelope.correlation_id,
+                    payload=unit.envelope.to_dict(),
+                )
+        except Exception:
+            logger.exception("could not record the failure of %s", unit.envelope.id)
+
+    def _maybe_die(self, point: str) -> None:
+        if self._kill_point == point:
+            logger.warning("kill point %s reached: killing this process", point)
+            os.kill(os.getpid(), signal.SIGKILL)

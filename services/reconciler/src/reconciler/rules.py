@@ -1,0 +1,32 @@
+"""The firm's posting rules and the ports handlers use, gathered in one object per process."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+
+from reconciler.adapters.gateways import BcGateway
+from reconciler.adapters.gateways import StripeGateway
+
+
+@dataclasses.dataclass(frozen=True)
+class Rules:
+    """Where the connector posts in BC, and what it posts without a person's review."""
+
+    payment_journal: str = "STRIPE"
+    refund_journal: str = "STRIPEREF"
+    payout_journal: str = "STRIPEPO"
+    auto_post_payments: bool = True
+    auto_post_refunds: bool = False
+    fee_account: str = "6150"
+    bank_account: str = "BANK1"
+    clearing_account: str = "1150"
+
+
+@dataclasses.dataclass(frozen=True)
+class HandlerDeps:
+    stripe: StripeGateway
+    bc: BcGateway
+    rules: Rules
+    today: Callable[[], dt.date] = dt.date.today
