@@ -4,7 +4,8 @@ Each service declares a frozen dataclass and builds it in ``from_env`` through a
 The reader never raises on the first bad variable: it records each missing or invalid one and
 ``EnvReader.finish()`` raises a single ``ConfigError`` naming all of them, so an operator fixes a
 deployment in one round instead of one restart per typo. Values are never echoed in the error
-for variables whose name says they are secret.
+for variables whose name says they are secret (not even inside the coercer's own message), and
+every problem line passes through ``mlconnector.redaction`` for the secret-looking rest.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from collections.abc import Mapping
 from typing import TypeVar
 from typing import overload
 
+from mlconnector.redaction import redact
+
 PREFIX = "MLC_"
 
 T = TypeVar("T")
 
 _MISSING = object()
 _SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "KEY")
+_HIDDEN = "(value hidden)"
 
 
 class Environment(enum.StrEnum):
@@ -58,6 +62,14 @@ def parse_list(raw: str) -> list[str]:
 
 def _looks_secret(name: str) -> bool:
     return any(word in name.upper() for word in _SECRET_WORDS)
+
+
+def _hide(text: str, raw: str) -> str:
+    """``text`` with every spelling of ``raw`` a coercer is likely to quote replaced."""
+    forms = {raw, raw.strip(), repr(raw), repr(raw.strip())} - {""}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, _HIDDEN)
+    return text
 
 
 class EnvReader:
@@ -101,8 +113,12 @@ class EnvReader:
         try:
             return coerce(raw)
         except (ValueError, TypeError) as exc:
-            shown = "(value hidden)" if _looks_secret(full) else repr(raw)
-            self.problems.append(f"{full}={shown} is invalid: {exc}")
+            # Coercers quote the bad value in their message (int() does): hide it there too.
+            if _looks_secret(full):
+                problem = f"{full}={_HIDDEN} is invalid: {redact(_hide(str(exc), raw))}"
+            else:
+                problem = redact(f"{full}={raw!r} is invalid: {exc}")
+            self.problems.append(problem)
             return None if default is _MISSING else default
 
     def optional(self, name: str, coerce: Callable[[str], T]) -> T | None:

@@ -126,20 +126,37 @@ class Envelope:
         return self.type
 
     def to_dict(self) -> dict[str, Any]:
-        """The wire form, validated on the way out too: a publisher cannot emit a bad message."""
+        """The wire form, validated on the way out too: a publisher cannot emit a bad message.
+
+        Dumping alone would not refuse anything (marshmallow drops unknown keys and coerces
+        types silently), so the dumped form is loaded back and must equal this envelope.
+        """
         schema = payload_schema(self.type, self.schema_version)
-        raw = {
-            "id": self.id,
-            "type": self.type,
-            "source": self.source,
-            "occurred_at": self.occurred_at,
-            "received_at": self.received_at,
-            "correlation_id": self.correlation_id,
-            "schema_version": self.schema_version,
-            "data": schema.dump(self.data),
-        }
-        dumped: dict[str, Any] = EnvelopeSchema().dump(raw)
-        load_message(dumped)  # symmetric validation
+        unknown = sorted(set(self.data) - set(schema.fields))
+        if unknown:
+            raise ContractError(
+                "payload does not validate", {"data": {key: ["Unknown field."] for key in unknown}}
+            )
+        try:
+            raw = {
+                "id": self.id,
+                "type": self.type,
+                "source": self.source,
+                "occurred_at": self.occurred_at,
+                "received_at": self.received_at,
+                "correlation_id": self.correlation_id,
+                "schema_version": self.schema_version,
+                "data": schema.dump(self.data),
+            }
+            dumped: dict[str, Any] = EnvelopeSchema().dump(raw)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ContractError(
+                "message cannot be serialised", {"_schema": [f"{type(exc).__name__}: {exc}"]}
+            ) from exc
+        loaded = load_message(dumped)  # symmetric validation
+        changed = _changed_fields(self, loaded)
+        if changed:
+            raise ContractError("message does not survive serialisation", changed)
         return dumped
 
     def to_json(self) -> bytes:
@@ -174,6 +191,20 @@ def load_message(raw: Mapping[str, Any] | bytes | str) -> Envelope:
         schema_version=env["schema_version"],
         data=data,
     )
+
+
+def _changed_fields(sent: Envelope, loaded: Envelope) -> dict[str, Any]:
+    """Fields whose value a dump/load round trip changed, i.e. that held the wrong type."""
+    wrong = ["Not a valid value for this field's type."]
+    changed: dict[str, Any] = {
+        f.name: wrong
+        for f in dataclasses.fields(Envelope)
+        if f.name != "data" and getattr(sent, f.name) != getattr(loaded, f.name)
+    }
+    data = {key: wrong for key, value in sent.data.items() if loaded.data.get(key) != value}
+    if data:
+        changed["data"] = data
+    return changed
 
 
 def _as_dict(messages: Any) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 Every service calls ``configure_logging`` once in its entry point. Records are rendered as one JSON
 object per line carrying the service name and the correlation id bound for the current request or
 message (a ``contextvars`` variable, so threads and requests never see each other's id). The
-rendered line, tracebacks included, passes through ``mlconnector.redaction.redact`` last, so even a
-secret that slipped into an exception message or a third-party library's debug output is masked.
+message, the traceback and every extra pass through ``mlconnector.redaction`` before the line is
+encoded, so even a secret that slipped into an exception message or a third-party library's debug
+output is masked, in its real (not JSON-escaped) form and without breaking the JSON.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mlconnector.redaction import redact
+from mlconnector.redaction import redact_data
 
 _correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "mlc_correlation_id", default=None
@@ -63,11 +65,17 @@ def correlation_scope(value: str | None = None) -> Iterator[str]:
         _correlation_id.reset(token)
 
 
+# Renders tracebacks for the filter; any formatter reuses the cached, redacted ``exc_text``.
+_TRACEBACK_FORMATTER = logging.Formatter()
+
+
 class RedactingFilter(logging.Filter):
-    """Masks secrets in the formatted message of every record that passes a handler.
+    """Masks secrets in the formatted message and traceback of every record that passes a handler.
 
     The message is rendered once with its arguments and replaced by the redacted text, so a
-    formatter later in the chain (ours or gunicorn's) can never re-insert a raw argument.
+    formatter later in the chain (ours or gunicorn's) can never re-insert a raw argument. The
+    traceback is rendered into ``exc_text``, which standard formatters use instead of rendering it
+    again, so plain-text handlers cannot print a raw exception message either.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -77,6 +85,12 @@ class RedactingFilter(logging.Filter):
             message = f"{record.msg!r} (unformattable arguments)"
         record.msg = redact(message)
         record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _TRACEBACK_FORMATTER.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
@@ -107,7 +121,8 @@ class JsonFormatter(logging.Formatter):
             payload["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             payload["stack"] = self.formatStack(record.stack_info)
-        return redact(json.dumps(payload, default=str, ensure_ascii=False))
+        # Redact field by field, not the encoded line: see ``redact_data``.
+        return json.dumps(redact_data(payload), ensure_ascii=False)
 
 
 def configure_logging(service: str, level: str | int = "INFO", *, json_lines: bool = True) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Any
 
 MASK = "[REDACTED]"
 
@@ -29,14 +31,18 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bhv[sbr]\.[A-Za-z0-9_-]{10,}"), MASK),
     # Authorization headers and bearer tokens in any text.
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + MASK),
-    # key=value and "key": "value" pairs whose key names a secret.
+    # key=value and "key": "value" pairs whose key names a secret. The key may end a longer
+    # snake_case name (MLC_BC_CLIENT_SECRET=..., DB_PASSWORD=...). A quoted value is masked up to
+    # its closing quote (escapes included), so "correct horse battery" is hidden whole; the
+    # closing quote itself is left in place.
     (
         re.compile(
-            r"(?i)(\b(?:client_secret|clientsecret|client_state|clientstate|password|passwd|"
-            r"secret|api_key|apikey|access_token|refresh_token|token|master_key)\b"
-            r"[\"']?\s*[:=]\s*[\"']?)([^\"'\s,&;}]+)"
+            r"(?i)((?<![A-Za-z0-9])(?:client_secret|clientsecret|client_state|clientstate|"
+            r"password|passwd|secret|api_key|apikey|access_token|refresh_token|token|master_key)\b"
+            r"[\"']?\s*[:=]\s*)"
+            r"(?:([\"'])(?:\\.|(?!\2)[^\\\n])*|[^\"'\s,&;}]+)"
         ),
-        r"\1" + MASK,
+        r"\1\2" + MASK,
     ),
     # Credentials inside URLs: scheme://user:password@host
     (re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)([^@\s/]+)(@)"), r"\1" + MASK + r"\3"),
@@ -96,3 +102,21 @@ def redact(text: str) -> str:
     for regex, replacement in _PATTERNS:
         text = regex.sub(replacement, text)
     return text
+
+
+def redact_data(value: object) -> Any:
+    """A JSON-ready copy of ``value`` with every string in it (mapping keys too) redacted.
+
+    Redacting each string before encoding, rather than the encoded text, matches a secret in its
+    real form (not JSON-escaped, so quotes and backslashes in it do not hide it) and can never
+    break the JSON around it. Objects JSON has no type for become their redacted ``str()``.
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return {redact(str(key)): redact_data(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact_data(item) for item in value]
+    return redact(str(value))

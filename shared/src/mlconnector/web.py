@@ -26,11 +26,13 @@ from flask import jsonify
 from flask import request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from mlconnector.logging import new_correlation_id
 from mlconnector.logging import reset_correlation_id
 from mlconnector.logging import set_correlation_id
 from mlconnector.redaction import redact
+from mlconnector.redaction import redact_data
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +67,7 @@ class ApiError(Exception):
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": redact(self.message)}
         if self.details:
-            body["details"] = self.details
+            body["details"] = redact_data(self.details)
         return {"error": body}
 
 
@@ -73,7 +75,8 @@ def error_response(status: int, code: str, message: str, **details: Any) -> tupl
     """Build the JSON error body every service uses."""
     body: dict[str, Any] = {"code": code, "message": redact(message)}
     if details:
-        body["details"] = details
+        # Field errors can echo client input (an unknown field's name, for one): redact them too.
+        body["details"] = redact_data(details)
     return jsonify({"error": body}), status
 
 
@@ -94,7 +97,12 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> tuple[Response, int]:
         status = exc.code or 500
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(status, code, exc.description or exc.name or "error")
+        response, status = error_response(status, code, exc.description or exc.name or "error")
+        # Keep the headers the status needs (Allow on 405, Retry-After on 429/503, ...).
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:
@@ -128,12 +136,33 @@ def install_correlation_ids(app: Flask) -> None:
             reset_correlation_id(token)
 
 
+def _limit_streamed_bodies(app: Flask) -> None:
+    """Answer 413 to a body without Content-Length (chunked) that exceeds the limit.
+
+    Werkzeug checks a declared Content-Length itself, but a streamed body (gunicorn marks every
+    request ``wsgi.input_terminated``) is only cut at the limit: ``get_data`` would hand the view
+    a silently truncated body. Reading it here, cached for the view, tells the two apart.
+    """
+
+    @app.before_request
+    def _check_streamed_body() -> None:
+        limit = request.max_content_length
+        if limit is None or request.content_length is not None:
+            return
+        if "wsgi.input_terminated" not in request.environ:
+            return  # werkzeug gives the view an empty stream: nothing can be read past a limit
+        data = request.get_data(cache=True)
+        if len(data) >= limit and request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+
+
 def configure_app(app: Flask, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
     """Body limit, JSON errors and correlation ids: the baseline every service app gets."""
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     register_error_handlers(app)
     install_correlation_ids(app)
+    _limit_streamed_bodies(app)  # after the id is bound, so a 413 carries it
 
 
 def run_checks(checks: Mapping[str, HealthCheck], timeout: float) -> dict[str, dict[str, Any]]:
