@@ -177,8 +177,11 @@ def run_checks(checks: Mapping[str, HealthCheck], timeout: float) -> dict[str, d
         for name, future in futures.items():
             remaining = max(0.0, timeout - (time.monotonic() - started))
             try:
-                future.result(timeout=remaining)
-                results[name] = {"ok": True}
+                verdict = future.result(timeout=remaining)
+                # A check may raise or answer False; both mean "not ready".
+                results[name] = (
+                    {"ok": False, "error": "check failed"} if verdict is False else {"ok": True}
+                )
             except concurrent.futures.TimeoutError:
                 results[name] = {"ok": False, "error": f"no answer within {timeout:g}s"}
             except Exception as exc:

@@ -405,3 +405,15 @@ class TestHealth:
 
     def test_run_checks_with_no_checks_is_empty(self) -> None:
         assert run_checks({}, timeout=1.0) == {}
+
+
+class TestRunChecksVerdicts:
+    def test_a_check_answering_false_counts_as_not_ready(self) -> None:
+        from mlconnector.web import run_checks
+
+        results = run_checks({"db": lambda: False, "bus": lambda: True, "x": lambda: None}, 1.0)
+        assert results == {
+            "db": {"ok": False, "error": "check failed"},
+            "bus": {"ok": True},
+            "x": {"ok": True},
+        }
