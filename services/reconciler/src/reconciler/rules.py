@@ -16,12 +16,12 @@ class Rules:
 
     payment_journal: str = "STRIPE"
     refund_journal: str = "STRIPEREF"
-    payout_journal: str = "STRIPEPO"
+    payout_journal: str = "PAYOUT"
     auto_post_payments: bool = True
     auto_post_refunds: bool = False
-    fee_account: str = "6150"
-    bank_account: str = "BANK1"
-    clearing_account: str = "1150"
+    fee_account: str = "60100"
+    bank_account: str = "CHECKING"
+    clearing_account: str = "10900"
 
 
 @dataclasses.dataclass(frozen=True)
