@@ -22,6 +22,8 @@ class Rules:
     fee_account: str = "60100"
     bank_account: str = "CHECKING"
     clearing_account: str = "10900"
+    # BC's local currency: standard journal lines post in it only (bc-api.md §4.11).
+    lcy_currency: str = "usd"
 
 
 @dataclasses.dataclass(frozen=True)

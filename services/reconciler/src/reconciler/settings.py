@@ -31,6 +31,12 @@ def _code(raw: str) -> str:
     return value
 
 
+def _currency(raw: str) -> str:
+    from mlconnector.money import normalize_currency
+
+    return normalize_currency(raw)
+
+
 def _database_url(raw: str) -> str:
     if not raw.startswith(("sqlite:", "postgresql:", "postgresql+")):
         raise ValueError("expected a sqlite:/// or postgresql:// URL")
@@ -76,6 +82,7 @@ class Settings:
                 fee_account=env("FEE_ACCOUNT", _code, Rules.fee_account),
                 bank_account=env("BANK_ACCOUNT", _code, Rules.bank_account),
                 clearing_account=env("CLEARING_ACCOUNT", _code, Rules.clearing_account),
+                lcy_currency=env("LCY_CURRENCY", _currency, Rules.lcy_currency),
             ),
         )
         env.finish()

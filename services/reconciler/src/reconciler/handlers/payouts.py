@@ -101,6 +101,20 @@ def on_payout(unit: Unit) -> None:
         request={"unmatched": unmatched},
     )
     rules = deps.rules
+    if currency != rules.lcy_currency:
+        reason = (
+            f"payout is in {currency.upper()}; BC's standard journal lines post in "
+            f"{rules.lcy_currency.upper()} only, so it must be booked by hand"
+        )
+        unit.step(record_id, "decided", f"unmatched: {reason}", outcome=AuditOutcome.SKIPPED)
+        unit.update(
+            record_id,
+            state=RecordState.UNMATCHED,
+            amount_minor=net_minor,
+            currency=currency,
+            last_error=reason,
+        )
+        return
     day = deps.today().isoformat()
     lines: list[dict[str, Any]] = []
 

@@ -1,0 +1,200 @@
+"""The demo's business day: invoices in BC, card payments and a refund in Stripe, a payout.
+
+Each step drives only the outside world (the BC and Stripe emulators, as the firm and its
+clients would) and then waits for the connector to do its job, observed through the
+reconciler's API. The same steps serve the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import requests
+
+from mlc_local.stack import LocalStack
+
+CUSTOMERS = [
+    {"number": "C10000", "displayName": "Adatum Corporation", "email": "ap@adatum.example"},
+    {
+        "number": "C20000",
+        "displayName": "Trey Research GmbH",
+        "email": "billing@trey.example",
+        "currencyCode": "EUR",
+    },
+    {
+        "number": "C30000",
+        "displayName": "Kobayashi Design KK",
+        "email": "keiri@kobayashi.example",
+        "currencyCode": "JPY",
+    },
+    {
+        "number": "C40000",
+        "displayName": "Gulf Trading Co.",
+        "email": "accounts@gulf.example",
+        "currencyCode": "KWD",
+    },
+]
+
+INVOICES = [
+    {
+        "customerNumber": "C10000",
+        "lines": [
+            {
+                "lineType": "Account",
+                "lineObjectNumber": "40100",
+                "description": "Advisory, November",
+                "quantity": 12,
+                "unitPrice": "185.00",
+                "taxPercent": "8.25",
+            },
+            {
+                "lineType": "Account",
+                "lineObjectNumber": "40100",
+                "description": "Travel",
+                "quantity": 1,
+                "unitPrice": "412.37",
+            },
+        ],
+    },
+    {
+        "customerNumber": "C10000",
+        "discountAmount": "50.00",
+        "lines": [
+            {
+                "lineType": "Account",
+                "lineObjectNumber": "40100",
+                "description": "Workshop",
+                "quantity": 2,
+                "unitPrice": "1250.00",
+            }
+        ],
+    },
+    {
+        "customerNumber": "C20000",
+        "lines": [
+            {
+                "lineType": "Account",
+                "lineObjectNumber": "40100",
+                "description": "Beratung",
+                "quantity": 8,
+                "unitPrice": "210.00",
+            }
+        ],
+    },
+    {
+        "customerNumber": "C30000",
+        "lines": [
+            {
+                "lineType": "Account",
+                "lineObjectNumber": "40100",
+                "description": "Design review",
+                "quantity": 3,
+                "unitPrice": "48500",
+            }
+        ],
+    },
+    {
+        "customerNumber": "C40000",
+        "lines": [
+            {
+                "lineType": "Account",
+                "lineObjectNumber": "40100",
+                "description": "Market study",
+                "quantity": 1,
+                "unitPrice": "1240.250",
+            }
+        ],
+    },
+]
+
+
+class Connector:
+    """What the demo and the tests observe: the reconciler API and the emulators."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self._auth = {"Authorization": f"Bearer {stack.replay_token}"}
+
+    def records(self, **filters: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 200, **filters}
+        while True:
+            response = requests.get(
+                self.stack.url("reconciler") + "/records",
+                params=params,
+                headers=self._auth,
+                timeout=10,
+            )
+            response.raise_for_status()
+            body = response.json()
+            out.extend(body["data"])
+            if not body.get("next_cursor"):
+                return out
+            params["cursor"] = body["next_cursor"]
+
+    def record(self, record_id: int) -> dict[str, Any]:
+        response = requests.get(
+            self.stack.url("reconciler") + f"/records/{record_id}", headers=self._auth, timeout=10
+        )
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def wait_for(
+        self,
+        what: str,
+        done: Callable[[], bool],
+        *,
+        timeout: float = 60.0,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if done():
+                return
+            if progress:
+                progress(what)
+            time.sleep(0.25)
+        raise TimeoutError(f"timed out waiting for {what}")
+
+    def settled(self, kind: str, count: int) -> bool:
+        records = self.records(kind=kind)
+        return len(records) >= count and all(r["state"] != "pending" for r in records)
+
+    # -- BC side ---------------------------------------------------------------------------
+
+    def create_customers(self) -> None:
+        self.stack.bc_admin("POST", f"/companies/{self.stack.company_id}/customers", CUSTOMERS)
+
+    def post_invoice(self, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.stack.bc_admin(
+            "POST", f"/companies/{self.stack.company_id}/invoices", {**body, "post": True}
+        )
+        return result
+
+    # -- Stripe side -----------------------------------------------------------------------
+
+    def pay(self, stripe_invoice_id: str, amount: int | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self.stack.stripe.pay_invoice(stripe_invoice_id, amount=amount)
+        return result
+
+    def refund(self, charge_id: str, amount: int | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self.stack.stripe.refund(charge_id, amount=amount)
+        return result
+
+    def payout(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.stack.stripe.payout()
+        return result
+
+    def clearing_balance(self, account: str = "10900") -> Decimal:
+        """Balance of the Stripe clearing account from BC's G/L entries: zero once paid out."""
+        entries = self.stack.bc_api_get(
+            "generalLedgerEntries", {"$filter": f"accountNumber eq '{account}'"}
+        )
+        return sum(
+            (Decimal(str(e["debitAmount"])) - Decimal(str(e["creditAmount"])) for e in entries),
+            Decimal(0),
+        )

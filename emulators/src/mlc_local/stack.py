@@ -1,0 +1,277 @@
+"""``LocalStack``: the emulators in this process, the services as real processes around them."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bc_emulator.server import EmulatorServer as BcEmulator
+from mlc_local.processes import Process
+from mlc_local.processes import free_port
+from mlc_local.processes import run_cli
+from mlc_local.processes import wait_ready
+from stripe_emulator.server import EmulatorServer as StripeEmulator
+
+TENANT = "00000000-0000-0000-0000-0000000000a1"
+CLIENT_ID = "00000000-0000-0000-0000-0000000000c1"
+ENVIRONMENT = "production"
+
+
+@dataclasses.dataclass
+class StackOptions:
+    workdir: Path
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    database_url: str | None = None
+    bus_namespace: str | None = None
+    log_level: str = "INFO"
+    ports: dict[str, int] | None = None  # bc-gateway, stripe-gateway, reconciler; free if None
+    bc_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    stripe_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
+    consumers: int = 1
+
+
+class LocalStack:
+    """Both emulators, a seeded BC company, and the three services wired to them."""
+
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.workdir = options.workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "log").mkdir(exist_ok=True)
+        ports = options.ports or {}
+        self.ports = {
+            name: ports.get(name) or free_port()
+            for name in ("bc-gateway", "stripe-gateway", "reconciler")
+        }
+        self.bc_secret = secrets.token_urlsafe(24)
+        self.stripe_key = "sk_test_" + secrets.token_hex(16)
+        self.replay_token = secrets.token_urlsafe(24)
+        self.master_key = secrets.token_urlsafe(24)
+        self.bc = BcEmulator(
+            {
+                "test_mode": True,
+                "clients": [
+                    {"tenant": TENANT, "client_id": CLIENT_ID, "client_secret": self.bc_secret}
+                ],
+                **options.bc_config,
+            },
+            ca_file=self.workdir / "bc-ca.pem",
+        )
+        self.stripe = StripeEmulator(
+            {"rate_limit": 0, "search_rate_limit": 0, **options.stripe_config}
+        )
+        self.processes: dict[str, Process] = {}
+        self.company_id = ""
+        self.env: dict[str, str] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def start(self) -> None:
+        self.bc.start()
+        self.stripe.start()
+        self.company_id = self.seed_bc_company()
+        self.env = self._environment()
+        self._write_secrets()
+        run_cli(["reconciler", "migrate"], self.env)
+        run_cli(
+            [
+                "stripe-gateway",
+                "register-webhook",
+                "--url",
+                self.url("stripe-gateway") + "/webhooks/stripe",
+            ],
+            self.env,
+        )
+        self._start_service("bc-gateway", ["bc-gateway", "serve"])
+        self._start_service("stripe-gateway", ["stripe-gateway", "serve"])
+        self._start_service("reconciler", ["reconciler", "serve"])
+        for index in range(self.options.consumers):
+            name = f"consumer-{index + 1}"
+            env = dict(self.env, MLC_HEARTBEAT_FILE=str(self.workdir / f"{name}.heartbeat"))
+            self.processes[name] = Process(
+                name, ["reconciler", "consume"], env, self.workdir / "log"
+            )
+        for name in ("bc-gateway", "stripe-gateway", "reconciler"):
+            wait_ready(self.url(name), self.processes[name])
+        run_cli(["bc-gateway", "renew-subscriptions"], self.env)
+
+    def stop(self) -> None:
+        for process in reversed(list(self.processes.values())):
+            process.stop()
+        self.processes.clear()
+        self.stripe.stop()
+        self.bc.stop()
+
+    def _start_service(self, name: str, argv: list[str]) -> None:
+        env = dict(self.env, MLC_PORT=str(self.ports[name]))
+        self.processes[name] = Process(name, argv, env, self.workdir / "log")
+
+    # -- configuration --------------------------------------------------------------------
+
+    def _environment(self) -> dict[str, str]:
+        database = self.options.database_url or f"sqlite:///{self.workdir / 'reconciler.db'}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLC_")}
+        env.update(
+            {
+                "MLC_ENVIRONMENT": "test",
+                "MLC_LOG_LEVEL": self.options.log_level,
+                "MLC_AMQP_URL": self.options.amqp_url,
+                "MLC_SECRETS_BACKEND": "file",
+                "MLC_SECRETS_FILE": str(self.workdir / "secrets.enc"),
+                "MLC_MASTER_KEY": self.master_key,
+                "MLC_DATABASE_URL": database,
+                "MLC_BIND_HOST": "127.0.0.1",
+                "MLC_WEB_WORKERS": "1",
+                "MLC_BC_TENANT_ID": TENANT,
+                "MLC_BC_ENVIRONMENT": ENVIRONMENT,
+                "MLC_BC_COMPANY_ID": self.company_id,
+                "MLC_BC_API_BASE": self.bc.base_url,
+                "MLC_BC_AUTHORITY_HOST": self.bc.base_url,
+                "MLC_BC_CA_BUNDLE": self.bc.ca_file,
+                "MLC_BC_NOTIFICATION_URL": self.url("bc-gateway") + "/webhooks/bc",
+                "MLC_BC_PAYMENT_JOURNAL": "STRIPE",
+                "MLC_BC_REFUND_JOURNAL": "STRIPEREF",
+                "MLC_BC_GENERAL_JOURNAL": "PAYOUT",
+                "MLC_BC_CLEARING_ACCOUNT": "10900",
+                "MLC_STRIPE_API_BASE": self.stripe.base_url,
+                "MLC_STRIPE_GATEWAY_URL": self.url("stripe-gateway"),
+                "MLC_BC_GATEWAY_URL": self.url("bc-gateway"),
+                "MLC_PAYMENT_JOURNAL": "STRIPE",
+                "MLC_REFUND_JOURNAL": "STRIPEREF",
+                "MLC_PAYOUT_JOURNAL": "PAYOUT",
+                "MLC_FEE_ACCOUNT": "60100",
+                "MLC_BANK_ACCOUNT": "CHECKING",
+                "MLC_CLEARING_ACCOUNT": "10900",
+            }
+        )
+        if self.options.bus_namespace:
+            env["MLC_BUS_NAMESPACE"] = self.options.bus_namespace
+        env.update(self.options.extra_env)
+        return env
+
+    def _write_secrets(self) -> None:
+        """Through the operator command, as a user would (throwaway values, loopback only)."""
+        values = {
+            "ml-connector/bc": {
+                "client_id": CLIENT_ID,
+                "client_secret": self.bc_secret,
+                "client_state": secrets.token_urlsafe(32),
+            },
+            # Replaced by `register-webhook` with the endpoint's real secret.
+            "ml-connector/stripe": {
+                "api_key": self.stripe_key,
+                "webhook_secret": "whsec_" + secrets.token_hex(16),
+            },
+            "ml-connector/reconciler": {"replay_token": self.replay_token},
+        }
+        for path, pairs in values.items():
+            run_cli(["mlc-secrets", "set", path, *(f"{k}={v}" for k, v in pairs.items())], self.env)
+
+    # -- BC seeding -----------------------------------------------------------------------
+
+    def bc_admin(self, method: str, path: str, body: Any = None) -> Any:
+        response = requests.request(
+            method, self.bc.admin + path, json=body, verify=self.bc.ca_file, timeout=60
+        )
+        if response.status_code >= 400:
+            raise RuntimeError(
+                f"BC emulator {method} {path}: {response.status_code} {response.text}"
+            )
+        return response.json() if response.content else None
+
+    def bc_api_get(self, entity_set: str, params: dict[str, str] | None = None) -> list[Any]:
+        """Every row of a company entity set, read through BC's own API like any client."""
+        token = requests.post(
+            f"{self.bc.base_url}/{TENANT}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": CLIENT_ID,
+                "client_secret": self.bc_secret,
+                "scope": "https://api.businesscentral.dynamics.com/.default",
+            },
+            verify=self.bc.ca_file,
+            timeout=30,
+        ).json()["access_token"]
+        url: str | None = (
+            f"{self.bc.api_base(TENANT, ENVIRONMENT)}/companies({self.company_id})/{entity_set}"
+        )
+        rows: list[Any] = []
+        query = params
+        while url:
+            response = requests.get(
+                url,
+                params=query,
+                headers={"Authorization": f"Bearer {token}"},
+                verify=self.bc.ca_file,
+                timeout=30,
+            )
+            response.raise_for_status()
+            body = response.json()
+            rows.extend(body["value"])
+            url, query = body.get("@odata.nextLink"), None
+        return rows
+
+    def seed_bc_company(self) -> str:
+        """A US company (LCY USD) with EUR, JPY and KWD, the connector's batches and settings."""
+        company = self.bc_admin(
+            "POST",
+            "/companies",
+            {
+                "tenant": TENANT,
+                "environment": ENVIRONMENT,
+                "name": "CRONUS USA, Inc.",
+                "lcyCode": "USD",
+                "defaults": True,
+            },
+        )
+        company_id = str(company["id"])
+        base = f"/companies/{company_id}"
+        self.bc_admin(
+            "POST",
+            base + "/currencies",
+            [
+                {"code": "EUR", "displayName": "Euro", "exchangeRate": "1.08"},
+                {"code": "JPY", "displayName": "Japanese Yen", "exchangeRate": "0.0067"},
+                {"code": "KWD", "displayName": "Kuwaiti Dinar", "exchangeRate": "3.25"},
+            ],
+        )
+        self.bc_admin("PATCH", base + "/settings", {"applnBetweenCurrencies": "All"})
+        for batch in (
+            {
+                "template": "CASHRCPT",
+                "code": "STRIPE",
+                "displayName": "Stripe payments",
+                "balancingAccountType": "G/L Account",
+                "balancingAccountNumber": "10900",
+            },
+            {
+                "template": "CASHRCPT",
+                "code": "STRIPEREF",
+                "displayName": "Stripe refunds",
+                "balancingAccountType": "G/L Account",
+                "balancingAccountNumber": "10900",
+            },
+            {"template": "GENERAL", "code": "PAYOUT", "displayName": "Stripe payouts"},
+        ):
+            self.bc_admin("POST", base + "/journals", batch)
+        return company_id
