@@ -1,4 +1,7 @@
-"""The ``reconciler`` command: ``serve`` (API), ``consume`` (bus consumer), ``migrate`` (DB)."""
+"""The ``reconciler`` command: ``serve`` (API), ``consume`` (bus consumer), ``migrate`` (DB).
+
+Operators also get ``records list|show|replay`` and ``payouts show`` (see ``operator_cli``).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from mlconnector.runtime import load_service_secrets
 from mlconnector.runtime import preflight
 from mlconnector.secrets import build_secret_store
 from mlconnector.serving import serve
+from reconciler import operator_cli
 from reconciler.settings import REQUIRED_SECRETS
 from reconciler.settings import SERVICE
 from reconciler.settings import Settings
@@ -32,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     alive.add_argument("--max-age", type=float, default=60.0, help="seconds (default: 60)")
     migrate = commands.add_parser("migrate", help="upgrade the database schema")
     migrate.add_argument("--revision", default="head", help="target revision (default: head)")
+    operator_cli.add_commands(commands)
     return parser
 
 
@@ -93,4 +98,6 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(SERVICE, settings.common.log_level)
     if args.command == "consume":
         return _consume(settings)
+    if args.command in ("records", "payouts"):
+        return operator_cli.run(args, settings)
     return _migrate(settings, args.revision)

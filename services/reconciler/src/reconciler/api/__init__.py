@@ -1,4 +1,9 @@
-"""The reconciler's HTTP API: health now; records, audit trails and replay (issue 5) later."""
+"""The reconciler's HTTP API: health, records with their audit trails, replay, payouts.
+
+``/healthz`` and ``/readyz`` are open (probes carry no credentials); every other endpoint needs
+the bearer token from the secret store (see ``reconciler.api.auth``). The API is for operators
+inside the cluster and must not be exposed on the public ingress (reliability.md §6.7, API8).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 from flask import Flask
 
 from mlconnector.db import check_database
+from mlconnector.redaction import register_secrets
 from mlconnector.web import configure_app
 from mlconnector.web import health_blueprint
 from reconciler.bootstrap import Dependencies
@@ -42,4 +48,14 @@ def create_app(
             timeout=timeout,
         )
     )
+
+    from reconciler.api import payouts
+    from reconciler.api import records
+    from reconciler.api.auth import require_bearer_token
+
+    # Dependencies built by tests skip load_service_secrets: register the token here as well.
+    register_secrets(value for value in dependencies.secrets.values() if value)
+    require_bearer_token(app, lambda: dependencies.secrets.get("replay_token"))
+    app.register_blueprint(records.bp)
+    app.register_blueprint(payouts.bp)
     return app

@@ -1,0 +1,75 @@
+"""Bearer-token authentication for every endpoint but the health probes (``/healthz``, ``/readyz``).
+
+The guard is installed on the app, not on each blueprint, and denies by default: a blueprint
+added later is protected without anyone remembering to, and an unknown URL answers 401 to a
+caller without the token rather than revealing which routes exist.
+
+The token is the ``replay_token`` from the secret store (``ml-connector/reconciler``), compared in
+constant time with ``hmac.compare_digest``. A missing or wrong token is a 401 with
+``WWW-Authenticate: Bearer`` (RFC 6750); the token itself is never logged or echoed.
+
+One token for now guards both reading and replaying. reliability.md §6.7 asks for more: a
+company IdP (OIDC/JWT) or mTLS instead of a static shared secret (API2), and a replay role
+distinct from read access (API5). Those are future work; until then the API must stay off the
+public ingress and the token is rotated through the secret store.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable
+from collections.abc import Iterable
+
+from flask import Flask
+from flask import Response
+from flask import request
+
+from mlconnector.web import error_response
+
+logger = logging.getLogger(__name__)
+
+REALM = "reconciler"
+
+TokenSource = Callable[[], str | None]
+
+
+def _challenge(error: str | None) -> str:
+    challenge = f'Bearer realm="{REALM}"'
+    return f'{challenge}, error="{error}"' if error else challenge
+
+
+def _unauthorized(message: str, error: str | None) -> tuple[Response, int]:
+    response, status = error_response(401, "unauthorized", message)
+    response.headers["WWW-Authenticate"] = _challenge(error)
+    return response, status
+
+
+def check_bearer(expected: str | None, header: str | None) -> tuple[Response, int] | None:
+    """None if ``header`` carries the expected token; otherwise the 401 answer to send."""
+    if not header:
+        return _unauthorized("a bearer token is required", None)
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return _unauthorized("a bearer token is required", "invalid_request")
+    # An empty configured token must never match an empty one: refuse everything instead.
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        logger.warning(
+            "rejected a request to %s %s: wrong bearer token", request.method, request.path
+        )
+        return _unauthorized("the bearer token is not valid", "invalid_token")
+    return None
+
+
+def require_bearer_token(
+    app: Flask, token: TokenSource, *, open_blueprints: Iterable[str] = ("health",)
+) -> None:
+    """Guard every request outside ``open_blueprints``: without the token no view runs."""
+    public = frozenset(open_blueprints)
+
+    @app.before_request
+    def _authenticate() -> tuple[Response, int] | None:
+        if request.blueprint in public and request.routing_exception is None:
+            return None
+        return check_bearer(token(), request.headers.get("Authorization"))
