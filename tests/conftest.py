@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import urllib.parse
+from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +17,16 @@ import pika
 import pytest
 from factories import SERVICE_SECRETS
 from factories import random_ref
+from sqlalchemy import Engine
+from sqlalchemy import create_engine
+from sqlalchemy import make_url
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
 
 from mlconnector.bus import Topology
+
+NewDatabase = Callable[[], str]
 
 AMQP_URL = os.environ.get("MLC_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 DATABASE_URL = os.environ.get(
@@ -89,6 +98,52 @@ def service_env(tmp_path: Path, amqp_url: str) -> dict[str, str]:
         }
     )
     return env
+
+
+def pg_base_url() -> URL:
+    """The PostgreSQL server under test (tests replace the database part)."""
+    url = make_url(DATABASE_URL)
+    if url.drivername in {"postgresql", "postgres"}:
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[Engine]:
+    """AUTOCOMMIT engine on the ``postgres`` database, for CREATE/DROP DATABASE."""
+    url = pg_base_url().set(database="postgres")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        pytest.fail(
+            f"PostgreSQL is not reachable at {url.render_as_string(hide_password=True)} "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0]}). Start it or set "
+            "MLC_TEST_DATABASE_URL; these tests never skip.",
+            pytrace=False,
+        )
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def pg_databases(pg_admin: Engine) -> Iterator[NewDatabase]:
+    """Factory of empty, uniquely named PostgreSQL databases, dropped when the module ends."""
+    created: list[str] = []
+
+    def create() -> str:
+        name = random_ref("mlc_test").replace("-", "_")
+        with pg_admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return pg_base_url().set(database=name).render_as_string(hide_password=False)
+
+    yield create
+    with pg_admin.connect() as connection:
+        for name in created:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 _skipped: list[str] = []

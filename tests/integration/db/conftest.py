@@ -18,69 +18,16 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlalchemy import create_engine
-from sqlalchemy import make_url
-from sqlalchemy import text
-from sqlalchemy.engine import URL
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from mlconnector.db import make_engine
 from reconciler import migrate
 
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
 NewDatabase = Callable[[], str]
-
-
-def pg_base_url() -> URL:
-    """The PostgreSQL server under test (its database part is replaced per test module)."""
-    url = make_url(os.environ.get("MLC_TEST_DATABASE_URL", DEFAULT_PG_URL))
-    if url.drivername in {"postgresql", "postgres"}:
-        url = url.set(drivername="postgresql+psycopg")
-    return url
 
 
 def random_name(prefix: str) -> str:
     return f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
-
-
-@pytest.fixture(scope="session")
-def pg_admin() -> Iterator[Engine]:
-    """AUTOCOMMIT engine on the ``postgres`` database, for CREATE/DROP DATABASE."""
-    url = pg_base_url().set(database="postgres")
-    engine = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        engine.dispose()
-        pytest.fail(
-            f"PostgreSQL is not reachable at {url.render_as_string(hide_password=True)} "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0]}). Start it or set "
-            "MLC_TEST_DATABASE_URL; these tests never skip.",
-            pytrace=False,
-        )
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def pg_databases(pg_admin: Engine) -> Iterator[NewDatabase]:
-    """Factory of empty PostgreSQL databases; all are dropped when the module ends."""
-    created: list[str] = []
-
-    def create() -> str:
-        name = random_name("mlc_test")
-        with pg_admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        created.append(name)
-        return pg_base_url().set(database=name).render_as_string(hide_password=False)
-
-    yield create
-    with pg_admin.connect() as connection:
-        for name in created:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="module")

@@ -9,19 +9,13 @@ server fails the run, it never skips.
 
 from __future__ import annotations
 
-import os
-import secrets
+from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlalchemy import create_engine
 from sqlalchemy import delete
-from sqlalchemy import make_url
-from sqlalchemy import text
-from sqlalchemy.engine import URL
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
@@ -34,46 +28,13 @@ from reconciler.models import Payout
 from reconciler.models import Posting
 from reconciler.models import SyncRecord
 
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-def _pg_base_url() -> URL:
-    url = make_url(os.environ.get("MLC_TEST_DATABASE_URL", DEFAULT_PG_URL))
-    if url.drivername in {"postgresql", "postgres"}:
-        url = url.set(drivername="postgresql+psycopg")
-    return url
-
 
 @pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this module; dropped afterwards."""
-    admin = create_engine(
-        _pg_base_url().set(database="postgres"),
-        isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 5},
-    )
-    try:
-        with admin.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        admin.dispose()
-        pytest.fail(
-            f"PostgreSQL is not reachable at "
-            f"{_pg_base_url().render_as_string(hide_password=True)} ({type(exc).__name__}). "
-            "Start it or set MLC_TEST_DATABASE_URL; these tests never skip.",
-            pytrace=False,
-        )
-    name = f"mlc_api_{os.getpid()}_{secrets.token_hex(4)}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = _pg_base_url().set(database=name).render_as_string(hide_password=False)
-        migrate.upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def postgres_url(pg_databases: Callable[[], str]) -> str:
+    """A fresh, migrated PostgreSQL database for this module (dropped with the module)."""
+    url = pg_databases()
+    migrate.upgrade(url)
+    return url
 
 
 @pytest.fixture(scope="module")
