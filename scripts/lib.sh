@@ -65,15 +65,44 @@ ensure_venv() {
   (cd "$ROOT" && "$TOOLS/bin/uv" sync --frozen --all-packages --quiet)
 }
 
+amqp_handshake() { # a full AMQP handshake, not just an open port: a wedged broker accepts TCP
+  "$ROOT/.venv/bin/python" - <<'PY' 2>/dev/null
+import sys
+import pika
+url = "amqp://guest:guest@127.0.0.1:5672/%2F?socket_timeout=5&stack_timeout=15&connection_attempts=1"
+try:
+    pika.BlockingConnection(pika.URLParameters(url)).close()
+except Exception:
+    sys.exit(1)
+PY
+}
+
+start_rabbitmq() {
+  say "starting RabbitMQ"
+  rabbitmq-server -detached >/dev/null 2>&1 || true
+  wait_port 127.0.0.1 5672 90 || die "RabbitMQ did not start (see /var/log/rabbitmq)"
+  local i
+  for ((i = 0; i < 30; i++)); do
+    amqp_handshake && return 0
+    sleep 1
+  done
+  die "RabbitMQ listens but does not complete an AMQP handshake (see /var/log/rabbitmq)"
+}
+
 ensure_rabbitmq() {
-  port_open 127.0.0.1 5672 && return 0
+  if port_open 127.0.0.1 5672; then
+    amqp_handshake && return 0
+    say "RabbitMQ accepts connections but does not answer; restarting it"
+    timeout 60 rabbitmqctl stop >/dev/null 2>&1 || pkill -9 -f beam.smp || true
+    sleep 2
+    start_rabbitmq
+    return 0
+  fi
   if ! command -v rabbitmq-server >/dev/null; then
     apt_install rabbitmq-server ||
       die "RabbitMQ is not running on 127.0.0.1:5672 and cannot be installed here: install rabbitmq-server"
   fi
-  say "starting RabbitMQ"
-  rabbitmq-server -detached >/dev/null 2>&1 || true
-  wait_port 127.0.0.1 5672 90 || die "RabbitMQ did not start (see /var/log/rabbitmq)"
+  start_rabbitmq
 }
 
 ensure_postgres() {

@@ -73,7 +73,7 @@ def topology(amqp_url: str) -> Iterator[Topology]:
 
 
 @pytest.fixture
-def service_env(tmp_path: Path, amqp_url: str) -> dict[str, str]:
+def service_env(tmp_path: Path, amqp_url: str) -> Iterator[dict[str, str]]:
     """Environment for running the real services: secrets file, SQLite DB, isolated bus names."""
     from mlconnector.secrets_file import EncryptedFileSecrets
     from reconciler.migrate import upgrade
@@ -97,7 +97,14 @@ def service_env(tmp_path: Path, amqp_url: str) -> dict[str, str]:
             "MLC_DATABASE_URL": database_url,
         }
     )
-    return env
+    yield env
+    # The services declared quorum queues under this namespace: remove them, or every test run
+    # leaves a Raft cluster per queue behind in the broker.
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        Topology.isolated(env["MLC_BUS_NAMESPACE"]).delete(connection.channel())
+    finally:
+        connection.close()
 
 
 def pg_base_url() -> URL:

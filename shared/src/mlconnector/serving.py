@@ -32,6 +32,9 @@ def gunicorn_config(service: str, *, default_port: int) -> dict[str, Any]:
         "max_requests": 2048,
         "max_requests_jitter": 128,
         "preload_app": False,
+        # gunicorn 27's control socket would need a writable home or runtime directory, which a
+        # read-only root file system does not have; the services do not use it.
+        "control_socket_disable": True,
         "worker_tmp_dir": os.environ.get("MLC_WORKER_TMP_DIR", "/tmp"),  # noqa: S108 - an emptyDir in k8s
         "accesslog": "-",
         "errorlog": "-",

@@ -15,11 +15,11 @@ from mlconnector.runtime import build_publisher
 from mlconnector.runtime import load_service_secrets
 from mlconnector.secrets import SecretStore
 from mlconnector.secrets import build_secret_store
+from reconciler import SERVICE
 from reconciler.adapters.gateways import HttpBcGateway
 from reconciler.adapters.gateways import HttpStripeGateway
 from reconciler.rules import HandlerDeps
 from reconciler.settings import REQUIRED_SECRETS
-from reconciler.settings import SERVICE
 from reconciler.settings import Settings
 
 

@@ -7,20 +7,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-import time
+from typing import TYPE_CHECKING
 
-from mlconnector.config import ConfigError
-from mlconnector.logging import configure_logging
-from mlconnector.runtime import load_service_secrets
-from mlconnector.runtime import preflight
-from mlconnector.secrets import build_secret_store
-from mlconnector.serving import serve
-from reconciler import operator_cli
-from reconciler.settings import REQUIRED_SECRETS
-from reconciler.settings import SERVICE
-from reconciler.settings import Settings
+from reconciler import SERVICE
+from reconciler import heartbeat
+
+if TYPE_CHECKING:
+    from reconciler.settings import Settings
+
+# Heavy modules (broker, database, web) are imported by the commands that need them, so that
+# the liveness probe (`heartbeat-check`) starts in milliseconds.
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     alive.add_argument("--max-age", type=float, default=60.0, help="seconds (default: 60)")
     migrate = commands.add_parser("migrate", help="upgrade the database schema")
     migrate.add_argument("--revision", default="head", help="target revision (default: head)")
+    from reconciler import operator_cli
+
     operator_cli.add_commands(commands)
     return parser
 
@@ -60,32 +59,31 @@ def _migrate(settings: Settings, revision: str) -> int:
 
 
 def _check() -> None:
+    from mlconnector.runtime import load_service_secrets
+    from mlconnector.secrets import build_secret_store
+    from reconciler.settings import REQUIRED_SECRETS
+    from reconciler.settings import Settings
+
     settings = Settings.from_env()
     store = build_secret_store(settings.common.secrets)
     load_service_secrets(store, settings.secrets_path, REQUIRED_SECRETS)
 
 
-def _heartbeat_check(max_age_s: float) -> int:
-    """The consumer's liveness probe: its loop touches the file every half second."""
-    path = os.environ.get("MLC_HEARTBEAT_FILE")
-    if not path:
-        print("MLC_HEARTBEAT_FILE is not set", file=sys.stderr)
-        return 2
-    try:
-        age = time.time() - os.path.getmtime(path)
-    except OSError:
-        print(f"no heartbeat file at {path}", file=sys.stderr)
-        return 1
-    if age > max_age_s:
-        print(f"heartbeat is {age:.0f}s old (limit {max_age_s:.0f}s)", file=sys.stderr)
-        return 1
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "heartbeat-check":
-        return _heartbeat_check(args.max_age)
+        return heartbeat.check(args.max_age)
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from mlconnector.config import ConfigError
+    from mlconnector.logging import configure_logging
+    from mlconnector.runtime import preflight
+    from mlconnector.serving import serve
+    from reconciler import operator_cli
+    from reconciler.settings import Settings
+
     if args.command != "migrate" and not preflight(SERVICE, _check):
         return 2
     if args.command == "serve":

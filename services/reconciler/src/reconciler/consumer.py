@@ -13,10 +13,10 @@ import os
 from mlconnector.bus import ConsumerRunner
 from mlconnector.bus import RetryPolicy
 from mlconnector.config import Environment
+from reconciler import SERVICE
 from reconciler.bootstrap import Dependencies
 from reconciler.processor import KILL_POINTS
 from reconciler.processor import MessageProcessor
-from reconciler.settings import SERVICE
 from reconciler.settings import Settings
 
 

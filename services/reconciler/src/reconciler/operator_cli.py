@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from mlconnector.redaction import redact
-from reconciler.settings import SERVICE
+from reconciler import SERVICE
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

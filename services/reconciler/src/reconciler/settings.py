@@ -12,7 +12,6 @@ from mlconnector.db import DEFAULT_SQLITE_URL
 from mlconnector.runtime import CommonSettings
 from reconciler.rules import Rules
 
-SERVICE = "reconciler"
 SECRETS_PATH = "ml-connector/reconciler"
 REQUIRED_SECRETS = ("replay_token",)
 

@@ -1,0 +1,9 @@
+# ml-connector-admin: for the people (or the pipeline) who set the credentials with mlc-secrets or
+# `vault kv put`. Not attached to any pod. configure.sh rewrites the mount name when
+# MLC_VAULT_MOUNT is not "secret".
+path "secret/data/ml-connector/*" {
+  capabilities = ["create", "read", "update", "patch", "delete"]
+}
+path "secret/metadata/ml-connector/*" {
+  capabilities = ["read", "list", "delete"]
+}
