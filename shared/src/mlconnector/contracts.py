@@ -93,15 +93,23 @@ class BcObservedDataV1(_Strict):
     last_modified = fields.AwareDateTime(required=True)
 
 
+# One instance of each schema for the process: building them costs more than validating a
+# message, and marshmallow schemas keep no per-call state, so threads can share them.
+_ENVELOPE = EnvelopeSchema()
+_STRIPE_EVENT_V1 = StripeEventDataV1()
+_BC_NOTIFICATION_V1 = BcNotificationDataV1()
+_BC_OBSERVED_V1 = BcObservedDataV1()
+
+
 def payload_schema(message_type: str, version: int) -> Schema:
     """The payload schema for a message type and version; ContractError when there is none."""
     if version == 1:
         if message_type.startswith(STRIPE_EVENT_PREFIX):
-            return StripeEventDataV1()
+            return _STRIPE_EVENT_V1
         if message_type.startswith(BC_NOTIFICATION_PREFIX):
-            return BcNotificationDataV1()
+            return _BC_NOTIFICATION_V1
         if message_type in (BC_INVOICE_OBSERVED, BC_CUSTOMER_OBSERVED):
-            return BcObservedDataV1()
+            return _BC_OBSERVED_V1
     raise ContractError(
         "unknown message type or version",
         {"type": [f"no contract for {message_type!r} version {version}"]},
@@ -148,7 +156,7 @@ class Envelope:
                 "schema_version": self.schema_version,
                 "data": schema.dump(self.data),
             }
-            dumped: dict[str, Any] = EnvelopeSchema().dump(raw)
+            dumped: dict[str, Any] = _ENVELOPE.dump(raw)
         except (TypeError, ValueError, AttributeError) as exc:
             raise ContractError(
                 "message cannot be serialised", {"_schema": [f"{type(exc).__name__}: {exc}"]}
@@ -173,7 +181,7 @@ def load_message(raw: Mapping[str, Any] | bytes | str) -> Envelope:
         if not isinstance(raw, Mapping):
             raise ContractError("message is not a JSON object", {"_body": ["expected an object"]})
     try:
-        env = EnvelopeSchema().load(raw)
+        env = _ENVELOPE.load(raw)
     except ValidationError as exc:
         raise ContractError("envelope does not validate", _as_dict(exc.messages)) from exc
     schema = payload_schema(env["type"], env["schema_version"])

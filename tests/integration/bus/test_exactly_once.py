@@ -3,8 +3,9 @@
 The consumer runs as the real ``reconciler consume`` process, on a BC notification for an entity
 the connector does not sync (so its whole effect is local: two audit steps and the inbox row).
 A kill point (honoured only with MLC_ENVIRONMENT=test) SIGKILLs it either after the handler and
-the inbox claim but before the commit, or after the commit but before the ack. Either way the broker redelivers the message to the next consumer, and
-the inbox makes sure its effects exist exactly once.
+the inbox claim but before the commit, or after the commit but before the ack. Either way the
+broker redelivers the message to the next consumer, and the inbox makes sure its effects exist
+exactly once.
 """
 
 from __future__ import annotations

@@ -17,14 +17,25 @@ from mlconnector.web import health_blueprint
 def create_app(
     test_config: Mapping[str, Any] | None = None, deps: Dependencies | None = None
 ) -> Flask:
-    """Build the app; nothing connects to the broker until a request needs it."""
+    """Build the app; nothing connects to the broker, Entra or BC until a request needs it."""
+    from bc_gateway import api
+    from bc_gateway.api import customers
+    from bc_gateway.api import invoices
+    from bc_gateway.api import journals
+    from bc_gateway.api import payments
+    from bc_gateway.api import webhooks
+
     app = Flask(__name__)
-    settings = Settings.from_env()
+    settings = deps.settings if deps is not None else Settings.from_env()
     configure_app(app, max_body_bytes=settings.max_body_bytes)
     if test_config:
         app.config.from_mapping(test_config)
     dependencies = deps or build_dependencies(settings)
-    app.extensions["bc_gateway"] = dependencies
+    app.extensions[api.EXTENSION] = dependencies
+    # Readiness covers what the gateway needs to accept a webhook: the broker and the secret
+    # store. It deliberately leaves BC out: a BC outage must not take the webhook endpoint out of
+    # rotation (BC itself is the caller, and is then not sending), and the command API already
+    # answers 503 bc_unavailable on its own when BC is down.
     app.register_blueprint(
         health_blueprint(
             {
@@ -34,4 +45,7 @@ def create_app(
             timeout=settings.common.readiness_timeout_s,
         )
     )
+    for module in (webhooks, invoices, customers, payments, journals):
+        app.register_blueprint(module.bp)
+    api.register_error_handlers(app)
     return app

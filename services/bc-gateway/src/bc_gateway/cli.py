@@ -1,39 +1,195 @@
-"""The ``bc-gateway`` command: ``serve`` runs the HTTP service under gunicorn."""
+"""The ``bc-gateway`` command: the HTTP service and the jobs Kubernetes CronJobs run.
+
+- ``serve``: the HTTP service under gunicorn (webhooks, command API, health).
+- ``renew-subscriptions``: create missing BC webhook subscriptions, renew those about to expire.
+- ``poll-invoices``: publish ``bc.invoice.observed`` for every Open invoice changed in a window,
+  backfilling anything a webhook missed (same message ids as the webhook's collection path).
+- ``ping``: check token, company and permissions against the configured BC, one line per check.
+
+Exit codes: 0 success, 1 the job failed (BC, Entra or the broker refused or was unreachable),
+2 configuration or secrets are incomplete. Output is for people; logs go to stderr as JSON.
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
+from collections.abc import Callable
 
+from bc_gateway.adapters.bc_errors import BCError
+from bc_gateway.adapters.token import TokenError
+from bc_gateway.bootstrap import Dependencies
+from bc_gateway.bootstrap import build_dependencies
+from bc_gateway.notifications import parse_timestamp
+from bc_gateway.observe import modified_filter
+from bc_gateway.observe import publish_observed
+from bc_gateway.ping import ping
+from bc_gateway.settings import OPTIONAL_SECRETS
 from bc_gateway.settings import REQUIRED_SECRETS
 from bc_gateway.settings import SERVICE
 from bc_gateway.settings import Settings
+from bc_gateway.subscriptions import ENTITIES
+from bc_gateway.subscriptions import renew_subscriptions
+from mlconnector.bus import PublishError
+from mlconnector.config import ConfigError
+from mlconnector.logging import configure_logging
+from mlconnector.logging import new_correlation_id
+from mlconnector.redaction import redact
+from mlconnector.runtime import MissingSecrets
 from mlconnector.runtime import load_service_secrets
 from mlconnector.runtime import preflight
+from mlconnector.secrets import SecretStoreError
 from mlconnector.secrets import build_secret_store
 from mlconnector.serving import serve
 
+FAILED = 1
+MISCONFIGURED = 2
+
+
+def _iso_time(raw: str) -> dt.datetime:
+    try:
+        return parse_timestamp(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {raw!r}") from None
+
+
+def _minutes(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= 60 * 24 * 366:
+        raise argparse.ArgumentTypeError("expected minutes between 0 and a year")
+    return value
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=SERVICE, description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog=SERVICE, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the HTTP service (webhooks, commands, health)")
+    renew = commands.add_parser(
+        "renew-subscriptions",
+        help="create missing BC webhook subscriptions and renew those expiring soon",
+        description="Subscribe MLC_BC_NOTIFICATION_URL to the company's sales invoices and "
+        "customers; renew (PATCH with If-Match) subscriptions expiring within "
+        "MLC_BC_RENEW_MARGIN_HOURS (default 24). Run daily: BC drops them after 3 days.",
+    )
+    renew.add_argument(
+        "--entity",
+        action="append",
+        choices=ENTITIES,
+        help="only this entity set (repeatable; default: all)",
+    )
+    poll = commands.add_parser(
+        "poll-invoices",
+        help="publish bc.invoice.observed for every Open invoice changed in a window",
+        description="Page through every Open sales invoice modified after the start of the "
+        "window and publish one bc.invoice.observed message each (confirmed by the broker).",
+    )
+    window = poll.add_mutually_exclusive_group(required=True)
+    window.add_argument("--since-minutes", type=_minutes, help="window: the last N minutes")
+    window.add_argument("--since", type=_iso_time, help="window: since this ISO 8601 time")
+    commands.add_parser(
+        "ping",
+        help="check the token, the company and the permissions against BC",
+        description="Acquire a token, read the company and one row of each entity set the "
+        "connector uses; say clearly what is wrong (tenant, secret, app registration in BC, "
+        "permissions, company). Exit code 1 when any check fails.",
+    )
     return parser
 
 
 def _check() -> None:
     settings = Settings.from_env()
     store = build_secret_store(settings.common.secrets)
-    load_service_secrets(store, settings.secrets_path, REQUIRED_SECRETS)
+    load_service_secrets(store, settings.secrets_path, REQUIRED_SECRETS, OPTIONAL_SECRETS)
+
+
+def _renew(deps: Dependencies, args: argparse.Namespace) -> int:
+    settings = deps.settings
+    url = settings.require_notification_url()
+    assert deps.bc is not None
+    outcomes, now = renew_subscriptions(
+        deps.bc,
+        notification_url=url,
+        client_state=deps.client_states.current(),
+        margin=dt.timedelta(seconds=settings.renew_margin_s),
+        entities=tuple(args.entity or ENTITIES),
+    )
+    for outcome in outcomes:
+        print(outcome.describe(now))
+    return 0
+
+
+def _poll(deps: Dependencies, args: argparse.Namespace) -> int:
+    assert deps.bc is not None
+    since = args.since or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=args.since_minutes)
+    count = publish_observed(
+        deps.bc,
+        deps.publish,
+        entity="salesInvoices",
+        company_id=deps.bc.company_id,
+        filter_text=modified_filter(since, status="Open"),
+        correlation_id=new_correlation_id(),
+    )
+    print(
+        f"published {count} bc.invoice.observed message(s) for Open invoices changed since "
+        f"{since.isoformat(timespec='seconds')}"
+    )
+    return 0
+
+
+def _ping(deps: Dependencies, args: argparse.Namespace) -> int:
+    bc_settings = deps.settings.require_bc()
+    assert deps.tokens is not None
+    assert deps.bc is not None
+    print(
+        f"{SERVICE} ping: tenant {bc_settings.tenant_id}, environment "
+        f"{bc_settings.environment}, company {bc_settings.company_id}"
+    )
+    checks = ping(bc_settings, deps.tokens, deps.bc)
+    for check in checks:
+        print(f"  {check}")
+    return 0 if all(check.ok for check in checks) else FAILED
+
+
+JOBS: dict[str, Callable[[Dependencies, argparse.Namespace], int]] = {
+    "renew-subscriptions": _renew,
+    "poll-invoices": _poll,
+    "ping": _ping,
+}
+
+
+def run_job(name: str, args: argparse.Namespace) -> int:
+    """Run one job with its dependencies; every failure becomes a message and an exit code."""
+    try:
+        settings = Settings.from_env()
+        configure_logging(SERVICE, settings.common.log_level)
+        settings.require_bc()
+        deps = build_dependencies(settings)
+    except (ConfigError, MissingSecrets, SecretStoreError, ValueError) as exc:
+        print(f"{SERVICE} {name}: cannot start: {redact(str(exc))}", file=sys.stderr)
+        return MISCONFIGURED
+    try:
+        return JOBS[name](deps, args)
+    except ConfigError as exc:
+        print(f"{SERVICE} {name}: {redact(str(exc))}", file=sys.stderr)
+        return MISCONFIGURED
+    except (BCError, TokenError, PublishError, SecretStoreError) as exc:
+        print(f"{SERVICE} {name}: FAILED: {redact(str(exc))}", file=sys.stderr)
+        return FAILED
+    finally:
+        deps.publisher.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not preflight(SERVICE, _check):
-        return 2
     if args.command == "serve":
+        if not preflight(SERVICE, _check):
+            return MISCONFIGURED
         serve("bc_gateway.wsgi:app", "bc_gateway.gunicorn_conf")
-    return 0
+        return 0
+    return run_job(args.command, args)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,21 @@ def create_app(
         app.config.from_mapping(test_config)
     dependencies = deps or build_dependencies(settings)
     app.extensions["stripe_gateway"] = dependencies
+
+    from stripe_gateway.api import charges
+    from stripe_gateway.api import customers
+    from stripe_gateway.api import invoices
+    from stripe_gateway.api import payouts
+    from stripe_gateway.api import webhooks
+    from stripe_gateway.errors import register_error_handlers
+
+    for module in (webhooks, customers, invoices, charges, payouts):
+        app.register_blueprint(module.bp)
+    register_error_handlers(app)
+    # Readiness deliberately has no "stripe" check: a Stripe outage must not take the pods out
+    # of the Service, or Stripe's own webhook retries (and the reconciler's commands, which get
+    # a 503 with Retry-After) would find no endpoint at all; the webhook path needs only the
+    # broker and the secrets. ``stripe-gateway ping`` checks Stripe on demand.
     app.register_blueprint(
         health_blueprint(
             {

@@ -1,0 +1,323 @@
+"""The Business Central API client: the ``BCClient`` port and ``HttpBCClient`` over requests.
+
+``HttpBCClient`` speaks OData v4 as BC implements it (bc-api.md §6): paths are relative to
+``<base>/v2.0/<tenant>/<environment>/api/v2.0``; collections are read page by page following the
+absolute ``@odata.nextLink`` (only to BC's own origin, so a bearer token never leaves for another
+host) with ``Prefer: odata.maxpagesize``; PATCH and DELETE carry ``If-Match`` and, on a stale ETag
+(409 ``Request_EntityChanged``), re-read the record and try once more; amounts are parsed and sent
+as ``Decimal``.
+
+Every request is paced (``pacing.Pacer``), has a timeout, and is retried with full-jitter backoff
+on the retryable errors of ``bc_errors`` (408/429/5xx and network failures), honouring
+``Retry-After``, within an attempt count and a time budget. A request that may already have been
+carried out is never repeated blindly: a POST is retried only after an answer proving BC did not
+process it (429, 503) or a failure before anything was sent, because BC has no idempotency key;
+callers look up before they write instead. A 401 drops the cached token and tries once with a
+fresh one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import logging
+import os
+import random
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from collections.abc import Mapping
+from typing import Any
+from typing import Protocol
+
+import requests
+import urllib3.exceptions
+
+from bc_gateway.adapters import bc_json
+from bc_gateway.adapters.bc_errors import BCAuthError
+from bc_gateway.adapters.bc_errors import BCConflict
+from bc_gateway.adapters.bc_errors import BCError
+from bc_gateway.adapters.bc_errors import BCPermanentError
+from bc_gateway.adapters.bc_errors import BCRetryableError
+from bc_gateway.adapters.bc_errors import error_from_response
+from bc_gateway.adapters.odata import query_string
+from bc_gateway.adapters.pacing import Backoff
+from bc_gateway.adapters.pacing import Pacer
+from bc_gateway.adapters.token import MsalTokenProvider
+
+logger = logging.getLogger(__name__)
+
+Entity = dict[str, Any]
+# Answers proving BC did not carry the request out, so even a POST may be sent again.
+_NOT_PROCESSED = (429, 503)
+
+
+class BCClient(Protocol):
+    """What the gateway needs from BC; paths are relative to the API root."""
+
+    @property
+    def company_id(self) -> str:
+        """The configured company."""
+        ...
+
+    def company_path(self, path: str, company_id: str | None = None) -> str:
+        """``companies(<id>)/<path>``."""
+        ...
+
+    def get(self, path: str, query: Mapping[str, str] | None = None) -> Entity:
+        """One entity (or one page of a collection)."""
+        ...
+
+    def pages(
+        self, path: str, query: Mapping[str, str] | None = None, *, page_size: int | None = None
+    ) -> Iterator[list[Entity]]:
+        """Every page of a collection, following ``@odata.nextLink``."""
+        ...
+
+    def create(self, path: str, body: Mapping[str, Any]) -> Entity:
+        """POST a new entity; returns it as BC stored it."""
+        ...
+
+    def update(self, path: str, body: Mapping[str, Any], etag: str) -> Entity:
+        """PATCH with ``If-Match``; one re-read and retry on a stale ETag."""
+        ...
+
+    def delete(self, path: str, etag: str) -> None:
+        """DELETE with ``If-Match``."""
+        ...
+
+    def action(self, path: str) -> None:
+        """POST a bound action (``.../Microsoft.NAV.post``); BC answers 204."""
+        ...
+
+    def server_time(self) -> dt.datetime | None:
+        """BC's clock: the ``Date`` header of this thread's last response, if any."""
+        ...
+
+
+class HttpBCClient:
+    """``BCClient`` over ``requests``: one session per thread and process."""
+
+    def __init__(
+        self,
+        api_root: str,
+        company_id: str,
+        tokens: MsalTokenProvider,
+        *,
+        ca_bundle: str | None = None,
+        trust_env: bool = True,
+        timeout_s: float = 30.0,
+        backoff: Backoff | None = None,
+        pacer: Pacer | None = None,
+        page_size: int = 1000,
+    ) -> None:
+        self.api_root = api_root.rstrip("/")
+        self._company_id = company_id
+        self._tokens = tokens
+        self._ca_bundle = ca_bundle
+        self._trust_env = trust_env
+        self._timeout = (min(10.0, timeout_s), timeout_s)
+        self._backoff = backoff or Backoff()
+        self._pacer = pacer or Pacer(None)
+        self._page_size = page_size
+        self._origin = _origin(self.api_root)
+        self._local = threading.local()
+        self._rng = random.Random()  # noqa: S311 - jitter, not cryptography
+
+    @property
+    def company_id(self) -> str:
+        return self._company_id
+
+    def company_path(self, path: str, company_id: str | None = None) -> str:
+        return f"companies({company_id or self._company_id})/{path}"
+
+    # -- operations ------------------------------------------------------------------------
+
+    def get(self, path: str, query: Mapping[str, str] | None = None) -> Entity:
+        return self._json(self._request("GET", self._url(path, query), idempotent=True))
+
+    def pages(
+        self, path: str, query: Mapping[str, str] | None = None, *, page_size: int | None = None
+    ) -> Iterator[list[Entity]]:
+        headers = {"Prefer": f"odata.maxpagesize={page_size or self._page_size}"}
+        url: str | None = self._url(path, query)
+        while url:
+            page = self._json(self._request("GET", url, headers=headers, idempotent=True))
+            value = page.get("value")
+            if not isinstance(value, list):
+                raise BCPermanentError(None, "", f"GET {path} returned no value[] collection")
+            yield value
+            link = page.get("@odata.nextLink")
+            url = self._follow(str(link)) if link else None
+
+    def create(self, path: str, body: Mapping[str, Any]) -> Entity:
+        response = self._request("POST", self._url(path), body=body, idempotent=False)
+        return self._json(response)
+
+    def update(self, path: str, body: Mapping[str, Any], etag: str) -> Entity:
+        try:
+            return self._json(self._request("PATCH", self._url(path), body=body, etag=etag))
+        except BCConflict:
+            fresh = self.get(path)
+            logger.info("stale ETag on PATCH %s; retrying once with the current one", path)
+            return self._json(
+                self._request("PATCH", self._url(path), body=body, etag=_etag_of(fresh))
+            )
+
+    def delete(self, path: str, etag: str) -> None:
+        try:
+            self._request("DELETE", self._url(path), etag=etag)
+        except BCConflict:
+            fresh = self.get(path)
+            self._request("DELETE", self._url(path), etag=_etag_of(fresh))
+
+    def action(self, path: str) -> None:
+        self._request("POST", self._url(path), idempotent=False)
+
+    def server_time(self) -> dt.datetime | None:
+        value: dt.datetime | None = getattr(self._local, "server_date", None)
+        return value
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _url(self, path: str, query: Mapping[str, str] | None = None) -> str:
+        url = f"{self.api_root}/{path.lstrip('/')}"
+        return f"{url}?{query_string(query)}" if query else url
+
+    def _follow(self, link: str) -> str:
+        """A nextLink is followed only to BC's own origin: the bearer token goes with it."""
+        if _origin(link) != self._origin:
+            raise BCPermanentError(None, "", "BC returned a nextLink to another host; refused")
+        return link
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None or getattr(self._local, "pid", None) != os.getpid():
+            session = requests.Session()
+            session.trust_env = self._trust_env
+            if self._ca_bundle:
+                session.verify = self._ca_bundle
+            self._local.session, self._local.pid = session, os.getpid()
+        return session
+
+    def _json(self, response: requests.Response) -> Entity:
+        if response.status_code == 204 or not response.content:
+            return {}
+        try:
+            data = bc_json.loads(response.content)
+        except ValueError as exc:
+            raise BCRetryableError(
+                response.status_code, "", f"BC answered with invalid JSON: {exc}"
+            ) from None
+        if not isinstance(data, dict):
+            raise BCPermanentError(response.status_code, "", "BC answered with a non-object")
+        return data
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        etag: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool = True,
+    ) -> requests.Response:
+        started = time.monotonic()
+        attempt = 0
+        token_refreshed = False
+        data = bc_json.dumps(body).encode() if body is not None else None
+        while True:
+            attempt += 1
+            send_headers = {
+                "Accept": "application/json",
+                "Authorization": f"Bearer {self._tokens.token()}",
+                **(headers or {}),
+            }
+            if data is not None:
+                send_headers["Content-Type"] = "application/json"
+            if etag is not None:
+                send_headers["If-Match"] = etag
+            response, failure = self._send(method, url, data, send_headers)
+            error: BCError
+            if failure is not None:
+                if isinstance(failure, requests.exceptions.SSLError):
+                    raise BCRetryableError(
+                        None, "", f"TLS to BC failed (check MLC_BC_CA_BUNDLE): {failure!r}"
+                    ) from None
+                error = BCRetryableError(None, "", f"{method} failed: {type(failure).__name__}")
+                if not (idempotent or _never_sent(failure)):
+                    raise error from None
+            else:
+                assert response is not None
+                if response.status_code < 400:
+                    return response
+                error = error_from_response(
+                    response.status_code, response.text, response.headers.get("Retry-After")
+                )
+                if response.status_code == 401 and not token_refreshed:
+                    token_refreshed = True
+                    self._tokens.invalidate()
+                    continue
+                if error.retry_after_s and response.status_code in _NOT_PROCESSED:
+                    self._pacer.hold(error.retry_after_s)
+                if not _retry_in_loop(error, idempotent):
+                    raise error
+            delay = self._backoff.delay(attempt, error.retry_after_s, self._rng)
+            if not self._backoff.allows(attempt, time.monotonic() - started, delay):
+                raise error
+            logger.info("BC %s attempt %d: %s; retry in %.2fs", method, attempt, error, delay)
+            time.sleep(delay)
+
+    def _send(
+        self, method: str, url: str, data: bytes | None, headers: Mapping[str, str]
+    ) -> tuple[requests.Response | None, requests.RequestException | None]:
+        """One paced HTTP exchange; the pacer slot is held until the answer is back."""
+        slot = self._pacer.acquire()
+        try:
+            response = self._session().request(
+                method, url, data=data, headers=headers, timeout=self._timeout
+            )
+        except requests.RequestException as exc:
+            return None, exc
+        finally:
+            self._pacer.release(slot)
+        self._local.server_date = _http_date(response.headers.get("Date"))
+        return response, None
+
+
+def _retry_in_loop(error: BCError, idempotent: bool) -> bool:
+    if not isinstance(error, BCRetryableError) or isinstance(error, BCConflict | BCAuthError):
+        return False
+    return idempotent or error.status in _NOT_PROCESSED
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request cannot have reached BC (no connection was made)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def _http_date(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).astimezone(dt.UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def _etag_of(entity: Entity) -> str:
+    etag = entity.get("@odata.etag")
+    if not isinstance(etag, str):
+        raise BCPermanentError(None, "", "BC returned an entity without @odata.etag")
+    return etag
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port

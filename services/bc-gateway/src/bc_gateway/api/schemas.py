@@ -1,0 +1,207 @@
+"""marshmallow schemas of the command API: request bodies in, results out.
+
+Amounts are ``Decimal`` both ways and leave as strings (``"-100.00"``), so no JSON float ever
+carries money; request bodies are parsed with ``parse_float=Decimal`` before they reach a schema.
+Lengths follow BC's fields (bc-api.md §3.7): external document number Code[35], document number
+Code[20], description Text[100], journal batch name Code[10].
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE
+from marshmallow import Schema
+from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow import post_load
+from marshmallow import validate
+from marshmallow import validates_schema
+
+from bc_gateway.general_lines import ACCOUNT_TYPES
+from bc_gateway.general_lines import GeneralLine
+from bc_gateway.postings import PAYMENT
+from bc_gateway.postings import REFUND
+from bc_gateway.postings import CustomerLine
+from bc_gateway.services import INVOICE_STATUSES
+
+_GUID = validate.Regexp(
+    r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$",
+    error="Not a BC id (GUID).",
+)
+_CURRENCY = validate.Regexp(r"^[A-Za-z]{3}$", error="Not a three-letter currency code.")
+
+
+def _money(**kwargs: Any) -> fields.Decimal:
+    return fields.Decimal(as_string=True, allow_nan=False, **kwargs)
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+def validate_guid(value: str) -> str:
+    """A path id, checked like a body field (422 ``validation_failed`` when malformed)."""
+    try:
+        _GUID(value)
+    except ValidationError as exc:
+        raise ValidationError({"id": exc.messages}) from None
+    return value.lower()
+
+
+# -- reads ---------------------------------------------------------------------------------
+
+
+class CustomerSchema(Schema):
+    id = fields.Str()
+    number = fields.Str()
+    name = fields.Str()
+    email = fields.Str()
+    currency_code = fields.Str()
+    blocked = fields.Str()
+    last_modified = fields.AwareDateTime(allow_none=True)
+
+
+class InvoiceLineSchema(Schema):
+    id = fields.Str()
+    sequence = fields.Int(allow_none=True)
+    line_type = fields.Str()
+    line_object_number = fields.Str()
+    description = fields.Str()
+    quantity = _money()
+    unit_price = _money()
+    discount_amount = _money()
+    discount_percent = _money()
+    amount_excluding_tax = _money()
+    tax_percent = _money()
+    total_tax_amount = _money()
+    amount_including_tax = _money()
+
+
+class InvoiceSummarySchema(Schema):
+    id = fields.Str()
+    number = fields.Str()
+    external_document_number = fields.Str()
+    status = fields.Str()
+    invoice_date = fields.Date(allow_none=True)
+    posting_date = fields.Date(allow_none=True)
+    due_date = fields.Date(allow_none=True)
+    customer_id = fields.Str()
+    customer_number = fields.Str()
+    customer_name = fields.Str()
+    currency_code = fields.Str()
+    prices_include_tax = fields.Bool()
+    discount_amount = _money()
+    total_amount_excluding_tax = _money()
+    total_tax_amount = _money()
+    total_amount_including_tax = _money()
+    remaining_amount = _money()
+    last_modified = fields.AwareDateTime(allow_none=True)
+
+
+class InvoiceSchema(InvoiceSummarySchema):
+    lines = fields.List(fields.Nested(InvoiceLineSchema))
+    customer = fields.Nested(CustomerSchema)
+
+
+class InvoiceListQuerySchema(_Strict):
+    status = fields.Str(validate=validate.OneOf(INVOICE_STATUSES), load_default=None)
+    modified_since = fields.AwareDateTime(load_default=None)
+
+
+class InvoiceListSchema(Schema):
+    value = fields.List(fields.Nested(InvoiceSummarySchema))
+    count = fields.Int()
+
+
+# -- customer payments and refunds ---------------------------------------------------------
+
+
+class CustomerLineRequestSchema(_Strict):
+    kind = fields.Str(validate=validate.OneOf((PAYMENT, REFUND)), load_default=PAYMENT)
+    journal = fields.Str(validate=validate.Length(min=1, max=10), load_default=None)
+    bc_invoice_id = fields.Str(required=True, validate=_GUID)
+    amount = _money(required=True)
+    currency = fields.Str(required=True, validate=_CURRENCY)
+    external_document_number = fields.Str(required=True, validate=validate.Length(min=1, max=35))
+    posting_date = fields.Date(required=True)
+    description = fields.Str(validate=validate.Length(max=100), load_default="")
+
+    @validates_schema
+    def _sign(self, data: dict[str, Any], **_: Any) -> None:
+        if data["kind"] == PAYMENT and data["amount"] >= 0:
+            raise ValidationError("A payment amount must be negative (BC's sign).", "amount")
+        if data["kind"] == REFUND and data["amount"] <= 0:
+            raise ValidationError("A refund amount must be positive.", "amount")
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> CustomerLine:
+        return CustomerLine(**data)
+
+
+class CustomerLineResultSchema(Schema):
+    line_id = fields.Str(allow_none=True)
+    created = fields.Bool()
+    already_posted = fields.Bool()
+    journal = fields.Str()
+    journal_id = fields.Str()
+    document_number = fields.Str()
+    external_document_number = fields.Str()
+
+
+class PostJournalResultSchema(Schema):
+    journal = fields.Str()
+    journal_id = fields.Str()
+    posted = fields.Int()
+    line_ids = fields.List(fields.Str())
+    external_document_numbers = fields.List(fields.Str())
+
+
+# -- general journal lines -----------------------------------------------------------------
+
+
+class GeneralLineSchema(_Strict):
+    account_type = fields.Str(required=True, validate=validate.OneOf(ACCOUNT_TYPES))
+    account_number = fields.Str(required=True, validate=validate.Length(min=1, max=20))
+    amount = _money(required=True)
+    posting_date = fields.Date(required=True)
+    document_number = fields.Str(required=True, validate=validate.Length(min=1, max=20))
+    external_document_number = fields.Str(required=True, validate=validate.Length(min=1, max=35))
+    description = fields.Str(validate=validate.Length(max=100), load_default="")
+    balancing_account_type = fields.Str(validate=validate.OneOf(ACCOUNT_TYPES), load_default=None)
+    balancing_account_number = fields.Str(
+        validate=validate.Length(min=1, max=20), load_default=None
+    )
+
+    @validates_schema
+    def _non_zero(self, data: dict[str, Any], **_: Any) -> None:
+        if data["amount"] == 0:
+            raise ValidationError("A journal line amount cannot be zero.", "amount")
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> GeneralLine:
+        return GeneralLine(**data)
+
+
+class GeneralLinesRequestSchema(_Strict):
+    journal = fields.Str(validate=validate.Length(min=1, max=10), load_default=None)
+    post = fields.Bool(load_default=False)
+    lines = fields.List(
+        fields.Nested(GeneralLineSchema), required=True, validate=validate.Length(min=1, max=100)
+    )
+
+
+class GeneralLineResultSchema(Schema):
+    document_number = fields.Str()
+    external_document_number = fields.Str()
+    account_number = fields.Str()
+    line_id = fields.Str(allow_none=True)
+    status = fields.Str()
+
+
+class GeneralLinesResultSchema(Schema):
+    journal = fields.Str()
+    journal_id = fields.Str()
+    posted = fields.Int()
+    lines = fields.List(fields.Nested(GeneralLineResultSchema))

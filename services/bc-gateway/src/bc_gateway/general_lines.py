@@ -1,0 +1,114 @@
+"""General journal lines for payouts: fees to the fee G/L account, net to the bank.
+
+``journalLines`` takes only G/L and bank accounts (bc-api.md §4.11); a positive amount debits
+``accountNumber`` and credits the balancing account (the line's own, or the batch's clearing
+account). Lines are written at most once: a line that is already unposted in the batch (same
+external document number, account and amount) is reported as ``existing``; a document number
+that already has G/L entries was posted before and its lines are reported as ``posted`` and not
+written again. The caller chooses document numbers that are unique per payout for this reason.
+With ``post`` the batch is posted afterwards, if it holds any line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from decimal import Decimal
+from typing import Any
+
+from bc_gateway.adapters.bc_client import BCClient
+from bc_gateway.adapters.bc_client import Entity
+from bc_gateway.journals import GENERAL_BATCHES
+from bc_gateway.journals import batch_lines
+from bc_gateway.journals import document_posted
+from bc_gateway.journals import ensure_batch
+from bc_gateway.journals import post_batch
+from bc_gateway.postings import Books
+from bc_gateway.services import decode_enum
+from bc_gateway.services import encode_enum
+
+logger = logging.getLogger(__name__)
+
+ACCOUNT_TYPES = ("G/L Account", "Bank Account")
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneralLine:
+    """One G/L or bank line."""
+
+    account_type: str
+    account_number: str
+    amount: Decimal
+    posting_date: dt.date
+    document_number: str
+    external_document_number: str
+    description: str = ""
+    balancing_account_type: str | None = None
+    balancing_account_number: str | None = None
+
+
+def _same(existing: Entity, line: GeneralLine) -> bool:
+    return (
+        str(existing.get("externalDocumentNumber") or "").upper()
+        == line.external_document_number.upper()
+        and str(existing.get("accountNumber") or "").upper() == line.account_number.upper()
+        and decode_enum(existing.get("accountType")) == line.account_type
+        and existing.get("amount") == line.amount
+    )
+
+
+def _body(line: GeneralLine) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "accountType": encode_enum(line.account_type),
+        "accountNumber": line.account_number.upper(),
+        "postingDate": line.posting_date,
+        "documentNumber": line.document_number.upper(),
+        "externalDocumentNumber": line.external_document_number.upper(),
+        "amount": line.amount,
+        "description": line.description[:100],
+    }
+    if line.balancing_account_number:
+        body["balanceAccountType"] = encode_enum(line.balancing_account_type or "G/L Account")
+        body["balancingAccountNumber"] = line.balancing_account_number.upper()
+    return body
+
+
+def add_general_lines(
+    lines: list[GeneralLine], *, journal: str | None, post: bool, bc: BCClient, books: Books
+) -> dict[str, Any]:
+    """Write the lines that are not there yet, optionally post; report each line's fate."""
+    code = (journal or books.general_journal).upper()
+    batch = ensure_batch(bc, GENERAL_BATCHES, code, books.clearing_account)
+    batch_id = str(batch["id"])
+    existing = batch_lines(bc, GENERAL_BATCHES, batch_id)
+    posted_documents: dict[str, bool] = {}
+    report = []
+    for line in lines:
+        document = line.document_number.upper()
+        if document not in posted_documents:
+            posted_documents[document] = document_posted(bc, document)
+        entry: dict[str, Any] = {
+            "document_number": document,
+            "external_document_number": line.external_document_number.upper(),
+            "account_number": line.account_number.upper(),
+            "line_id": None,
+        }
+        match = next((x for x in existing if _same(x, line)), None)
+        if posted_documents[document]:
+            entry["status"] = "posted"
+        elif match is not None:
+            entry.update(status="existing", line_id=match["id"])
+        else:
+            created = bc.create(bc.company_path(f"journals({batch_id})/journalLines"), _body(line))
+            existing.append(created)
+            entry.update(status="created", line_id=created["id"])
+        report.append(entry)
+    posted = 0
+    if post:
+        unposted = batch_lines(bc, GENERAL_BATCHES, batch_id)
+        if unposted:
+            post_batch(bc, batch_id)
+            posted = len(unposted)
+            logger.info("posted %d general journal line(s) of %s", posted, code)
+    return {"journal": code, "journal_id": batch_id, "lines": report, "posted": posted}

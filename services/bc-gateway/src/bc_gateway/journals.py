@@ -1,0 +1,131 @@
+"""The connector's own journal batches: find or create them, list their lines, post them.
+
+Posting is per batch and posts *every* line in it (bc-api.md §4.10), so the connector keeps
+dedicated batches (``MLC_BC_PAYMENT_JOURNAL``, ``MLC_BC_REFUND_JOURNAL`` in the cash-receipts
+template, ``MLC_BC_GENERAL_JOURNAL`` in the general template) and creates them when missing, with
+the configured clearing G/L account (``MLC_BC_CLEARING_ACCOUNT``) as balancing account and no
+number series (the gateway supplies its own document numbers, bc-api.md §9.4). A cash-receipt
+batch is posted through ``journals(<same id>)/Microsoft.NAV.post``: ``customerPaymentJournals``
+has no bound action.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from bc_gateway.adapters.bc_client import BCClient
+from bc_gateway.adapters.bc_client import Entity
+from bc_gateway.adapters.bc_errors import BCPermanentError
+from bc_gateway.adapters.odata import odata_string
+from bc_gateway.rejections import Rejected
+
+logger = logging.getLogger(__name__)
+
+PAYMENT_BATCHES = "customerPaymentJournals"
+GENERAL_BATCHES = "journals"
+_DISPLAY = {
+    PAYMENT_BATCHES: "Stripe payments posted by ml-connector",
+    GENERAL_BATCHES: "Stripe payouts posted by ml-connector",
+}
+
+
+def document_number(prefix: str, key: str) -> str:
+    """A deterministic Code[20] document number for a key (Stripe ids are too long for it)."""
+    digest = hashlib.sha256(key.upper().encode()).hexdigest().upper()
+    return (prefix + digest)[:20]
+
+
+def find_batch(bc: BCClient, batch_set: str, code: str) -> Entity | None:
+    """The batch named ``code`` in ``customerPaymentJournals`` or (general) ``journals``."""
+    found = bc.get(bc.company_path(batch_set), {"$filter": f"code eq {odata_string(code)}"})
+    value = found.get("value") or []
+    return value[0] if value else None
+
+
+def ensure_batch(
+    bc: BCClient, batch_set: str, code: str, clearing_account: str | None, *, purpose: str = ""
+) -> Entity:
+    """The batch, created with the clearing account as balancing account if missing."""
+    existing = find_batch(bc, batch_set, code)
+    if existing is not None:
+        return existing
+    body: dict[str, Any] = {"code": code, "displayName": purpose or _DISPLAY[batch_set]}
+    if clearing_account:
+        body["balancingAccountId"] = _account_id(bc, clearing_account)
+    try:
+        created = bc.create(bc.company_path(batch_set), body)
+    except BCPermanentError as exc:
+        if exc.code != "Internal_EntityWithSameKeyExists":
+            raise
+        # Another worker created it between our read and our write: use theirs.
+        again = find_batch(bc, batch_set, code)
+        if again is None:
+            raise
+        return again
+    logger.info("created journal batch %s in %s", code, batch_set)
+    return created
+
+
+def _account_id(bc: BCClient, number: str) -> str:
+    found = bc.get(bc.company_path("accounts"), {"$filter": f"number eq {odata_string(number)}"})
+    value = found.get("value") or []
+    if not value:
+        raise Rejected(
+            "clearing_account_missing",
+            f"G/L account {number} (MLC_BC_CLEARING_ACCOUNT) does not exist in BC",
+        )
+    return str(value[0]["id"])
+
+
+def batch_lines(bc: BCClient, batch_set: str, batch_id: str) -> list[Entity]:
+    """Every unposted line of a batch (customer payments or general journal lines)."""
+    part = "customerPayments" if batch_set == PAYMENT_BATCHES else "journalLines"
+    path = bc.company_path(f"{batch_set}({batch_id})/{part}")
+    return [line for page in bc.pages(path) for line in page]
+
+
+def document_posted(bc: BCClient, number: str) -> bool:
+    """Whether G/L entries with this document number exist, i.e. it was posted already.
+
+    Posted journal lines vanish from their batch (bc-api.md §4.9); the G/L entries they produced
+    keep the document number, which is why the gateway chooses deterministic ones.
+    """
+    found = bc.get(
+        bc.company_path("generalLedgerEntries"),
+        {"$filter": f"documentNumber eq {odata_string(number)}", "$top": "1", "$select": "id"},
+    )
+    return bool(found.get("value"))
+
+
+def post_batch(bc: BCClient, batch_id: str) -> None:
+    """``journals(<id>)/Microsoft.NAV.post``: posts every line of the batch (204)."""
+    bc.action(bc.company_path(f"journals({batch_id})/Microsoft.NAV.post"))
+
+
+def post_connector_journal(bc: BCClient, code: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """Post one of the connector's own cash-receipt batches; report what was posted."""
+    code = code.strip().upper()
+    if code not in allowed:
+        raise Rejected(
+            "not_connector_journal",
+            f"{code} is not one of the connector's journals ({', '.join(allowed)})",
+            status=403,
+        )
+    batch = find_batch(bc, PAYMENT_BATCHES, code)
+    if batch is None:
+        raise Rejected("not_found", f"journal batch {code} does not exist in BC", status=404)
+    lines = batch_lines(bc, PAYMENT_BATCHES, str(batch["id"]))
+    result: dict[str, Any] = {
+        "journal": code,
+        "journal_id": batch["id"],
+        "posted": len(lines),
+        "line_ids": [line["id"] for line in lines],
+        "external_document_numbers": [line.get("externalDocumentNumber") for line in lines],
+    }
+    if not lines:
+        return result  # BC would answer "There is nothing to post." as an error
+    post_batch(bc, str(batch["id"]))
+    logger.info("posted %d line(s) of journal %s", len(lines), code)
+    return result

@@ -1,0 +1,174 @@
+"""Customer payment and refund lines, written at most once per external document number.
+
+BC has no idempotency key (reliability.md finding 3), so every write is look-before-write:
+
+1. the unposted lines of the connector's batch are searched for the external document number
+   (BC upper-cases that Code[35] field, so the gateway upper-cases it first);
+2. the G/L entries are searched for the line's document number: posted lines leave their batch,
+   and the gateway derives that number deterministically from the external document number;
+3. only then is the line created.
+
+A payment is a ``customerPayments`` line with a **negative** amount applied to the posted invoice
+(``appliesToInvoiceId``), in the payment batch. A refund goes to the separate refund batch with a
+**positive** amount for the invoice's customer: the standard API forces Document Type Payment on
+``customerPayments`` and has no refund journal (bc-api.md §9.7), so a refund line is never
+posted by the connector; a person turns it into a Refund in BC (or a custom API page does), which
+is why it lives in its own batch. Concurrent calls for the same key inside one process are
+serialised; across processes the reconciler's claim on the business key does that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import logging
+import threading
+from decimal import Decimal
+from typing import Any
+
+from bc_gateway.adapters.bc_client import BCClient
+from bc_gateway.adapters.bc_client import Entity
+from bc_gateway.adapters.odata import odata_string
+from bc_gateway.journals import PAYMENT_BATCHES
+from bc_gateway.journals import document_number
+from bc_gateway.journals import document_posted
+from bc_gateway.journals import ensure_batch
+from bc_gateway.rejections import Rejected
+from bc_gateway.services import BLANK_GUID
+from bc_gateway.services import LocalCurrency
+
+logger = logging.getLogger(__name__)
+
+PAYMENT = "payment"
+REFUND = "refund"
+_PREFIX = {PAYMENT: "SP", REFUND: "SR"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Books:
+    """Which batches and accounts the connector writes to (from settings)."""
+
+    payment_journal: str
+    refund_journal: str
+    general_journal: str
+    clearing_account: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class CustomerLine:
+    """A payment (negative amount) or refund (positive amount) for one BC invoice."""
+
+    kind: str
+    bc_invoice_id: str
+    amount: Decimal
+    currency: str
+    external_document_number: str
+    posting_date: dt.date
+    description: str = ""
+    journal: str | None = None
+
+
+class _KeyLocks:
+    """Striped locks: one of a fixed set per idempotency key, so memory stays bounded."""
+
+    def __init__(self, stripes: int = 64) -> None:
+        self._locks = [threading.Lock() for _ in range(stripes)]
+
+    def get(self, key: str) -> threading.Lock:
+        digest = hashlib.sha256(key.encode()).digest()
+        return self._locks[int.from_bytes(digest[:4], "big") % len(self._locks)]
+
+
+_locks = _KeyLocks()
+
+
+def record_customer_line(
+    line: CustomerLine, *, bc: BCClient, books: Books, lcy: LocalCurrency
+) -> dict[str, Any]:
+    """Create the line unless it exists (unposted) or was posted; say which happened."""
+    if line.kind == PAYMENT and line.amount >= 0:
+        raise Rejected("validation_failed", "a customer payment amount must be negative")
+    if line.kind == REFUND and line.amount <= 0:
+        raise Rejected("validation_failed", "a customer refund amount must be positive")
+    default = books.payment_journal if line.kind == PAYMENT else books.refund_journal
+    journal = (line.journal or default).upper()
+    external = line.external_document_number.strip().upper()
+    number = document_number(_PREFIX[line.kind], f"{line.kind}:{external}")
+    with _locks.get(f"{journal}:{external}"):
+        invoice = _invoice(bc, line.bc_invoice_id)
+        _check_currency(bc, line, invoice, lcy.code(bc))
+        batch = ensure_batch(bc, PAYMENT_BATCHES, journal, books.clearing_account)
+        result: dict[str, Any] = {
+            "journal": journal,
+            "journal_id": batch["id"],
+            "external_document_number": external,
+            "document_number": number,
+            "line_id": None,
+            "created": False,
+            "already_posted": False,
+        }
+        existing = _find_line(bc, str(batch["id"]), external)
+        if existing is not None:
+            result["line_id"] = existing["id"]
+            return result
+        if document_posted(bc, number):
+            result["already_posted"] = True
+            return result
+        body: dict[str, Any] = {
+            "customerId": invoice["customerId"],
+            "postingDate": line.posting_date,
+            "documentNumber": number,
+            "externalDocumentNumber": external,
+            "amount": line.amount,
+            "description": (line.description or f"Stripe {line.kind} {external}")[:100],
+        }
+        if line.kind == PAYMENT:
+            body["appliesToInvoiceId"] = invoice["id"]
+        path = bc.company_path(f"{PAYMENT_BATCHES}({batch['id']})/customerPayments")
+        created = bc.create(path, body)
+        logger.info("created %s line %s in %s for %s", line.kind, created["id"], journal, external)
+        result.update(line_id=created["id"], created=True)
+        return result
+
+
+def _invoice(bc: BCClient, invoice_id: str) -> Entity:
+    return bc.get(
+        bc.company_path(f"salesInvoices({invoice_id})"),
+        {"$select": "id,number,status,customerId,customerNumber,currencyCode"},
+    )
+
+
+def _check_currency(bc: BCClient, line: CustomerLine, invoice: Entity, lcy: str) -> None:
+    """The amount is in the invoice's currency, and BC books it in the customer's: all equal."""
+    currency = str(invoice.get("currencyCode") or lcy).upper()
+    if line.currency.upper() != currency:
+        raise Rejected(
+            "currency_mismatch",
+            f"the {line.kind} is in {line.currency.upper()} but invoice "
+            f"{invoice.get('number')} is in {currency}",
+        )
+    customer_id = invoice.get("customerId")
+    if customer_id in (None, "", BLANK_GUID):
+        raise Rejected("validation_failed", f"invoice {invoice.get('number')} has no customer")
+    customer = bc.get(
+        bc.company_path(f"customers({customer_id})"), {"$select": "id,number,currencyCode"}
+    )
+    customer_currency = str(customer.get("currencyCode") or lcy).upper()
+    if customer_currency != currency:
+        # customerPayments has no currency field: BC would read the amount in the customer's
+        # currency (bc-api.md §9.6), which is not the currency the amount is in.
+        raise Rejected(
+            "currency_mismatch",
+            f"customer {customer.get('number')} is in {customer_currency} but invoice "
+            f"{invoice.get('number')} is in {currency}",
+        )
+
+
+def _find_line(bc: BCClient, batch_id: str, external: str) -> Entity | None:
+    path = bc.company_path(f"{PAYMENT_BATCHES}({batch_id})/customerPayments")
+    query = {"$filter": f"externalDocumentNumber eq {odata_string(external)}"}
+    for page in bc.pages(path, query):
+        for line in page:
+            return line
+    return None

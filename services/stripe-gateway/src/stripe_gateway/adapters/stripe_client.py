@@ -1,0 +1,296 @@
+"""The Stripe adapter: the only code that calls the stripe SDK (style.md §3.11).
+
+One ``stripe.StripeClient`` per process, built in bootstrap from settings: the API base comes
+from ``MLC_STRIPE_API_BASE`` (the emulator in tests, https://api.stripe.com in production), the
+API version is pinned to the one stripe-python 16.1.0 was generated for, ``max_network_retries``
+is explicit (the client's default is zero retries), and the HTTP timeout is bounded.
+
+Every write takes an explicit ``idempotency_key``: the SDK's automatic key is random and only
+protects its own in-process retries, whereas ours are derived from BC data by the services, so a
+crashed and restarted command replays instead of acting twice (stripe-api.md §11).
+
+Every call goes through ``StripeCalls.call`` (``calls.py``): bounded retries with full jitter
+for 429s, classified failures (``StripeCallError``), and page-by-page listing.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from typing import Any
+from typing import cast
+
+import stripe
+
+from stripe_gateway.adapters.calls import PAGE_SIZE
+from stripe_gateway.adapters.calls import StripeCallError
+from stripe_gateway.adapters.calls import StripeCalls
+
+__all__ = ["API_VERSION", "StripeCallError", "StripeClient", "key_mode", "metadata_of", "replayed"]
+
+#: The API version stripe-python 16.1.0 was generated for; its typed objects describe it.
+API_VERSION = "2026-10-28.endive"
+
+
+class StripeClient(StripeCalls):
+    """Typed, retried, idempotent access to the Stripe calls the connector makes."""
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        api_base: str,
+        max_network_retries: int,
+        timeout_s: float,
+        rate_limit_retries: int = 3,
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 4.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(
+            rate_limit_retries=rate_limit_retries,
+            backoff_base_s=backoff_base_s,
+            backoff_cap_s=backoff_cap_s,
+            sleep=sleep,
+        )
+        self._client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_base},
+            stripe_version=API_VERSION,
+            max_network_retries=max_network_retries,
+            http_client=stripe.RequestsClient(timeout=timeout_s),
+        )
+        self.api_key_mode = key_mode(api_key)
+
+    # -- customers --------------------------------------------------------------------------
+
+    def retrieve_customer(self, customer_id: str) -> stripe.Customer:
+        return self.call(
+            "retrieve_customer", lambda: self._client.v1.customers.retrieve(customer_id)
+        )
+
+    def search_customers(self, query: str) -> list[stripe.Customer]:
+        """All search results (eventually consistent: never for read-after-write)."""
+        found: list[stripe.Customer] = []
+        page: str | None = None
+        while True:
+            params: dict[str, Any] = {"query": query, "limit": PAGE_SIZE}
+            if page:
+                params["page"] = page
+            result = self.call(
+                "search_customers",
+                functools.partial(self._client.v1.customers.search, params=cast(Any, params)),
+            )
+            found.extend(result.data)
+            if not result.has_more or not result.next_page:
+                return found
+            page = result.next_page
+
+    def list_customers(self, params: Mapping[str, Any]) -> Iterator[stripe.Customer]:
+        return self._pages(
+            "list_customers", lambda p: self._client.v1.customers.list(params=cast(Any, p)), params
+        )
+
+    def create_customer(
+        self, params: Mapping[str, Any], *, idempotency_key: str
+    ) -> stripe.Customer:
+        return self.call(
+            "create_customer",
+            lambda: self._client.v1.customers.create(
+                params=cast(Any, dict(params)), options={"idempotency_key": idempotency_key}
+            ),
+        )
+
+    def update_customer(
+        self, customer_id: str, params: Mapping[str, Any], *, idempotency_key: str
+    ) -> stripe.Customer:
+        return self.call(
+            "update_customer",
+            lambda: self._client.v1.customers.update(
+                customer_id,
+                params=cast(Any, dict(params)),
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+
+    # -- invoices ---------------------------------------------------------------------------
+
+    def create_invoice(
+        self, params: Mapping[str, Any], *, idempotency_key: str
+    ) -> tuple[stripe.Invoice, bool]:
+        """Create an invoice; also say whether Stripe replayed an earlier result for the key."""
+        invoice = self.call(
+            "create_invoice",
+            lambda: self._client.v1.invoices.create(
+                params=cast(Any, dict(params)), options={"idempotency_key": idempotency_key}
+            ),
+        )
+        return invoice, replayed(invoice)
+
+    def add_invoice_lines(
+        self, invoice_id: str, lines: list[dict[str, Any]], *, idempotency_key: str
+    ) -> stripe.Invoice:
+        return self.call(
+            "add_invoice_lines",
+            lambda: self._client.v1.invoices.add_lines(
+                invoice_id,
+                params=cast(Any, {"lines": lines}),
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+
+    def finalize_invoice(self, invoice_id: str, *, idempotency_key: str) -> stripe.Invoice:
+        return self.call(
+            "finalize_invoice",
+            lambda: self._client.v1.invoices.finalize_invoice(
+                invoice_id,
+                params={"auto_advance": False},
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+
+    def void_invoice(self, invoice_id: str, *, idempotency_key: str) -> stripe.Invoice:
+        return self.call(
+            "void_invoice",
+            lambda: self._client.v1.invoices.void_invoice(
+                invoice_id, options={"idempotency_key": idempotency_key}
+            ),
+        )
+
+    def pay_invoice_out_of_band(self, invoice_id: str, *, idempotency_key: str) -> stripe.Invoice:
+        return self.call(
+            "pay_invoice_out_of_band",
+            lambda: self._client.v1.invoices.pay(
+                invoice_id,
+                params={"paid_out_of_band": True},
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+
+    def retrieve_invoice(self, invoice_id: str, expand: list[str] | None = None) -> stripe.Invoice:
+        params: dict[str, Any] = {"expand": expand} if expand else {}
+        return self.call(
+            "retrieve_invoice",
+            lambda: self._client.v1.invoices.retrieve(invoice_id, params=cast(Any, params)),
+        )
+
+    def list_invoices(self, params: Mapping[str, Any]) -> Iterator[stripe.Invoice]:
+        return self._pages(
+            "list_invoices", lambda p: self._client.v1.invoices.list(params=cast(Any, p)), params
+        )
+
+    def list_invoice_payments(self, params: Mapping[str, Any]) -> Iterator[stripe.InvoicePayment]:
+        return self._pages(
+            "list_invoice_payments",
+            lambda p: self._client.v1.invoice_payments.list(params=cast(Any, p)),
+            params,
+        )
+
+    # -- charges, refunds, payouts, balance transactions ----------------------------------------
+
+    def retrieve_charge(self, charge_id: str, expand: list[str] | None = None) -> stripe.Charge:
+        params: dict[str, Any] = {"expand": expand} if expand else {}
+        return self.call(
+            "retrieve_charge",
+            lambda: self._client.v1.charges.retrieve(charge_id, params=cast(Any, params)),
+        )
+
+    def list_charges(self, params: Mapping[str, Any]) -> Iterator[stripe.Charge]:
+        return self._pages(
+            "list_charges", lambda p: self._client.v1.charges.list(params=cast(Any, p)), params
+        )
+
+    def list_refunds(self, params: Mapping[str, Any]) -> Iterator[stripe.Refund]:
+        return self._pages(
+            "list_refunds", lambda p: self._client.v1.refunds.list(params=cast(Any, p)), params
+        )
+
+    def retrieve_payout(self, payout_id: str) -> stripe.Payout:
+        return self.call("retrieve_payout", lambda: self._client.v1.payouts.retrieve(payout_id))
+
+    def list_payouts(self, params: Mapping[str, Any]) -> Iterator[stripe.Payout]:
+        return self._pages(
+            "list_payouts", lambda p: self._client.v1.payouts.list(params=cast(Any, p)), params
+        )
+
+    def list_balance_transactions(
+        self, params: Mapping[str, Any]
+    ) -> Iterator[stripe.BalanceTransaction]:
+        return self._pages(
+            "list_balance_transactions",
+            lambda p: self._client.v1.balance_transactions.list(params=cast(Any, p)),
+            params,
+        )
+
+    # -- events, webhook endpoints, account -------------------------------------------------------
+
+    def list_events(self, params: Mapping[str, Any]) -> Iterator[stripe.Event]:
+        return self._pages(
+            "list_events", lambda p: self._client.v1.events.list(params=cast(Any, p)), params
+        )
+
+    def create_webhook_endpoint(
+        self, url: str, events: list[str], *, idempotency_key: str
+    ) -> stripe.WebhookEndpoint:
+        return self.call(
+            "create_webhook_endpoint",
+            lambda: self._client.v1.webhook_endpoints.create(
+                params=cast(
+                    Any,
+                    {
+                        "url": url,
+                        "enabled_events": events,
+                        "api_version": API_VERSION,
+                        "description": "ml-connector stripe-gateway",
+                    },
+                ),
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+
+    def list_webhook_endpoints(self) -> Iterator[stripe.WebhookEndpoint]:
+        return self._pages(
+            "list_webhook_endpoints",
+            lambda p: self._client.v1.webhook_endpoints.list(params=cast(Any, p)),
+            {},
+        )
+
+    def retrieve_account(self) -> stripe.Account:
+        return self.call("retrieve_account", lambda: self._client.v1.accounts.retrieve_current())
+
+    def retrieve_balance(self) -> stripe.Balance:
+        return self.call("retrieve_balance", lambda: self._client.v1.balance.retrieve())
+
+    def probe(self, resource: str) -> None:
+        """A one-item list of ``resource`` (``customers``, ``payouts``...): can the key read it?"""
+        service = getattr(self._client.v1, resource)
+        self.call(f"probe_{resource}", lambda: service.list(params={"limit": 1}))
+
+
+def replayed(obj: stripe.StripeObject) -> bool:
+    """True when the response was Stripe replaying a stored result for the Idempotency-Key."""
+    response = obj.last_response
+    if response is None:
+        return False
+    return str(response.headers.get("Idempotent-Replayed", "")).lower() == "true"
+
+
+def metadata_of(obj: stripe.StripeObject) -> dict[str, str]:
+    """An object's metadata as a plain dict (a StripeObject is not a dict: no ``.get``)."""
+    raw = getattr(obj, "metadata", None)
+    if raw is None:
+        return {}
+    data = raw.to_dict() if isinstance(raw, stripe.StripeObject) else dict(raw)
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def key_mode(api_key: str) -> str:
+    """``live``, ``test`` or ``unknown`` from the key's prefix (sk_/rk_ live or test)."""
+    if api_key.startswith(("sk_live_", "rk_live_")):
+        return "live"
+    if api_key.startswith(("sk_test_", "rk_test_")):
+        return "test"
+    return "unknown"

@@ -1,0 +1,51 @@
+"""The invoice commands: push a BC invoice, read one, void it, mark it paid out of band."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from stripe_gateway.api import dependencies
+from stripe_gateway.api import dump
+from stripe_gateway.api import json_body
+from stripe_gateway.api.schemas import InvoiceSchema
+from stripe_gateway.api.schemas import PushedInvoiceSchema
+from stripe_gateway.api.schemas import PushInvoiceSchema
+from stripe_gateway.services import invoices
+from stripe_gateway.services.reads import invoice_fields
+from stripe_gateway.services.reads import read_invoice
+
+bp = Blueprint("invoices", __name__, url_prefix="/commands/invoices")
+
+
+@bp.post("")
+def push() -> tuple[dict[str, object], int]:
+    """Create (or resume) and finalize the Stripe invoice; 201 when the draft was created now."""
+    result = invoices.push_invoice(dependencies().stripe, PushInvoiceSchema().load(json_body()))
+    body = dump(
+        PushedInvoiceSchema(),
+        {
+            **invoice_fields(result.invoice),
+            "created_now": result.created,
+            "resumed": result.resumed,
+            "finalized_now": result.finalized,
+        },
+    )
+    return body, 201 if result.created else 200
+
+
+@bp.get("/<invoice_id>")
+def read(invoice_id: str) -> dict[str, object]:
+    """The invoice with every payment (PaymentIntent and charge ids, amounts, status)."""
+    return dump(InvoiceSchema(), read_invoice(dependencies().stripe, invoice_id))
+
+
+@bp.post("/<invoice_id>/void")
+def void(invoice_id: str) -> dict[str, object]:
+    invoice = invoices.void_invoice(dependencies().stripe, invoice_id)
+    return dump(InvoiceSchema(exclude=("payments",)), invoice_fields(invoice))
+
+
+@bp.post("/<invoice_id>/mark-paid-out-of-band")
+def mark_paid_out_of_band(invoice_id: str) -> dict[str, object]:
+    invoice = invoices.mark_paid_out_of_band(dependencies().stripe, invoice_id)
+    return dump(InvoiceSchema(exclude=("payments",)), invoice_fields(invoice))

@@ -1,0 +1,202 @@
+"""Authoritative reads for the reconciler: invoices with payments, charges, payouts.
+
+Webhook payloads are hints (unordered, at-least-once, rendered at the endpoint's API version),
+so the reconciler re-fetches through these. At API version ``2026-10-28.endive`` an invoice
+has no ``charge`` and a charge no ``invoice`` (removed in basil, stripe-api.md §5): an invoice's
+payments are its ``InvoicePayment`` list (each pointing at a PaymentIntent, whose
+``latest_charge`` is the charge), and a charge finds its invoice the other way round, through
+``InvoicePayment.list(payment={type: payment_intent, payment_intent: pi})``.
+
+Each function returns a plain dict in the shape of the matching response schema; lists are read
+to the end (all pages), however long.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import stripe
+
+from stripe_gateway.adapters.stripe_client import StripeClient
+from stripe_gateway.adapters.stripe_client import metadata_of
+
+
+def object_id(value: object) -> str | None:
+    """The id of an expandable field, whether it came back as an id or as an object."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    found = getattr(value, "id", None)
+    return found if isinstance(found, str) else None
+
+
+def _get(obj: object, name: str) -> Any:
+    # Fields absent from a response (or from an older rendering) read as None.
+    return getattr(obj, name, None)
+
+
+def invoice_fields(invoice: stripe.Invoice) -> dict[str, Any]:
+    transitions = _get(invoice, "status_transitions")
+    return {
+        "id": invoice.id,
+        "number": _get(invoice, "number"),
+        "status": _get(invoice, "status"),
+        "currency": _get(invoice, "currency"),
+        "customer": object_id(_get(invoice, "customer")),
+        "total": _get(invoice, "total"),
+        "subtotal": _get(invoice, "subtotal"),
+        "amount_due": _get(invoice, "amount_due"),
+        "amount_paid": _get(invoice, "amount_paid"),
+        "amount_remaining": _get(invoice, "amount_remaining"),
+        "created": _get(invoice, "created"),
+        "due_date": _get(invoice, "due_date"),
+        "hosted_invoice_url": _get(invoice, "hosted_invoice_url"),
+        "finalized_at": _get(transitions, "finalized_at"),
+        "paid_at": _get(transitions, "paid_at"),
+        "voided_at": _get(transitions, "voided_at"),
+        "metadata": metadata_of(invoice),
+    }
+
+
+def _payment(payment: stripe.InvoicePayment) -> dict[str, Any]:
+    detail = _get(payment, "payment")
+    intent = _get(detail, "payment_intent")
+    charge = object_id(_get(detail, "charge")) or object_id(_get(intent, "latest_charge"))
+    return {
+        "id": payment.id,
+        "status": _get(payment, "status"),
+        "amount_paid": _get(payment, "amount_paid"),
+        "amount_requested": _get(payment, "amount_requested"),
+        "currency": _get(payment, "currency"),
+        "is_default": _get(payment, "is_default"),
+        "paid_at": _get(_get(payment, "status_transitions"), "paid_at"),
+        "payment_type": _get(detail, "type"),
+        "payment_intent": object_id(intent),
+        "charge": charge,
+    }
+
+
+def read_invoice(client: StripeClient, invoice_id: str) -> dict[str, Any]:
+    """An invoice with all its payments (and each payment's PaymentIntent and charge ids)."""
+    invoice = client.retrieve_invoice(invoice_id, expand=["payments.data.payment.payment_intent"])
+    embedded = _get(invoice, "payments")
+    payments = list(embedded.data) if embedded is not None else []
+    if embedded is None or embedded.has_more:
+        payments = list(
+            client.list_invoice_payments(
+                {"invoice": invoice_id, "expand": ["data.payment.payment_intent"]}
+            )
+        )
+    return {**invoice_fields(invoice), "payments": [_payment(p) for p in payments]}
+
+
+def balance_transaction_fields(txn: stripe.BalanceTransaction) -> dict[str, Any]:
+    return {
+        "id": txn.id,
+        "type": _get(txn, "type"),
+        "reporting_category": _get(txn, "reporting_category"),
+        "amount": _get(txn, "amount"),
+        "fee": _get(txn, "fee"),
+        "net": _get(txn, "net"),
+        "currency": _get(txn, "currency"),
+        "status": _get(txn, "status"),
+        "available_on": _get(txn, "available_on"),
+        "created": _get(txn, "created"),
+        "source": object_id(_get(txn, "source")),
+        "fee_details": [
+            {
+                "amount": _get(d, "amount"),
+                "currency": _get(d, "currency"),
+                "type": _get(d, "type"),
+                "description": _get(d, "description"),
+            }
+            for d in (_get(txn, "fee_details") or [])
+        ],
+    }
+
+
+def _refund(refund: stripe.Refund) -> dict[str, Any]:
+    return {
+        "id": refund.id,
+        "amount": _get(refund, "amount"),
+        "currency": _get(refund, "currency"),
+        "status": _get(refund, "status"),
+        "reason": _get(refund, "reason"),
+        "created": _get(refund, "created"),
+        "balance_transaction": object_id(_get(refund, "balance_transaction")),
+        "metadata": metadata_of(refund),
+    }
+
+
+def read_charge(client: StripeClient, charge_id: str) -> dict[str, Any]:
+    """A charge with its refunds, balance transaction, PaymentIntent and invoice."""
+    charge = client.retrieve_charge(charge_id, expand=["refunds", "balance_transaction"])
+    embedded = _get(charge, "refunds")
+    refunds = list(embedded.data) if embedded is not None else []
+    if embedded is None or embedded.has_more:
+        refunds = list(client.list_refunds({"charge": charge_id}))
+    intent = object_id(_get(charge, "payment_intent"))
+    invoice: dict[str, Any] | None = None
+    invoice_payment: dict[str, Any] | None = None
+    if intent:
+        query = {"payment": {"type": "payment_intent", "payment_intent": intent}}
+        found = list(
+            client.list_invoice_payments(
+                {**query, "expand": ["data.invoice", "data.payment.payment_intent"]}
+            )
+        )
+        if found:
+            invoice_payment = _payment(found[0])
+            linked = _get(found[0], "invoice")
+            if isinstance(linked, stripe.Invoice):
+                invoice = invoice_fields(linked)
+            elif isinstance(linked, str):
+                invoice = invoice_fields(client.retrieve_invoice(linked))
+    txn = _get(charge, "balance_transaction")
+    return {
+        "id": charge.id,
+        "amount": _get(charge, "amount"),
+        "amount_captured": _get(charge, "amount_captured"),
+        "amount_refunded": _get(charge, "amount_refunded"),
+        "refunded": _get(charge, "refunded"),
+        "paid": _get(charge, "paid"),
+        "status": _get(charge, "status"),
+        "currency": _get(charge, "currency"),
+        "customer": object_id(_get(charge, "customer")),
+        "payment_intent": intent,
+        "created": _get(charge, "created"),
+        "metadata": metadata_of(charge),
+        "balance_transaction": (
+            balance_transaction_fields(txn) if isinstance(txn, stripe.BalanceTransaction) else None
+        ),
+        "refunds": [_refund(r) for r in refunds],
+        "invoice": invoice,
+        "invoice_payment": invoice_payment,
+    }
+
+
+def read_payout(client: StripeClient, payout_id: str) -> dict[str, Any]:
+    payout = client.retrieve_payout(payout_id)
+    return {
+        "id": payout.id,
+        "amount": _get(payout, "amount"),
+        "currency": _get(payout, "currency"),
+        "status": _get(payout, "status"),
+        "arrival_date": _get(payout, "arrival_date"),
+        "automatic": _get(payout, "automatic"),
+        "method": _get(payout, "method"),
+        "reconciliation_status": _get(payout, "reconciliation_status"),
+        "balance_transaction": object_id(_get(payout, "balance_transaction")),
+        "created": _get(payout, "created"),
+        "metadata": metadata_of(payout),
+    }
+
+
+def read_payout_transactions(client: StripeClient, payout_id: str) -> dict[str, Any]:
+    """Every balance transaction of an automatic payout, across all pages."""
+    txns = [
+        balance_transaction_fields(t)
+        for t in client.list_balance_transactions({"payout": payout_id})
+    ]
+    return {"payout": payout_id, "count": len(txns), "data": txns}
