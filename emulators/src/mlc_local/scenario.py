@@ -111,6 +111,19 @@ INVOICES = [
 ]
 
 
+NUMERIC_KEYS = {"unitPrice", "taxPercent", "discountAmount", "quantity"}
+
+
+def exact_numbers(body: dict[str, Any]) -> dict[str, Any]:
+    """The invoice body with its amounts as ``Decimal`` (written here as strings for exactness)."""
+    out = {
+        k: Decimal(v) if k in NUMERIC_KEYS and isinstance(v, str) else v for k, v in body.items()
+    }
+    if "lines" in body:
+        out["lines"] = [exact_numbers(line) for line in body["lines"]]
+    return out
+
+
 class Connector:
     """What the demo and the tests observe: the reconciler API and the emulators."""
 
@@ -138,6 +151,25 @@ class Connector:
     def record(self, record_id: int) -> dict[str, Any]:
         response = requests.get(
             self.stack.url("reconciler") + f"/records/{record_id}", headers=self._auth, timeout=10
+        )
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def payout_view(self, payout_id: str) -> dict[str, Any]:
+        response = requests.get(
+            self.stack.url("reconciler") + f"/payouts/{payout_id}", headers=self._auth, timeout=10
+        )
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def replay(self, record_id: int, *, actor: str, reason: str) -> dict[str, Any]:
+        response = requests.post(
+            self.stack.url("reconciler") + f"/records/{record_id}/replay",
+            json={"actor": actor, "reason": reason},
+            headers=self._auth,
+            timeout=10,
         )
         response.raise_for_status()
         result: dict[str, Any] = response.json()
@@ -171,7 +203,9 @@ class Connector:
 
     def post_invoice(self, body: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = self.stack.bc_admin(
-            "POST", f"/companies/{self.stack.company_id}/invoices", {**body, "post": True}
+            "POST",
+            f"/companies/{self.stack.company_id}/invoices",
+            {**exact_numbers(body), "post": True},
         )
         return result
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,16 @@ from stripe_emulator.server import EmulatorServer as StripeEmulator
 TENANT = "00000000-0000-0000-0000-0000000000a1"
 CLIENT_ID = "00000000-0000-0000-0000-0000000000c1"
 ENVIRONMENT = "production"
+
+
+_DECIMAL_MARK = "\u0000decimal:"
+
+
+def exact_json(value: Any) -> str:
+    """JSON text in which every ``Decimal`` is a number with exactly its digits (BC wants numbers,
+    and a float would change them)."""
+    text = json.dumps(value, default=lambda d: _DECIMAL_MARK + format(d, "f"))
+    return re.sub(r'"\\u0000decimal:(-?[0-9.]+)"', r"\1", text)
 
 
 @dataclasses.dataclass
@@ -190,8 +202,14 @@ class LocalStack:
     # -- BC seeding -----------------------------------------------------------------------
 
     def bc_admin(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the BC emulator's admin API; ``Decimal`` values travel as exact JSON numbers."""
         response = requests.request(
-            method, self.bc.admin + path, json=body, verify=self.bc.ca_file, timeout=60
+            method,
+            self.bc.admin + path,
+            data=None if body is None else exact_json(body),
+            headers={"Content-Type": "application/json"},
+            verify=self.bc.ca_file,
+            timeout=60,
         )
         if response.status_code >= 400:
             raise RuntimeError(

@@ -19,32 +19,32 @@ def _invoice(**overrides: Any) -> dict[str, Any]:
     invoice: dict[str, Any] = {
         "id": "inv-1",
         "number": "103001",
-        "customerId": "cust-1",
-        "customerNumber": "C0001",
-        "currencyCode": "USD",
-        "dueDate": "2026-12-24",
-        "discountAmount": Decimal("10.00"),
-        "totalTaxAmount": Decimal("19.00"),
-        "totalAmountIncludingTax": Decimal("209.00"),
-        "salesInvoiceLines": [
+        "customer_id": "cust-1",
+        "customer_number": "C0001",
+        "currency_code": "USD",
+        "due_date": "2026-12-24",
+        "discount_amount": Decimal("10.00"),
+        "total_tax_amount": Decimal("19.00"),
+        "total_amount_including_tax": Decimal("209.00"),
+        "lines": [
             {
                 "id": "l1",
                 "sequence": 10000,
-                "lineType": "Item",
+                "line_type": "Item",
                 "description": "Consulting",
                 "quantity": Decimal("2"),
-                "unitPrice": Decimal("75.00"),
-                "amountExcludingTax": Decimal("150.00"),
+                "unit_price": Decimal("75.00"),
+                "amount_excluding_tax": Decimal("150.00"),
             },
-            {"id": "l2", "sequence": 20000, "lineType": "Comment", "description": "Thanks"},
+            {"id": "l2", "sequence": 20000, "line_type": "Comment", "description": "Thanks"},
             {
                 "id": "l3",
                 "sequence": 30000,
-                "lineType": "Account",
+                "line_type": "Account",
                 "description": "Travel",
                 "quantity": Decimal("1"),
-                "unitPrice": Decimal("50.00"),
-                "amountExcludingTax": Decimal("50.00"),
+                "unit_price": Decimal("50.00"),
+                "amount_excluding_tax": Decimal("50.00"),
             },
         ],
     }
@@ -73,18 +73,18 @@ class TestInvoiceCommand:
 
     def test_zero_decimal_currency_is_in_whole_units(self) -> None:
         invoice = _invoice(
-            currencyCode="JPY",
-            discountAmount=Decimal("0"),
-            totalTaxAmount=Decimal("0"),
-            totalAmountIncludingTax=Decimal("15500"),
-            salesInvoiceLines=[
+            currency_code="JPY",
+            discount_amount=Decimal("0"),
+            total_tax_amount=Decimal("0"),
+            total_amount_including_tax=Decimal("15500"),
+            lines=[
                 {
                     "id": "l1",
-                    "lineType": "Item",
+                    "line_type": "Item",
                     "description": "Work",
                     "quantity": 1,
-                    "unitPrice": Decimal("15500"),
-                    "amountExcludingTax": Decimal("15500"),
+                    "unit_price": Decimal("15500"),
+                    "amount_excluding_tax": Decimal("15500"),
                 },
             ],
         )
@@ -93,18 +93,18 @@ class TestInvoiceCommand:
 
     def test_three_decimal_currency_is_exact(self) -> None:
         invoice = _invoice(
-            currencyCode="KWD",
-            discountAmount=Decimal("0"),
-            totalTaxAmount=Decimal("0"),
-            totalAmountIncludingTax=Decimal("12.340"),
-            salesInvoiceLines=[
+            currency_code="KWD",
+            discount_amount=Decimal("0"),
+            total_tax_amount=Decimal("0"),
+            total_amount_including_tax=Decimal("12.340"),
+            lines=[
                 {
                     "id": "l1",
-                    "lineType": "Item",
+                    "line_type": "Item",
                     "description": "Work",
                     "quantity": 1,
-                    "unitPrice": Decimal("12.340"),
-                    "amountExcludingTax": Decimal("12.340"),
+                    "unit_price": Decimal("12.340"),
+                    "amount_excluding_tax": Decimal("12.340"),
                 },
             ],
         )
@@ -114,7 +114,7 @@ class TestInvoiceCommand:
     def test_a_total_that_the_lines_do_not_reach_names_both_figures(self) -> None:
         with pytest.raises(TranslationError) as info:
             invoice_command(
-                _invoice(totalAmountIncludingTax=Decimal("209.01")),
+                _invoice(total_amount_including_tax=Decimal("209.01")),
                 company_id="co",
                 stripe_customer_id="cus_1",
                 today=TODAY,
@@ -123,18 +123,21 @@ class TestInvoiceCommand:
         assert "209.01 USD" in str(info.value)
 
     def test_an_amount_finer_than_the_currency_allows_is_an_error_not_a_rounding(self) -> None:
-        invoice = _invoice(currencyCode="JPY", totalAmountIncludingTax=Decimal("1.5"))
+        invoice = _invoice(currency_code="JPY", total_amount_including_tax=Decimal("1.5"))
         with pytest.raises(TranslationError, match="JPY"):
             invoice_command(invoice, company_id="co", stripe_customer_id="cus_1", today=TODAY)
 
     def test_unknown_currency_and_float_amounts_are_refused(self) -> None:
         with pytest.raises(TranslationError, match="XYZ"):
             invoice_command(
-                _invoice(currencyCode="XYZ"), company_id="co", stripe_customer_id="c", today=TODAY
+                _invoice(currency_code="XYZ"), company_id="co", stripe_customer_id="c", today=TODAY
             )
         with pytest.raises(TranslationError, match="exact"):
             invoice_command(
-                _invoice(totalTaxAmount=19.0), company_id="co", stripe_customer_id="c", today=TODAY
+                _invoice(total_tax_amount=19.0),
+                company_id="co",
+                stripe_customer_id="c",
+                today=TODAY,
             )
 
 

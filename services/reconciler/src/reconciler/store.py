@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy import update
@@ -26,6 +27,8 @@ from sqlalchemy.orm import Session
 from mlconnector.db import utcnow
 from reconciler.models import InboxMessage
 from reconciler.models import MessageSource
+from reconciler.models import Payout
+from reconciler.models import PayoutState
 from reconciler.models import Posting
 from reconciler.models import PostingKind
 from reconciler.models import PostingState
@@ -147,36 +150,59 @@ def claim_posting(
     it, ``PostingLockedError`` is raised so the message goes to delayed retry instead of posting
     twice. On SQLite the INSERT has already taken the single write lock, held until commit.
     """
-    statement = (
-        _insert(session, Posting)
-        .values(
-            stripe_id=stripe_id,
-            kind=PostingKind(kind),
-            state=PostingState.CLAIMED,
-            record_id=record_id,
-            bc_company_id=bc_company_id,
-            bc_invoice_id=bc_invoice_id,
-            amount=amount,
-            amount_minor=amount_minor,
-            currency=normalise_currency(currency),
-            claimed_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=[Posting.stripe_id])
-    )
-    session.execute(statement)
+    values = {
+        "stripe_id": stripe_id,
+        "kind": PostingKind(kind),
+        "state": PostingState.CLAIMED,
+        "record_id": record_id,
+        "bc_company_id": bc_company_id,
+        "bc_invoice_id": bc_invoice_id,
+        "amount": amount,
+        "amount_minor": amount_minor,
+        "currency": normalise_currency(currency),
+        "claimed_at": utcnow(),
+    }
+    return _claim_locked(session, Posting, Posting.stripe_id, stripe_id, values)
 
-    query = (
-        select(Posting)
-        .where(Posting.stripe_id == stripe_id)
-        .execution_options(populate_existing=True)
+
+def claim_payout(
+    session: Session, stripe_payout_id: str, *, record_id: int, amount_minor: int, currency: str
+) -> Payout:
+    """Claim and lock the payout's row for this transaction, like ``claim_posting``.
+
+    Two events announce every payout (``payout.paid``, ``payout.reconciliation_completed``) and
+    may be handled at the same moment; the lock, held while the journal lines are written, makes
+    the second wait (or retry later) and then find the payout ``posted``.
+    """
+    values = {
+        "stripe_payout_id": stripe_payout_id,
+        "record_id": record_id,
+        "amount_minor": amount_minor,
+        "currency": normalise_currency(currency),
+        "state": PayoutState.PENDING,
+        "unmatched": [],
+    }
+    return _claim_locked(session, Payout, Payout.stripe_payout_id, stripe_payout_id, values)
+
+
+_Claimed = TypeVar("_Claimed", Posting, Payout)
+
+
+def _claim_locked(
+    session: Session, model: type[_Claimed], key_column: Any, key: str, values: dict[str, Any]
+) -> _Claimed:
+    """INSERT … ON CONFLICT (key) DO NOTHING, then the row, locked for this transaction."""
+    session.execute(
+        _insert(session, model).values(**values).on_conflict_do_nothing(index_elements=[key_column])
     )
+    query = select(model).where(key_column == key).execution_options(populate_existing=True)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    posting = session.scalars(query).one_or_none()
-    if posting is None:
+    row = session.scalars(query).one_or_none()
+    if row is None:
         # The row exists (the INSERT saw it), so an empty result means it is locked elsewhere.
-        raise PostingLockedError(stripe_id)
-    return posting
+        raise PostingLockedError(key)
+    return row
 
 
 def mark_posting_posted(

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.handlers.postings import post_to_bc
-from reconciler.handlers.postings import unmatched
+from reconciler.models import AuditOutcome
 from reconciler.models import PostingKind
 from reconciler.models import RecordKind
+from reconciler.models import RecordState
 from reconciler.rules import HandlerDeps
 from reconciler.unit import Unit
 
@@ -33,21 +34,28 @@ def on_charge_succeeded(unit: Unit) -> None:
     charge = unit.call(
         None, f"fetched Stripe charge {charge_id}", deps.stripe.get_charge, charge_id
     )
-    invoice = charge.get("invoice")
-    if isinstance(invoice, dict) and invoice.get("id"):
-        post_invoice_payments(unit, invoice)
-        return
     if charge.get("status") != "succeeded":
+        unit.step(
+            None,
+            "ignored",
+            f"charge {charge_id} is {charge.get('status')}; nothing to post",
+            outcome=AuditOutcome.SKIPPED,
+        )
         return
-    # A charge outside Stripe invoicing: post it only if it names its BC invoice itself.
+    invoice = charge.get("invoice") if isinstance(charge.get("invoice"), dict) else None
+    invoice_payment = charge.get("invoice_payment") or {}
+    # For an invoice payment the invoice's metadata names the BC invoice; a charge made outside
+    # Stripe invoicing is posted only if it names its BC invoice itself.
     post_to_bc(
         unit,
         kind=PostingKind.PAYMENT,
         stripe_id=charge_id,
-        amount_minor=int(charge["amount"]),
+        amount_minor=int(invoice_payment.get("amount_paid") or charge["amount"]),
         currency=str(charge["currency"]),
-        metadata=charge.get("metadata") or {},
-        source=f"charge {charge_id}",
+        metadata=(invoice or {}).get("metadata") or charge.get("metadata") or {},
+        source=f"Stripe invoice {invoice.get('number') or invoice['id']}"
+        if invoice
+        else f"charge {charge_id}",
     )
 
 
@@ -58,9 +66,16 @@ def post_invoice_payments(unit: Unit, invoice: dict[str, Any]) -> None:
         record_id = unit.record(
             RecordKind.PAYMENT,
             f"stripe:invoice-without-payment:{invoice['id']}",
-            stripe_ref=invoice["id"],
+            stripe_ref=str(invoice["id"]),
         )
-        unmatched(unit, record_id, f"Stripe invoice {invoice['id']} has no paid payment to post")
+        reason = f"Stripe invoice {invoice.get('number') or invoice['id']} has no card payment"
+        unit.step(
+            record_id,
+            "decided",
+            f"{reason} (paid out of band?): nothing to post",
+            outcome=AuditOutcome.SKIPPED,
+        )
+        unit.update(record_id, state=RecordState.SKIPPED, last_error=reason)
         return
     for payment in payments:
         charge_id = payment.get("charge") or payment.get("payment_intent") or payment["id"]

@@ -22,6 +22,7 @@ from reconciler.models import Posting
 from reconciler.models import RecordKind
 from reconciler.models import RecordState
 from reconciler.rules import HandlerDeps
+from reconciler.store import claim_payout
 from reconciler.unit import Unit
 
 MATCHABLE_TYPES = {"charge": "payment", "payment": "payment", "refund": "refund"}
@@ -116,6 +117,8 @@ def on_payout(unit: Unit) -> None:
         )
         return
     day = deps.today().isoformat()
+    # Document No. is Code[20]: a payout id (27 characters) does not fit, its tail does.
+    document = ("PO" + payout_id.removeprefix("po_")[-18:]).upper()
     lines: list[dict[str, Any]] = []
 
     def pair(account_type: str, account: str, amount_minor: int, suffix: str, text: str) -> None:
@@ -126,6 +129,7 @@ def on_payout(unit: Unit) -> None:
                 "account_number": account,
                 "amount": str(amount),
                 "posting_date": day,
+                "document_number": document,
                 "external_document_number": f"{payout_id}-{suffix}",
                 "description": f"Stripe {text} {payout_id}"[:100],
             }
@@ -136,6 +140,7 @@ def on_payout(unit: Unit) -> None:
                 "account_number": rules.clearing_account,
                 "amount": str(-amount),
                 "posting_date": day,
+                "document_number": document,
                 "external_document_number": f"{payout_id}-{suffix}C",
                 "description": f"Stripe {text} {payout_id}"[:100],
             }
@@ -144,37 +149,39 @@ def on_payout(unit: Unit) -> None:
     if fee_minor:
         pair("G/L Account", rules.fee_account, fee_minor, "F", "fees")
     pair("Bank Account", rules.bank_account, net_minor, "N", "payout")
-    result = unit.call(
-        record_id,
-        f"booked fees and transfer of payout {payout_id} in batch {rules.payout_journal}",
-        deps.bc.create_general_journal_lines,
-        {"journal": rules.payout_journal, "lines": lines, "post": True},
-        request={"journal": rules.payout_journal, "lines": len(lines)},
-    )
-    line_ids = [str(x) for x in result.get("line_ids", [])]
     with unit.tx() as session:
-        row = session.scalar(select(Payout).where(Payout.stripe_payout_id == payout_id))
-        if row is None:
-            row = Payout(
-                stripe_payout_id=payout_id,
-                record_id=record_id,
-                currency=currency,
-                amount_minor=net_minor,
-            )
-            session.add(row)
-        row.bc_company_id = company_id
-        row.fee_minor = fee_minor
-        row.net_minor = net_minor
-        row.state = PayoutState.POSTED
-        row.fee_line_id = line_ids[0] if fee_minor and line_ids else None
-        row.bank_line_id = line_ids[-2] if len(line_ids) >= 2 else None
-        row.unmatched = unmatched
-        unit.step(
-            record_id,
-            "result",
-            f"payout {payout_id} reconciled: fees {format_amount(fee_minor, currency)} and "
-            f"{format_amount(net_minor, currency)} to the bank, against the clearing account",
+        row = claim_payout(
+            session, payout_id, record_id=record_id, amount_minor=net_minor, currency=currency
         )
+        if row.state is PayoutState.POSTED:
+            unit.step(
+                record_id,
+                "decided",
+                "payout already reconciled by a concurrent message; nothing to do",
+                outcome=AuditOutcome.SKIPPED,
+            )
+        else:
+            result = unit.call(
+                record_id,
+                f"booked fees and transfer of payout {payout_id} in batch {rules.payout_journal}",
+                deps.bc.create_general_journal_lines,
+                {"journal": rules.payout_journal, "lines": lines, "post": True},
+                request={"journal": rules.payout_journal, "lines": len(lines)},
+            )
+            line_ids = [str(line.get("line_id") or "") for line in result.get("lines", [])]
+            row.bc_company_id = company_id
+            row.fee_minor = fee_minor
+            row.net_minor = net_minor
+            row.state = PayoutState.POSTED
+            row.fee_line_id = line_ids[0] if fee_minor and line_ids else None
+            row.bank_line_id = line_ids[-2] if len(line_ids) >= 2 else None
+            row.unmatched = unmatched
+            unit.step(
+                record_id,
+                "result",
+                f"payout {payout_id} reconciled: fees {format_amount(fee_minor, currency)} and "
+                f"{format_amount(net_minor, currency)} to the bank, against the clearing account",
+            )
     unit.update(
         record_id,
         state=RecordState.SUCCEEDED,

@@ -74,7 +74,7 @@ def post_to_bc(
         unmatched(unit, record_id, f"BC invoice {bc_invoice_id} named in {source} does not exist")
         return
     number = str(invoice.get("number", ""))
-    bc_currency = str(invoice.get("currencyCode", "")).lower()
+    bc_currency = str(invoice.get("currency_code", "")).lower()
     if bc_currency != currency:
         unmatched(
             unit,
@@ -89,7 +89,7 @@ def post_to_bc(
     bc_amount = -amount if is_payment else amount
     journal = deps.rules.payment_journal if is_payment else deps.rules.refund_journal
     flags: dict[str, Any] = {}
-    remaining = Decimal(str(invoice.get("remainingAmount", "0")))
+    remaining = Decimal(str(invoice.get("remaining_amount", "0")))
     with unit.tx() as session:
         posting = claim_posting(
             session,
@@ -138,11 +138,14 @@ def post_to_bc(
                 command,
                 request=command,
             )
+            # A line BC already posted (found by its external document number in the G/L)
+            # has no journal line id any more: the Stripe id stands for it.
+            line_id = line.get("line_id") or f"posted:{stripe_id}"
             mark_posting_posted(
                 session,
                 posting,
                 bc_journal_id=str(line.get("journal_id") or journal),
-                bc_line_id=str(line["line_id"]),
+                bc_line_id=str(line_id),
             )
     auto_post = deps.rules.auto_post_payments if is_payment else deps.rules.auto_post_refunds
     if auto_post:

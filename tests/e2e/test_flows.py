@@ -1,0 +1,266 @@
+"""The connector's flows end to end: BC and Stripe emulators, gateways, bus, reconciler.
+
+Every hop is a real socket: the emulators send real webhooks to the gateways under gunicorn,
+the gateways publish to RabbitMQ with confirms, the reconciler consumes, writes PostgreSQL and
+calls the gateways' command APIs, which call the emulators. Each test works on its own BC
+customer, so tests share one stack without seeing each other's records.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from mlc_local.processes import run_cli
+from mlc_local.scenario import Connector
+from mlc_local.scenario import exact_numbers
+from mlc_local.stack import LocalStack
+from mlconnector.money import from_minor
+from mlconnector.money import to_minor
+
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
+
+LINE = {"lineType": "Account", "lineObjectNumber": "40100"}
+
+
+def new_customer(stack: LocalStack, currency: str | None = None) -> str:
+    number = "E" + secrets.token_hex(4).upper()
+    body: dict[str, Any] = {"number": number, "displayName": f"Customer {number}"}
+    if currency:
+        body["currencyCode"] = currency
+    stack.bc_admin("POST", f"/companies/{stack.company_id}/customers", body)
+    return number
+
+
+def post_invoice(
+    stack: LocalStack, customer: str, *lines: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    body = {"customerNumber": customer, "lines": [{**LINE, **line} for line in lines], **extra}
+    invoice: dict[str, Any] = stack.bc_admin(
+        "POST", f"/companies/{stack.company_id}/invoices", {**exact_numbers(body), "post": True}
+    )
+    return invoice
+
+
+def wait_record(connector: Connector, timeout: float = 60, **filters: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = []
+
+    def settled() -> bool:
+        found[:] = [r for r in connector.records(**filters) if r["state"] != "pending"]
+        return bool(found)
+
+    connector.wait_for(f"record {filters}", settled, timeout=timeout)
+    return found[0]
+
+
+def pushed(connector: Connector, invoice: dict[str, Any]) -> dict[str, Any]:
+    record = wait_record(connector, kind="invoice", bc_ref=str(invoice["id"]))
+    assert record["state"] == "succeeded", record
+    return record
+
+
+def stripe_object(stack: LocalStack, kind: str, object_id: str) -> dict[str, Any]:
+    result: dict[str, Any] = stack.stripe.admin("GET", f"objects/{kind}/{object_id}")
+    return result
+
+
+def posted_lines(stack: LocalStack, external_document_number: str) -> list[dict[str, Any]]:
+    rows = stack.bc_admin("GET", f"/companies/{stack.company_id}/postedJournalLines")["value"]
+    return [r for r in rows if r["externalDocumentNumber"] == external_document_number.upper()]
+
+
+def bc_invoice(stack: LocalStack, invoice_id: str) -> dict[str, Any]:
+    rows = stack.bc_api_get("salesInvoices", {"$filter": f"id eq {invoice_id}"})
+    assert len(rows) == 1
+    result: dict[str, Any] = rows[0]
+    return result
+
+
+class TestOutboundInvoice:
+    def test_posted_invoice_becomes_a_finalized_stripe_invoice_with_the_same_total(
+        self, stack: LocalStack, connector: Connector
+    ) -> None:
+        customer = new_customer(stack)
+        invoice = post_invoice(
+            stack,
+            customer,
+            {"description": "Advisory", "quantity": 3, "unitPrice": "185.00", "taxPercent": "8.25"},
+            {"description": "Travel", "quantity": 1, "unitPrice": "412.37"},
+            discountAmount="25.00",
+        )
+        record = pushed(connector, invoice)
+        stripe_invoice = stripe_object(stack, "invoice", record["stripe_ref"])
+        total = to_minor(Decimal(str(invoice["totalAmountIncludingTax"])), "USD")
+        assert stripe_invoice["status"] == "open"
+        assert stripe_invoice["total"] == total == record["amount_minor"]
+        assert stripe_invoice["metadata"]["bc_invoice_id"] == invoice["id"]
+        assert stripe_invoice["metadata"]["bc_invoice_number"] == invoice["number"]
+        assert stripe_invoice["metadata"]["bc_customer_number"] == customer
+        assert stripe_invoice["metadata"]["bc_company_id"] == stack.company_id
+        customer_obj = stripe_object(stack, "customer", stripe_invoice["customer"])
+        assert customer_obj["metadata"]["bc_customer_number"] == customer
+
+    def test_jpy_and_kwd_invoices_carry_exact_amounts(
+        self, stack: LocalStack, connector: Connector
+    ) -> None:
+        jpy = post_invoice(stack, new_customer(stack, "JPY"), {"quantity": 3, "unitPrice": "48500"})
+        kwd = post_invoice(
+            stack, new_customer(stack, "KWD"), {"quantity": 1, "unitPrice": "1240.250"}
+        )
+        for invoice, currency, minor in ((jpy, "jpy", 145500), (kwd, "kwd", 1240250)):
+            record = pushed(connector, invoice)
+            stripe_invoice = stripe_object(stack, "invoice", record["stripe_ref"])
+            assert (stripe_invoice["currency"], stripe_invoice["total"]) == (currency, minor)
+
+    def test_an_invoice_missed_by_webhooks_is_backfilled_by_the_poll(
+        self, stack: LocalStack, connector: Connector
+    ) -> None:
+        stack.bc_admin("PATCH", "/config", {"notification_delay_seconds": 3600})
+        try:
+            invoice = post_invoice(
+                stack, new_customer(stack), {"quantity": 1, "unitPrice": "99.00"}
+            )
+            time.sleep(2)
+            assert not connector.records(kind="invoice", bc_ref=str(invoice["id"]))
+            run_cli(["bc-gateway", "poll-invoices", "--since-minutes", "10"], stack.env)
+            record = pushed(connector, invoice)
+        finally:
+            stack.bc_admin("PATCH", "/config", {"notification_delay_seconds": 0.05})
+            # The held-back batch is due in an hour: send it now so later tests are not stuck
+            # behind it (its duplicate of the polled invoice is a no-op downstream).
+            stack.bc_admin("POST", "/notifications/flush")
+        assert record["stripe_ref"].startswith("in_")
+
+
+class TestInboundPayment:
+    def test_card_payment_posts_one_negative_line_applied_to_the_invoice(
+        self, stack: LocalStack, connector: Connector
+    ) -> None:
+        invoice = post_invoice(stack, new_customer(stack), {"quantity": 2, "unitPrice": "150.00"})
+        record = pushed(connector, invoice)
+        paid = connector.pay(record["stripe_ref"])
+        charge = paid["charge"]["id"]
+        payment = wait_record(connector, kind="payment", stripe_ref=charge)
+        assert payment["state"] == "succeeded", payment
+        lines = posted_lines(stack, charge)
+        assert len(lines) == 1
+        assert Decimal(str(lines[0]["amount"])) == Decimal("-300.00")
+        assert lines[0]["appliesToInvoiceId"] == invoice["id"]
+        after = bc_invoice(stack, str(invoice["id"]))
+        assert (after["status"], Decimal(str(after["remainingAmount"]))) == ("Paid", 0)
+
+    def test_partial_payment_posts_what_was_paid(
+        self, stack: LocalStack, connector: Connector
+    ) -> None:
+        invoice = post_invoice(stack, new_customer(stack), {"quantity": 1, "unitPrice": "1000.00"})
+        record = pushed(connector, invoice)
+        charge = connector.pay(record["stripe_ref"], amount=40000)["charge"]["id"]
+        assert wait_record(connector, kind="payment", stripe_ref=charge)["state"] == "succeeded"
+        assert [Decimal(str(x["amount"])) for x in posted_lines(stack, charge)] == [
+            Decimal("-400.00")
+        ]
+        after = bc_invoice(stack, str(invoice["id"]))
+        assert (after["status"], Decimal(str(after["remainingAmount"]))) == ("Open", Decimal("600"))
+
+    def test_jpy_and_kwd_payments_are_exact(self, stack: LocalStack, connector: Connector) -> None:
+        for currency, price, minor in (("JPY", "12345", 12345), ("KWD", "25.120", 25120)):
+            invoice = post_invoice(
+                stack, new_customer(stack, currency), {"quantity": 1, "unitPrice": price}
+            )
+            record = pushed(connector, invoice)
+            charge = connector.pay(record["stripe_ref"])["charge"]["id"]
+            assert wait_record(connector, kind="payment", stripe_ref=charge)["state"] == "succeeded"
+            [line] = posted_lines(stack, charge)
+            assert Decimal(str(line["amount"])) == -from_minor(minor, currency)
+
+    def test_duplicated_and_shuffled_webhooks_post_each_payment_once(
+        self, stack: LocalStack, connector: Connector
+    ) -> None:
+        stack.stripe.configure(duplicate_rate=1.0, shuffle=True)
+        try:
+            invoices = [
+                post_invoice(
+                    stack, new_customer(stack), {"quantity": 1, "unitPrice": f"{100 + i}.00"}
+                )
+                for i in range(3)
+            ]
+            records = [pushed(connector, invoice) for invoice in invoices]
+            charges = [connector.pay(r["stripe_ref"])["charge"]["id"] for r in records]
+            # And a third copy of every event, resent by Stripe.
+            ours = set(charges) | {r["stripe_ref"] for r in records}
+            for event in stack.stripe.admin("GET", "objects/event")["data"]:
+                if event["data"]["object"]["id"] in ours and event["type"] in (
+                    "invoice.paid",
+                    "charge.succeeded",
+                ):
+                    stack.stripe.admin("POST", f"events/{event['id']}/resend")
+            for charge in charges:
+                assert (
+                    wait_record(connector, kind="payment", stripe_ref=charge)["state"]
+                    == "succeeded"
+                )
+            stack.stripe.flush_deliveries()
+            time.sleep(1.5)
+        finally:
+            stack.stripe.configure(duplicate_rate=0.0, shuffle=False)
+        for charge in charges:
+            assert len(posted_lines(stack, charge)) == 1
+            assert len(connector.records(kind="payment", stripe_ref=charge)) == 1
+
+    def test_a_payment_webhook_that_never_arrives_is_backfilled_by_the_poll(
+        self, stack: LocalStack, connector: Connector
+    ) -> None:
+        invoice = post_invoice(stack, new_customer(stack), {"quantity": 1, "unitPrice": "77.00"})
+        record = pushed(connector, invoice)
+        stack.stripe.configure(drop_rate=1.0)
+        try:
+            charge = connector.pay(record["stripe_ref"])["charge"]["id"]
+            time.sleep(2)
+            assert not connector.records(kind="payment", stripe_ref=charge)
+        finally:
+            stack.stripe.configure(drop_rate=0.0)
+        run_cli(["stripe-gateway", "poll", "--since-minutes", "10"], stack.env)
+        assert wait_record(connector, kind="payment", stripe_ref=charge)["state"] == "succeeded"
+        assert len(posted_lines(stack, charge)) == 1
+
+    def test_a_bc_outage_during_a_payment_is_retried_until_it_succeeds(
+        self, stack: LocalStack, connector: Connector
+    ) -> None:
+        invoice = post_invoice(stack, new_customer(stack), {"quantity": 1, "unitPrice": "55.00"})
+        record = pushed(connector, invoice)
+        stack.bc_admin("POST", "/faults", {"status": 503, "seconds": 3, "target": "api"})
+        charge = connector.pay(record["stripe_ref"])["charge"]["id"]
+        payment = wait_record(connector, kind="payment", stripe_ref=charge, timeout=90)
+        assert payment["state"] == "succeeded", payment
+        story = connector.record(payment["id"])
+        assert any(step["action"] == "retried" for step in story["audit"])
+        assert len(posted_lines(stack, charge)) == 1
+
+    def test_a_failed_payment_replayed_after_the_fix_posts_once(
+        self, stack: LocalStack, connector: Connector
+    ) -> None:
+        invoice = post_invoice(stack, new_customer(stack), {"quantity": 1, "unitPrice": "66.00"})
+        record = pushed(connector, invoice)
+        stack.bc_admin("POST", "/faults", {"status": 503, "seconds": 600, "target": "api"})
+        try:
+            charge = connector.pay(record["stripe_ref"])["charge"]["id"]
+            failed = wait_record(connector, kind="payment", stripe_ref=charge, timeout=120)
+            # Pending records are skipped by wait_record; this one gave up after the retries.
+            assert failed["state"] == "failed", failed
+        finally:
+            stack.bc_admin("DELETE", "/faults")
+        connector.replay(failed["id"], actor="clerk@firm.example", reason="BC is back")
+        connector.wait_for(
+            "replayed payment",
+            lambda: connector.record(failed["id"])["record"]["state"] == "succeeded",
+            timeout=60,
+        )
+        assert len(posted_lines(stack, charge)) == 1
+        story = connector.record(failed["id"])
+        replayed = [s for s in story["audit"] if s["action"] == "replayed"]
+        assert replayed
+        assert replayed[0]["actor"] == "clerk@firm.example"
