@@ -41,6 +41,11 @@ def print_summary(stack: LocalStack, connector: Connector, elapsed: float) -> No
     for r in attention:
         print(f"  #{r['id']} {r['kind']} {r['state']}: {r.get('last_error')}")
     print(f"Stripe clearing account (G/L 10900) balance in BC: {connector.clearing_balance()} USD")
+    print(
+        "  (what remains on it: refunds waiting for review in batch STRIPEREF, and payments\n"
+        "   settled by payouts in other currencies, which are flagged above for manual booking;\n"
+        "   the USD payout netted its own payments, fees and transfer to zero)"
+    )
     print("\nExplore:")
     print(
         f"  reconciler API   {stack.url('reconciler')}/records"

@@ -200,9 +200,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Deferred BEGIN: readers never block; the first write takes the single write lock and
-        # waits up to busy_timeout for it, which is how SQLite serialises our writers.
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the single write lock at BEGIN, waiting up to busy_timeout for it.
+        # A deferred BEGIN would read first and fail at its first write with "database is
+        # locked" (SQLITE_BUSY_SNAPSHOT, which the busy handler never waits on) whenever another
+        # writer committed in between: with several consumer threads that is every other minute.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 import pytest
 from factories import random_ref
+from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
@@ -208,11 +209,17 @@ class TestSqlitePostingLock:
             record_id = new_record(factory)
             stripe_id = random_ref("py")
 
+            # Every transaction begins IMMEDIATE: the second writer waits for the lock at its
+            # BEGIN (here at most 50 ms, set on each new connection) and then gives up.
+            event.listen(
+                factory.kw["bind"],
+                "connect",
+                lambda dbapi, _rec: dbapi.execute("PRAGMA busy_timeout=50"),
+            )
             with factory() as worker_a, factory() as worker_b:
                 worker_a.begin()
                 held = claim_payment(worker_a, stripe_id, record_id)
 
-                worker_b.execute(text("PRAGMA busy_timeout=50"))
                 with pytest.raises(OperationalError, match="database is locked"):
                     claim_payment(worker_b, stripe_id, record_id)
                 worker_b.rollback()

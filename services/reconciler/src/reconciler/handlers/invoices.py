@@ -69,7 +69,15 @@ def push_invoice(unit: Unit, company_id: str, invoice_id: str) -> None:
             f"already linked to Stripe invoice {link.stripe_invoice_id}; nothing to do",
             outcome=AuditOutcome.SKIPPED,
         )
-        unit.update(record_id, state=RecordState.SUCCEEDED, stripe_ref=link.stripe_invoice_id)
+        unit.update(
+            record_id,
+            state=RecordState.SUCCEEDED,
+            stripe_ref=link.stripe_invoice_id,
+            bc_number=link.bc_invoice_number,
+            amount_minor=link.total_minor,
+            currency=link.currency,
+            last_error=None,
+        )
         return
     try:
         invoice = unit.call(
