@@ -256,6 +256,7 @@ def run(args: argparse.Namespace) -> list[str]:
             bus_namespace=f"bench-{uuid.uuid4().hex[:8]}",
             log_level="WARNING",
             consumers=args.consumers,
+            database_url=args.database_url,
         )
         stack = LocalStack(options)
         counter = CallCounter(stack, BcRoutes(stack))
@@ -320,6 +321,12 @@ def main() -> int:
         "--rate", type=float, default=20.0, help="card payments per second; 0 = at once (20)"
     )
     parser.add_argument("--consumers", type=int, default=1, help="consumer processes (1)")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="reconciler database (default: SQLite in the run's temp dir); e.g. an empty "
+        "postgresql+psycopg:// database",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="per-phase wait, s (300)")
     args = parser.parse_args()
     for line in run(args):
