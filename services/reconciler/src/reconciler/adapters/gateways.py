@@ -7,10 +7,7 @@ internal API and returns its JSON body as a dict (amounts as ``Decimal`` or int 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
-from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 from typing import Protocol
 from urllib.parse import quote
@@ -100,16 +97,3 @@ class HttpBcGateway:
 
     def create_general_journal_lines(self, command: Mapping[str, Any]) -> Json:
         return self._http.post("/commands/general-journal-lines", command)
-
-
-def decimal_str(value: Decimal) -> str:
-    """Decimals cross the wire as strings, never as JSON floats."""
-    return format(value, "f")
-
-
-def iso_date(value: dt.date) -> str:
-    return value.isoformat()
-
-
-def lines_payload(lines: Sequence[Mapping[str, Any]]) -> list[Json]:
-    return [dict(line) for line in lines]
