@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pika
+
+from mlc_local.processes import bin_path  # noqa: F401 - shared with the tests
+from mlc_local.processes import free_port  # noqa: F401 - shared with the tests
 
 
 def random_ref(prefix: str) -> str:
@@ -68,8 +69,3 @@ SERVICE_SECRETS = {
     },
     "ml-connector/reconciler": {"replay_token": "replay-token-Hn2Kc7Vd0Rf5"},
 }
-
-
-def bin_path(name: str) -> str:
-    """A console script of the project's virtual environment."""
-    return str(Path(sys.executable).parent / name)

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from factories import SERVICE_SECRETS
 from factories import bin_path
+from factories import free_port
 from factories import wait_until
+
+from mlc_local.processes import get_json
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -29,20 +32,8 @@ HTTP_SERVICES = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, object]]:
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        with exc:  # an HTTPError holds the open response; close it
-            return exc.code, json.loads(exc.read())
+def _get(url: str) -> tuple[int, Any]:
+    return get_json(url, timeout=10)
 
 
 class Service:
@@ -50,7 +41,7 @@ class Service:
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
         self.name = name
-        self.port = _free_port()
+        self.port = free_port()
         self.log_path = log_dir / f"{name}-{self.port}.log"
         env = dict(env, MLC_PORT=str(self.port), MLC_BIND_HOST="127.0.0.1", MLC_WEB_WORKERS="1")
         with self.log_path.open("wb") as log:
@@ -112,7 +103,7 @@ class TestHealth:
     def test_broker_down_makes_a_gateway_unready_but_alive(
         self, service_env: dict[str, str], start: object
     ) -> None:
-        env = dict(service_env, MLC_AMQP_URL=f"amqp://guest:guest@127.0.0.1:{_free_port()}/%2F")
+        env = dict(service_env, MLC_AMQP_URL=f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F")
         service = start("stripe-gateway", env)  # type: ignore[operator]
         assert wait_until(lambda: _probe(service.url + "/healthz") == 200, timeout_s=30)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
-import socket
 
 import pika
 import pytest
 from factories import drain
+from factories import free_port
 from factories import queue_depth
 from factories import random_ref
 
@@ -19,12 +19,6 @@ from mlconnector.bus import Topology
 from mlconnector.bus import Unroutable
 
 pytestmark = pytest.mark.rabbitmq
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -79,7 +73,7 @@ class TestPublishFailures:
         assert queue_depth(amqp_url, topology.queue) == 1
 
     def test_broker_unreachable_raises_quickly_and_reports_nothing_sent(self) -> None:
-        url = f"amqp://guest:guest@127.0.0.1:{_closed_port()}/%2F"
+        url = f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"
         publisher = Publisher(url, exchange="mlc.events", connect_timeout_s=2)
         try:
             with pytest.raises(BrokerUnavailable) as info:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 import stripe
 from factories import drain
+from factories import free_port
 from factories import queue_depth
 from flask import Flask
 from werkzeug.serving import make_server
@@ -54,12 +54,6 @@ def served(gateway_env: dict[str, str]) -> Iterator[Served]:
     running = Served(create_app())
     yield running
     running.stop()
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class TestEmulatorDeliveries:
@@ -119,7 +113,7 @@ class TestEmulatorDeliveries:
     ) -> None:
         # Broker down: the gateway answers 503 and queues nothing; Stripe (the emulator) keeps
         # the delivery pending and retries; once the broker is back the retry is queued.
-        monkeypatch.setenv("MLC_AMQP_URL", f"amqp://guest:guest@127.0.0.1:{_closed_port()}/%2F")
+        monkeypatch.setenv("MLC_AMQP_URL", f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F")
         served = Served(create_app())
         try:
             assert main(["register-webhook", "--url", served.url]) == 0
@@ -239,7 +233,7 @@ class TestBrokerDown:
     ) -> None:
         body = kit.body_of(kit.make_event("charge.succeeded"))
         header = kit.sign(body, kit.WEBHOOK_SECRET)
-        monkeypatch.setenv("MLC_AMQP_URL", f"amqp://guest:guest@127.0.0.1:{_closed_port()}/%2F")
+        monkeypatch.setenv("MLC_AMQP_URL", f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F")
         down = create_app()
         response = down.test_client().post("/webhooks/stripe", data=body,
                                            headers={"Stripe-Signature": header})  # fmt: skip

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import socket
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from factories import drain
+from factories import free_port
 from factories import queue_depth
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
@@ -42,12 +42,6 @@ pytestmark = pytest.mark.rabbitmq
 T0 = dt.datetime(2026, 11, 24, 10, 0, 0, tzinfo=dt.UTC)
 TOKEN = "replay-token-Hn2Kc7Vd0Rf5"  # tests/factories.py SERVICE_SECRETS
 REPLAY = {"actor": "ops@example.com", "reason": "BC was down; fixed now"}
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _ids(response: Any) -> list[int]:
@@ -506,7 +500,7 @@ class TestReplay:
         auth: dict[str, str],
     ) -> None:
         down = Publisher(
-            f"amqp://guest:guest@127.0.0.1:{_closed_port()}/%2F",
+            f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F",
             exchange="mlc.events",
             connect_timeout_s=1,
             confirm_timeout_s=2,
