@@ -16,6 +16,7 @@ from pathlib import Path
 import pika
 import pytest
 from factories import SERVICE_SECRETS
+from factories import delete_topology
 from factories import random_ref
 from sqlalchemy import Engine
 from sqlalchemy import create_engine
@@ -65,11 +66,7 @@ def topology(amqp_url: str) -> Iterator[Topology]:
     finally:
         connection.close()
     yield topo
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        topo.delete(connection.channel())
-    finally:
-        connection.close()
+    delete_topology(amqp_url, topo)
 
 
 @pytest.fixture
@@ -100,11 +97,7 @@ def service_env(tmp_path: Path, amqp_url: str) -> Iterator[dict[str, str]]:
     yield env
     # The services declared quorum queues under this namespace: remove them, or every test run
     # leaves a Raft cluster per queue behind in the broker.
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        Topology.isolated(env["MLC_BUS_NAMESPACE"]).delete(connection.channel())
-    finally:
-        connection.close()
+    delete_topology(amqp_url, Topology.isolated(env["MLC_BUS_NAMESPACE"]))
 
 
 def pg_base_url() -> URL:

@@ -10,11 +10,21 @@ import pika
 
 from mlc_local.processes import bin_path  # noqa: F401 - shared with the tests
 from mlc_local.processes import free_port  # noqa: F401 - shared with the tests
+from mlconnector.bus import Topology
 
 
 def random_ref(prefix: str) -> str:
     """A unique, readable id so tests never collide on shared servers."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def delete_topology(amqp_url: str, topology: Topology) -> None:
+    """Remove a test topology: each quorum queue left behind is a Raft cluster in the broker."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        topology.delete(connection.channel())
+    finally:
+        connection.close()
 
 
 def queue_depth(amqp_url: str, queue: str) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Iterator
 
-import pika
 import pytest
+from factories import delete_topology
 from factories import random_ref
 
 from mlc_local.scenario import Connector
@@ -41,11 +41,7 @@ def stack(
     )
     with LocalStack(options) as running:
         yield running
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        Topology.isolated(namespace).delete(connection.channel())
-    finally:
-        connection.close()
+    delete_topology(amqp_url, Topology.isolated(namespace))
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from typing import Any
 import pika
 import pytest
 from factories import bin_path
+from factories import delete_topology
 from factories import drain
 from factories import queue_depth
 from factories import random_ref
@@ -84,11 +85,7 @@ def namespace(amqp_url: str) -> Iterator[Topology]:
     """A bus namespace the gateway processes declare on first publish; deleted afterwards."""
     name = random_ref("bcgw")
     yield Topology.isolated(name)
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        Topology.isolated(name).delete(connection.channel())
-    finally:
-        connection.close()
+    delete_topology(amqp_url, Topology.isolated(name))
 
 
 @pytest.fixture

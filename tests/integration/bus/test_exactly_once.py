@@ -16,10 +16,10 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import pika
 import pytest
 import sqlalchemy as sa
 from factories import bin_path
+from factories import delete_topology
 from factories import queue_depth
 from factories import random_ref
 from factories import wait_until
@@ -64,9 +64,7 @@ def bus(service_env: dict[str, str]) -> Iterator[tuple[Topology, Publisher]]:
     )
     yield topology, publisher
     publisher.close()
-    connection = pika.BlockingConnection(pika.URLParameters(service_env["MLC_AMQP_URL"]))
-    topology.delete(connection.channel())
-    connection.close()
+    delete_topology(service_env["MLC_AMQP_URL"], topology)
 
 
 def _consumer(env: dict[str, str], kill_point: str | None = None) -> subprocess.Popen[bytes]:

@@ -7,6 +7,7 @@ import multiprocessing
 
 import pika
 import pytest
+from factories import delete_topology
 from factories import drain
 from factories import free_port
 from factories import queue_depth
@@ -116,9 +117,7 @@ class TestPublishFailures:
             assert queue_depth(amqp_url, topo.queue) == 1
         finally:
             publisher.close()
-            connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-            topo.delete(connection.channel())
-            connection.close()
+            delete_topology(amqp_url, topo)
 
 
 def _publish_in_child(publisher: Publisher, results: multiprocessing.Queue[str]) -> None:

@@ -22,6 +22,7 @@ import pika
 import pytest
 import stripe
 from factories import SERVICE_SECRETS
+from factories import delete_topology
 from factories import random_ref
 from flask import Flask
 from flask.testing import FlaskClient
@@ -183,11 +184,7 @@ def session_bus(amqp_url: str) -> Iterator[tuple[str, Topology]]:
     finally:
         connection.close()
     yield namespace, topology
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        topology.delete(connection.channel())
-    finally:
-        connection.close()
+    delete_topology(amqp_url, topology)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from factories import SERVICE_SECRETS
+from factories import delete_topology
 from factories import random_ref
 from flask import Flask
 from flask.testing import FlaskClient
@@ -113,13 +114,8 @@ def operator_env(
         monkeypatch.setenv(name, value)
     topology = Topology.isolated(namespace)
     yield topology
-    import pika
 
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        topology.delete(connection.channel())
-    finally:
-        connection.close()
+    delete_topology(amqp_url, topology)
 
 
 @pytest.fixture
