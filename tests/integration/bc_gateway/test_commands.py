@@ -174,6 +174,56 @@ class TestPayments:
         nothing = client.post("/commands/payment-journals/STRIPE/post").get_json()
         assert nothing["posted"] == 0
 
+    def test_the_answer_carries_the_invoice_as_read_before_the_line(
+        self, client: Any, admin: Any, company: Any
+    ) -> None:
+        seeded = invoice(admin, company)
+        body = client.post("/commands/payments", json=payment(seeded["id"], amount="-100.00"))
+        result = body.get_json()
+        assert body.status_code == 201, result
+        assert result["invoice_number"] == seeded["number"]
+        assert result["invoice_currency"] == "USD"
+        assert Decimal(result["invoice_remaining_amount"]) == Decimal("400.00")
+
+    def test_a_warm_payment_costs_four_bc_requests_and_its_post_two(
+        self, client: Any, admin: Any, company: Any
+    ) -> None:
+        first, second = invoice(admin, company), invoice(admin, company)
+        assert client.post("/commands/payments", json=payment(first["id"])).status_code == 201
+        assert client.post("/commands/payment-journals/STRIPE/post").status_code == 200
+
+        before = admin.call("GET", "stats")["apiRequests"]
+        body = payment(second["id"], external_document_number="pi_3Second")
+        assert client.post("/commands/payments", json=body).status_code == 201
+        after_line = admin.call("GET", "stats")["apiRequests"]
+        assert client.post("/commands/payment-journals/STRIPE/post").get_json()["posted"] == 1
+        after_post = admin.call("GET", "stats")["apiRequests"]
+
+        # invoice with its customer, the line look-up, the G/L look-up, the create;
+        # then the batch's lines and the post: the batch itself is remembered.
+        assert (after_line - before, after_post - after_line) == (4, 2)
+
+    def test_a_batch_deleted_in_bc_is_found_again_or_recreated(
+        self, client: Any, deps: Any, admin: Any, company: Any
+    ) -> None:
+        first, second = invoice(admin, company), invoice(admin, company)
+        assert client.post("/commands/payments", json=payment(first["id"])).status_code == 201
+        assert client.post("/commands/payment-journals/STRIPE/post").status_code == 200
+        bc = deps.bc
+        old = bc.get(bc.company_path("customerPaymentJournals"), {"$filter": "code eq 'STRIPE'"})
+        batch = old["value"][0]
+        bc.delete(bc.company_path(f"customerPaymentJournals({batch['id']})"), batch["@odata.etag"])
+
+        body = payment(second["id"], external_document_number="pi_3AfterDelete")
+        created = client.post("/commands/payments", json=body)
+        posted = client.post("/commands/payment-journals/STRIPE/post")
+
+        assert created.status_code == 201, created.get_json()
+        assert created.get_json()["journal_id"] != batch["id"]
+        assert posted.get_json()["posted"] == 1
+        after = client.get(f"/commands/invoices/{second['id']}").get_json()
+        assert after["status"] == "Paid"
+
     def test_a_partial_payment_leaves_the_rest_open(
         self, client: Any, admin: Any, company: Any
     ) -> None:

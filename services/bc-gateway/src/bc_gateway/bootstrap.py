@@ -15,6 +15,7 @@ from bc_gateway.adapters.pacing import Backoff
 from bc_gateway.adapters.pacing import Pacer
 from bc_gateway.adapters.token import MsalTokenProvider
 from bc_gateway.client_state import ClientStates
+from bc_gateway.journals import BatchDirectory
 from bc_gateway.postings import Books
 from bc_gateway.publishing import ConfirmedPublisher
 from bc_gateway.publishing import Publish
@@ -44,6 +45,7 @@ class Dependencies:
     publish: Publish
     books: Books
     lcy: LocalCurrency
+    batches: BatchDirectory
     tokens: MsalTokenProvider | None = None
     bc: BCClient | None = None
 
@@ -105,6 +107,7 @@ def build_dependencies(
             clearing_account=settings.clearing_account,
         ),
         lcy=LocalCurrency(),
+        batches=BatchDirectory(),
         tokens=tokens,
         bc=client,
     )

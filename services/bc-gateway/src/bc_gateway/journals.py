@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+import time
 from typing import Any
 
 from bc_gateway.adapters.bc_client import BCClient
 from bc_gateway.adapters.bc_client import Entity
+from bc_gateway.adapters.bc_errors import BCNotFound
 from bc_gateway.adapters.bc_errors import BCPermanentError
 from bc_gateway.adapters.odata import odata_string
 from bc_gateway.rejections import Rejected
@@ -68,6 +71,59 @@ def ensure_batch(
     return created
 
 
+class BatchDirectory:
+    """The connector's batches by code, remembered per process (each lookup is a BC request).
+
+    Batches are created once and then only used, so their ids are kept for ``ttl_s``; a person
+    deleting a batch makes the next request on the old id answer 404, after which the caller
+    ``forget``s it and looks again (``with_batch``). Payments would otherwise spend one BC
+    request in every four on finding a batch that never moves, against BC's rate limit.
+    """
+
+    def __init__(self, ttl_s: float = 300.0) -> None:
+        self._ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._known: dict[tuple[str, str, str], tuple[float, Entity]] = {}
+
+    def _key(self, bc: BCClient, batch_set: str, code: str) -> tuple[str, str, str]:
+        return (bc.company_id, batch_set, code.upper())
+
+    def _cached(self, key: tuple[str, str, str]) -> Entity | None:
+        with self._lock:
+            hit = self._known.get(key)
+        if hit is None or time.monotonic() - hit[0] >= self._ttl_s:
+            return None
+        return hit[1]
+
+    def _remember(self, key: tuple[str, str, str], batch: Entity) -> Entity:
+        with self._lock:
+            self._known[key] = (time.monotonic(), batch)
+        return batch
+
+    def find(self, bc: BCClient, batch_set: str, code: str) -> Entity | None:
+        """The batch, or None if BC has none with that code (a miss is not remembered)."""
+        key = self._key(bc, batch_set, code)
+        batch = self._cached(key)
+        if batch is not None:
+            return batch
+        found = find_batch(bc, batch_set, code)
+        return None if found is None else self._remember(key, found)
+
+    def ensure(
+        self, bc: BCClient, batch_set: str, code: str, clearing_account: str | None
+    ) -> Entity:
+        """The batch, created (with the clearing account as balancing account) if missing."""
+        key = self._key(bc, batch_set, code)
+        batch = self._cached(key)
+        if batch is not None:
+            return batch
+        return self._remember(key, ensure_batch(bc, batch_set, code, clearing_account))
+
+    def forget(self, bc: BCClient, batch_set: str, code: str) -> None:
+        with self._lock:
+            self._known.pop(self._key(bc, batch_set, code), None)
+
+
 def _account_id(bc: BCClient, number: str) -> str:
     found = bc.get(bc.company_path("accounts"), {"$filter": f"number eq {odata_string(number)}"})
     value = found.get("value") or []
@@ -104,7 +160,9 @@ def post_batch(bc: BCClient, batch_id: str) -> None:
     bc.action(bc.company_path(f"journals({batch_id})/Microsoft.NAV.post"))
 
 
-def post_connector_journal(bc: BCClient, code: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+def post_connector_journal(
+    bc: BCClient, code: str, allowed: tuple[str, ...], batches: BatchDirectory
+) -> dict[str, Any]:
     """Post one of the connector's own cash-receipt batches; report what was posted."""
     code = code.strip().upper()
     if code not in allowed:
@@ -113,10 +171,19 @@ def post_connector_journal(bc: BCClient, code: str, allowed: tuple[str, ...]) ->
             f"{code} is not one of the connector's journals ({', '.join(allowed)})",
             status=403,
         )
-    batch = find_batch(bc, PAYMENT_BATCHES, code)
-    if batch is None:
-        raise Rejected("not_found", f"journal batch {code} does not exist in BC", status=404)
-    lines = batch_lines(bc, PAYMENT_BATCHES, str(batch["id"]))
+
+    def lines_of(fresh: bool) -> tuple[Entity, list[Entity]]:
+        if fresh:
+            batches.forget(bc, PAYMENT_BATCHES, code)
+        batch = batches.find(bc, PAYMENT_BATCHES, code)
+        if batch is None:
+            raise Rejected("not_found", f"journal batch {code} does not exist in BC", status=404)
+        return batch, batch_lines(bc, PAYMENT_BATCHES, str(batch["id"]))
+
+    try:
+        batch, lines = lines_of(fresh=False)
+    except BCNotFound:
+        batch, lines = lines_of(fresh=True)  # the remembered batch was deleted in BC
     result: dict[str, Any] = {
         "journal": code,
         "journal_id": batch["id"],

@@ -29,14 +29,16 @@ from typing import Any
 
 from bc_gateway.adapters.bc_client import BCClient
 from bc_gateway.adapters.bc_client import Entity
+from bc_gateway.adapters.bc_errors import BCNotFound
 from bc_gateway.adapters.odata import odata_string
 from bc_gateway.journals import PAYMENT_BATCHES
+from bc_gateway.journals import BatchDirectory
 from bc_gateway.journals import document_number
 from bc_gateway.journals import document_posted
-from bc_gateway.journals import ensure_batch
 from bc_gateway.rejections import Rejected
 from bc_gateway.services import BLANK_GUID
 from bc_gateway.services import LocalCurrency
+from bc_gateway.services import amount
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +86,18 @@ _locks = _KeyLocks()
 
 
 def record_customer_line(
-    line: CustomerLine, *, bc: BCClient, books: Books, lcy: LocalCurrency
+    line: CustomerLine,
+    *,
+    bc: BCClient,
+    books: Books,
+    lcy: LocalCurrency,
+    batches: BatchDirectory,
 ) -> dict[str, Any]:
-    """Create the line unless it exists (unposted) or was posted; say which happened."""
+    """Create the line unless it exists (unposted) or was posted; say which happened.
+
+    The result also carries the invoice's number, currency and remaining amount as read before
+    the line was written, so the caller needs no read of its own (overpayment, audit story).
+    """
     if line.kind == PAYMENT and line.amount >= 0:
         raise Rejected("validation_failed", "a customer payment amount must be negative")
     if line.kind == REFUND and line.amount <= 0:
@@ -97,18 +108,23 @@ def record_customer_line(
     number = document_number(_PREFIX[line.kind], f"{line.kind}:{external}")
     with _locks.get(f"{journal}:{external}"):
         invoice = _invoice(bc, line.bc_invoice_id)
-        _check_currency(bc, line, invoice, lcy.code(bc))
-        batch = ensure_batch(bc, PAYMENT_BATCHES, journal, books.clearing_account)
+        currency = _check_currency(line, invoice, lcy.code(bc))
         result: dict[str, Any] = {
             "journal": journal,
-            "journal_id": batch["id"],
             "external_document_number": external,
             "document_number": number,
             "line_id": None,
             "created": False,
             "already_posted": False,
+            "invoice_number": str(invoice.get("number") or ""),
+            "invoice_currency": currency,
+            "invoice_remaining_amount": amount(invoice.get("remainingAmount", 0)),
         }
-        existing = _find_line(bc, str(batch["id"]), external)
+        try:
+            batch, existing = _batch_and_line(bc, batches, books, journal, external, fresh=False)
+        except BCNotFound:  # the remembered batch was deleted in BC: look it up again
+            batch, existing = _batch_and_line(bc, batches, books, journal, external, fresh=True)
+        result["journal_id"] = batch["id"]
         if existing is not None:
             result["line_id"] = existing["id"]
             return result
@@ -132,14 +148,33 @@ def record_customer_line(
         return result
 
 
+def _batch_and_line(
+    bc: BCClient,
+    batches: BatchDirectory,
+    books: Books,
+    journal: str,
+    external: str,
+    *,
+    fresh: bool,
+) -> tuple[Entity, Entity | None]:
+    if fresh:
+        batches.forget(bc, PAYMENT_BATCHES, journal)
+    batch = batches.ensure(bc, PAYMENT_BATCHES, journal, books.clearing_account)
+    return batch, _find_line(bc, str(batch["id"]), external)
+
+
 def _invoice(bc: BCClient, invoice_id: str) -> Entity:
+    """The invoice with its customer, in one request."""
     return bc.get(
         bc.company_path(f"salesInvoices({invoice_id})"),
-        {"$select": "id,number,status,customerId,customerNumber,currencyCode"},
+        {
+            "$select": "id,number,status,customerId,customerNumber,currencyCode,remainingAmount",
+            "$expand": "customer($select=id,number,currencyCode)",
+        },
     )
 
 
-def _check_currency(bc: BCClient, line: CustomerLine, invoice: Entity, lcy: str) -> None:
+def _check_currency(line: CustomerLine, invoice: Entity, lcy: str) -> str:
     """The amount is in the invoice's currency, and BC books it in the customer's: all equal."""
     currency = str(invoice.get("currencyCode") or lcy).upper()
     if line.currency.upper() != currency:
@@ -148,12 +183,9 @@ def _check_currency(bc: BCClient, line: CustomerLine, invoice: Entity, lcy: str)
             f"the {line.kind} is in {line.currency.upper()} but invoice "
             f"{invoice.get('number')} is in {currency}",
         )
-    customer_id = invoice.get("customerId")
-    if customer_id in (None, "", BLANK_GUID):
+    customer = invoice.get("customer")
+    if invoice.get("customerId") in (None, "", BLANK_GUID) or not isinstance(customer, dict):
         raise Rejected("validation_failed", f"invoice {invoice.get('number')} has no customer")
-    customer = bc.get(
-        bc.company_path(f"customers({customer_id})"), {"$select": "id,number,currencyCode"}
-    )
     customer_currency = str(customer.get("currencyCode") or lcy).upper()
     if customer_currency != currency:
         # customerPayments has no currency field: BC would read the amount in the customer's
@@ -163,6 +195,7 @@ def _check_currency(bc: BCClient, line: CustomerLine, invoice: Entity, lcy: str)
             f"customer {customer.get('number')} is in {customer_currency} but invoice "
             f"{invoice.get('number')} is in {currency}",
         )
+    return currency
 
 
 def _find_line(bc: BCClient, batch_id: str, external: str) -> Entity | None:

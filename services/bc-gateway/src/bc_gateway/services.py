@@ -151,13 +151,17 @@ def get_customer(bc: BCClient, lcy: LocalCurrency, customer_id: str) -> dict[str
 def get_invoice(bc: BCClient, lcy: LocalCurrency, invoice_id: str) -> dict[str, Any]:
     """A sales invoice with its lines and its customer."""
     invoice = bc.get(
-        bc.company_path(f"salesInvoices({invoice_id})"), {"$expand": "salesInvoiceLines"}
+        bc.company_path(f"salesInvoices({invoice_id})"),
+        {"$expand": "salesInvoiceLines,customer"},
     )
     code = lcy.code(bc)
     view = invoice_view(invoice, code)
     lines = invoice.get("salesInvoiceLines") or []
     view["lines"] = [line_view(line) for line in sorted(lines, key=_sequence)]
-    view["customer"] = customer_view(_customer_of(bc, invoice), code)
+    customer = invoice.get("customer")
+    if not isinstance(customer, dict):
+        customer = _customer_of(bc, invoice)  # no customerId on the invoice: by number
+    view["customer"] = customer_view(customer, code)
     return view
 
 

@@ -24,7 +24,7 @@ def post_payment_journal(name: str) -> dict[str, Any]:
     books = dependencies().books
     allowed = (books.payment_journal, books.refund_journal)
     result: dict[str, Any] = PostJournalResultSchema().dump(
-        post_connector_journal(bc_client(), name, allowed)
+        post_connector_journal(bc_client(), name, allowed, dependencies().batches)
     )
     return result
 

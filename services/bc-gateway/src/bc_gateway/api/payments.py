@@ -29,7 +29,9 @@ def _record(kind: str) -> tuple[Response, int]:
         body.setdefault("kind", kind)
     line = CustomerLineRequestSchema().load(body)
     deps = dependencies()
-    result = record_customer_line(line, bc=bc_client(), books=deps.books, lcy=deps.lcy)
+    result = record_customer_line(
+        line, bc=bc_client(), books=deps.books, lcy=deps.lcy, batches=deps.batches
+    )
     return ok(CustomerLineResultSchema().dump(result), 201 if result["created"] else 200)
 
 

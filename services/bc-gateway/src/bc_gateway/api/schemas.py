@@ -148,6 +148,9 @@ class CustomerLineResultSchema(Schema):
     journal_id = fields.Str()
     document_number = fields.Str()
     external_document_number = fields.Str()
+    invoice_number = fields.Str()
+    invoice_currency = fields.Str()
+    invoice_remaining_amount = _money()
 
 
 class PostJournalResultSchema(Schema):
