@@ -257,6 +257,7 @@ def run(args: argparse.Namespace) -> list[str]:
             log_level="WARNING",
             consumers=args.consumers,
             database_url=args.database_url,
+            extra_env={"MLC_CONSUMER_WORKERS": str(args.workers)} if args.workers else {},
         )
         stack = LocalStack(options)
         counter = CallCounter(stack, BcRoutes(stack))
@@ -321,6 +322,9 @@ def main() -> int:
         "--rate", type=float, default=20.0, help="card payments per second; 0 = at once (20)"
     )
     parser.add_argument("--consumers", type=int, default=1, help="consumer processes (1)")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="handler threads per consumer (the service default)"
+    )
     parser.add_argument(
         "--database-url",
         default=None,

@@ -20,8 +20,10 @@ carry a password, which ``make_engine`` registers with ``mlconnector.redaction``
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
 from decimal import Decimal
@@ -57,6 +59,8 @@ DEFAULT_SQLITE_URL = "sqlite:///var/reconciler.db"
 
 # Milliseconds a SQLite writer waits for the single write lock before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Connection execution option marking a transaction that only reads (``read_only_session``).
+READ_ONLY_OPTION = "mlc_read_only"
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -204,7 +208,20 @@ def _configure_sqlite(engine: Engine) -> None:
         # A deferred BEGIN would read first and fail at its first write with "database is
         # locked" (SQLITE_BUSY_SNAPSHOT, which the busy handler never waits on) whenever another
         # writer committed in between: with several consumer threads that is every other minute.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only session (``read_only_session``) never writes, so it begins deferred and
+        # reads its WAL snapshot beside the writer instead of queueing for the lock.
+        if connection.get_execution_options().get(READ_ONLY_OPTION):
+            connection.exec_driver_sql("BEGIN")
+            connection.exec_driver_sql("PRAGMA query_only=ON")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection: Any) -> None:
+        # query_only belongs to the pooled DBAPI connection: lift it before the pool reuses it.
+        if connection.get_execution_options().get(READ_ONLY_OPTION):
+            connection.exec_driver_sql("PRAGMA query_only=OFF")
 
 
 def make_engine(url: str) -> Engine:
@@ -232,6 +249,21 @@ def make_engine(url: str) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded values after commit (rows are read after the unit of work)."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextlib.contextmanager
+def read_only_session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for queries only: on SQLite it does not take the write lock (see above).
+
+    Writing through it is a mistake the database refuses: the transaction is READ ONLY on
+    PostgreSQL and ``query_only`` on SQLite. Use ``factory.begin()`` to write.
+    """
+    with factory() as session:
+        options: dict[str, Any] = {READ_ONLY_OPTION: True}
+        if session.get_bind().dialect.name == "postgresql":
+            options["postgresql_readonly"] = True
+        session.connection(execution_options=options)
+        yield session
 
 
 def safe_url(engine: Engine) -> str:

@@ -10,19 +10,24 @@ from pathlib import Path
 import pytest
 from factories import random_ref
 from sqlalchemy import Engine
+from sqlalchemy import event
 from sqlalchemy import inspect
 from sqlalchemy import select
 from sqlalchemy import text
+from sqlalchemy.exc import InternalError
+from sqlalchemy.exc import OperationalError
 
 from mlconnector.db import SQLITE_BUSY_TIMEOUT_MS
 from mlconnector.db import check_database
 from mlconnector.db import make_engine
 from mlconnector.db import make_session_factory
+from mlconnector.db import read_only_session
 from mlconnector.db import safe_url
 from reconciler.models import InboxMessage
 from reconciler.models import MessageSource
 
 PASSWORD = "pw-7f3a9c1e-never-logged"
+SHORT_BUSY = "PRAGMA busy_timeout=50"
 
 
 @pytest.fixture
@@ -139,3 +144,31 @@ class TestSessionFactory:
         assert row.message_id == message_id
         with factory() as session:
             assert session.scalar(select(InboxMessage.id).filter_by(message_id=message_id))
+
+
+class TestReadOnlySession:
+    def test_on_sqlite_a_reader_does_not_queue_behind_an_open_writer(
+        self, sqlite_engine: Engine
+    ) -> None:
+        factory = make_session_factory(sqlite_engine)
+        with factory.begin() as session:
+            session.execute(text("CREATE TABLE t (x INTEGER)"))
+            session.execute(text("INSERT INTO t VALUES (1)"))
+        event.listen(sqlite_engine, "connect", lambda dbapi, _rec: dbapi.execute(SHORT_BUSY))
+
+        with factory() as writer:
+            writer.begin()
+            writer.execute(text("INSERT INTO t VALUES (2)"))  # holds the write lock
+            with read_only_session(factory) as reader:
+                # The committed snapshot, at once: the uncommitted row is not in it.
+                assert reader.scalar(text("SELECT count(*) FROM t")) == 1
+            with pytest.raises(OperationalError, match="database is locked"), factory() as other:
+                other.scalar(text("SELECT count(*) FROM t"))  # a normal session waits, fails
+            writer.commit()
+
+    def test_writing_through_it_is_refused(self, engine: Engine) -> None:
+        factory = make_session_factory(engine)
+        with read_only_session(factory) as session:
+            session.add(InboxMessage(message_id=random_ref("evt"), message_type="t", source="bc"))
+            with pytest.raises((InternalError, OperationalError)):
+                session.flush()

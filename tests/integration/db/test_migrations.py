@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
@@ -13,6 +15,7 @@ from sqlalchemy import Integer
 from sqlalchemy import MetaData
 from sqlalchemy import String
 from sqlalchemy import inspect
+from sqlalchemy import text
 
 import reconciler.models  # noqa: F401  (registers the tables on Base.metadata)
 from mlconnector.db import NAMING_CONVENTION
@@ -21,6 +24,7 @@ from mlconnector.db import make_engine
 from reconciler import migrate
 
 NewDatabase = Callable[[], str]
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC).isoformat()
 
 TABLES = {
     "inbox",
@@ -58,7 +62,7 @@ class TestUpgrade:
         migrate.upgrade(url)
 
         assert table_names(url) == TABLES | {"alembic_version"}
-        assert migrate.current(url) == migrate.head_revision() == "0001"
+        assert migrate.current(url) == migrate.head_revision() == "0002"
 
     def test_upgrading_an_up_to_date_database_changes_nothing(self, migrated_url: str) -> None:
         migrate.upgrade(migrated_url)
@@ -119,5 +123,46 @@ class TestDowngrade:
         engine = make_engine(url)
         try:
             assert differences(engine, Base.metadata) == []
+        finally:
+            engine.dispose()
+
+
+class TestLeaseMigration:
+    def test_postings_written_before_leases_survive_the_upgrade_and_its_downgrade(
+        self, new_database: NewDatabase
+    ) -> None:
+        url = new_database()
+        migrate.upgrade(url, "0001")
+        engine = make_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "INSERT INTO sync_records (id, kind, business_key, state, attempts, "
+                        "flags, created_at, updated_at) VALUES (1, 'payment', 'stripe:payment:"
+                        "ch_1', 'succeeded', 0, '{}', :now, :now)"
+                    ),
+                    {"now": NOW},
+                )
+                connection.execute(
+                    text(
+                        "INSERT INTO postings (id, stripe_id, kind, state, record_id, "
+                        "bc_company_id, amount, amount_minor, currency, claimed_at) VALUES "
+                        "(1, 'ch_1', 'payment', 'posted', 1, 'c1', -10.5, 1050, 'usd', :now)"
+                    ),
+                    {"now": NOW},
+                )
+            migrate.upgrade(url)
+            with engine.connect() as connection:
+                row = connection.execute(
+                    text("SELECT stripe_id, state, claimed_by, lease_expires_at FROM postings")
+                ).one()
+            assert tuple(row) == ("ch_1", "posted", None, None)
+
+            migrate.downgrade(url, "0001")
+            columns = {c["name"] for c in inspect(engine).get_columns("postings")}
+            assert {"claimed_by", "lease_expires_at"} & columns == set()
+            with engine.connect() as connection:
+                assert connection.execute(text("SELECT count(*) FROM postings")).scalar() == 1
         finally:
             engine.dispose()

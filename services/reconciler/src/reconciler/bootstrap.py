@@ -49,6 +49,7 @@ def build_dependencies(settings: Settings) -> Dependencies:
             stripe=HttpStripeGateway(settings.stripe_gateway_url, settings.gateway_timeout_s),
             bc=HttpBcGateway(settings.bc_gateway_url, settings.gateway_timeout_s),
             rules=settings.rules,
+            claim_lease_s=settings.claim_lease_s,
         ),
         secrets=secrets,
     )

@@ -8,6 +8,7 @@ exactly once.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from mlconnector.bus import ConsumerRunner
@@ -15,7 +16,8 @@ from mlconnector.bus import RetryPolicy
 from mlconnector.config import Environment
 from reconciler import SERVICE
 from reconciler.bootstrap import Dependencies
-from reconciler.processor import KILL_POINTS
+from reconciler.kill_points import KILL_POINTS
+from reconciler.kill_points import KillSwitch
 from reconciler.processor import MessageProcessor
 from reconciler.settings import Settings
 
@@ -25,12 +27,13 @@ def build_runner(settings: Settings, deps: Dependencies) -> ConsumerRunner:
     kill_point = os.environ.get("MLC_KILL_POINT")
     if settings.common.environment is not Environment.TEST or kill_point not in KILL_POINTS:
         kill_point = None
+    kill = KillSwitch(kill_point)
     processor = MessageProcessor(
         deps.session_factory,
-        deps.handler_deps,
+        dataclasses.replace(deps.handler_deps, kill=kill),
         actor=SERVICE,
         max_retries=settings.max_retries,
-        kill_point=kill_point,
+        kill=kill,
     )
     return ConsumerRunner(
         settings.common.amqp_url,

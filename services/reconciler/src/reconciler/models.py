@@ -84,6 +84,7 @@ class AuditAction(enum.StrEnum):
     CALLED = "called"
     RESULT = "result"
     RETRIED = "retried"
+    WAITING = "waiting"
     FAILED = "failed"
     REPLAYED = "replayed"
     RESOLVED = "resolved"
@@ -106,7 +107,10 @@ class PostingKind(enum.StrEnum):
 
 
 class PostingState(enum.StrEnum):
-    """Claim–act–confirm (reliability.md §4.1): claimed before the BC call, posted after it."""
+    """Claim–act–confirm (reliability.md §4.1): claimed before the BC call, posted after it.
+
+    A ``claimed`` row is free again once its lease has run out or was released.
+    """
 
     CLAIMED = "claimed"
     POSTED = "posted"
@@ -271,6 +275,9 @@ class Posting(_CurrencyMixin, Base):
     currency: Mapped[str] = mapped_column(String(3))
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The lease (see ``store``): which handling attempt may write the line, and until when.
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Payout(_CurrencyMixin, Base):
@@ -292,5 +299,7 @@ class Payout(_CurrencyMixin, Base):
     bank_line_id: Mapped[str | None] = mapped_column(String(64))
     # [{"balance_transaction": "txn_…", "reason": "…"}, …]
     unmatched: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

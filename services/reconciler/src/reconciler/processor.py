@@ -7,7 +7,8 @@
 4. On failure the attempt's audit steps and the error are committed to every record it
    touched, marked ``failed`` when no retry will follow (a permanent error, or the last retry)
    and left ``pending`` otherwise; then the error goes back to the runner, which schedules the
-   retry or dead-letters the message.
+   retry or dead-letters the message. Meeting another attempt's claim on a posting is not a
+   failure: the steps say the message will look again later, and the records stay as they are.
 5. On success the inbox row is claimed and marked processed in one transaction, with the
    remaining audit steps. Only after that commit does the runner acknowledge the delivery.
 """
@@ -15,8 +16,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import time
 from typing import Any
 
@@ -28,12 +27,17 @@ from mlconnector.bus import Delivery
 from mlconnector.bus import PermanentError
 from mlconnector.contracts import ContractError
 from mlconnector.contracts import load_message
+from mlconnector.db import read_only_session
 from reconciler.handlers import handler_for
+from reconciler.kill_points import AFTER_COMMIT
+from reconciler.kill_points import BEFORE_COMMIT
+from reconciler.kill_points import KillSwitch
 from reconciler.models import AuditOutcome
 from reconciler.models import InboxMessage
 from reconciler.models import MessageSource
 from reconciler.models import RecordState
 from reconciler.models import SyncRecord
+from reconciler.store import ClaimHeldError
 from reconciler.store import claim_inbox
 from reconciler.store import mark_inbox_processed
 from reconciler.unit import MAX_ERROR_LENGTH
@@ -41,8 +45,6 @@ from reconciler.unit import Unit
 
 logger = logging.getLogger(__name__)
 
-# Kill points for crash tests (reliability.md §5.2); honoured only with MLC_ENVIRONMENT=test.
-KILL_POINTS = ("before_commit", "after_commit")
 SETTLED_STATES = (RecordState.SUCCEEDED, RecordState.UNMATCHED, RecordState.SKIPPED)
 
 
@@ -56,13 +58,13 @@ class MessageProcessor:
         *,
         actor: str,
         max_retries: int,
-        kill_point: str | None = None,
+        kill: KillSwitch | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._deps = deps
         self._actor = actor
         self._max_retries = max_retries
-        self._kill_point = kill_point
+        self._kill = kill or KillSwitch()
 
     def __call__(self, delivery: Delivery) -> None:
         try:
@@ -87,7 +89,10 @@ class MessageProcessor:
             handler_for(envelope.type)(unit)
         except Exception as exc:
             final = isinstance(exc, PermanentError) or delivery.retry_count >= self._max_retries
-            self._record_failure(unit, exc, final=final)
+            if isinstance(exc, ClaimHeldError) and not final:
+                self._record_wait(unit, exc)
+            else:
+                self._record_failure(unit, exc, final=final)
             raise
         with self._session_factory.begin() as session:
             fresh = claim_inbox(
@@ -103,8 +108,8 @@ class MessageProcessor:
                 logger.info("message %s was seen before; marking it processed now", envelope.id)
             unit.flush_steps(session)
             mark_inbox_processed(session, envelope.id)
-            self._maybe_die("before_commit")
-        self._maybe_die("after_commit")
+            self._kill(BEFORE_COMMIT)
+        self._kill(AFTER_COMMIT)
         logger.info(
             "processed %s (%s) in %.0f ms",
             envelope.id,
@@ -113,7 +118,7 @@ class MessageProcessor:
         )
 
     def _processed(self, message_id: str) -> bool:
-        with self._session_factory() as session:
+        with read_only_session(self._session_factory) as session:
             processed_at = session.scalar(
                 select(InboxMessage.processed_at).where(InboxMessage.message_id == message_id)
             )
@@ -153,7 +158,19 @@ class MessageProcessor:
         except Exception:
             logger.exception("could not record the failure of %s", unit.envelope.id)
 
-    def _maybe_die(self, point: str) -> None:
-        if self._kill_point == point:
-            logger.warning("kill point %s reached: killing this process", point)
-            os.kill(os.getpid(), signal.SIGKILL)
+    def _record_wait(self, unit: Unit, exc: ClaimHeldError) -> None:
+        """Another attempt is writing the same posting: a step in the story, not a failure.
+
+        The records keep their state and error: the holder's outcome is theirs to tell.
+        """
+        try:
+            with self._session_factory.begin() as session:
+                unit.step(
+                    unit.touched[0] if unit.touched else None,
+                    "waiting",
+                    f"will look again later: {exc}",
+                    outcome=AuditOutcome.RETRY,
+                )
+                unit.flush_steps(session)
+        except Exception:
+            logger.exception("could not record the wait of %s", unit.envelope.id)

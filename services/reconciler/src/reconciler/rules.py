@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from reconciler.adapters.gateways import BcGateway
 from reconciler.adapters.gateways import StripeGateway
+from reconciler.kill_points import KillSwitch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,3 +33,7 @@ class HandlerDeps:
     bc: BcGateway
     rules: Rules
     today: Callable[[], dt.date] = dt.date.today
+    # How long a posting or payout claim keeps rivals out (longer than any gateway call).
+    claim_lease_s: float = 120.0
+    # Crash tests only (``kill_points``): called at each named step, kills when armed for it.
+    kill: Callable[[str], None] = KillSwitch()

@@ -55,6 +55,7 @@ class Settings:
     stripe_gateway_url: str
     bc_gateway_url: str
     gateway_timeout_s: float
+    claim_lease_s: float
     rules: Rules
 
     @classmethod
@@ -72,6 +73,7 @@ class Settings:
             stripe_gateway_url=env("STRIPE_GATEWAY_URL", _http_url, "http://127.0.0.1:8082"),
             bc_gateway_url=env("BC_GATEWAY_URL", _http_url, "http://127.0.0.1:8081"),
             gateway_timeout_s=env("GATEWAY_TIMEOUT", float, 60.0),
+            claim_lease_s=env("CLAIM_LEASE", float, 120.0),
             rules=Rules(
                 payment_journal=env("PAYMENT_JOURNAL", _code, Rules.payment_journal),
                 refund_journal=env("REFUND_JOURNAL", _code, Rules.refund_journal),
@@ -84,5 +86,11 @@ class Settings:
                 lcy_currency=env("LCY_CURRENCY", _currency, Rules.lcy_currency),
             ),
         )
+        if settings.claim_lease_s <= settings.gateway_timeout_s:
+            # A lease that ran out during a live call would let a second attempt write to BC.
+            env.problems.append(
+                f"MLC_CLAIM_LEASE ({settings.claim_lease_s:g} s) must be longer than "
+                f"MLC_GATEWAY_TIMEOUT ({settings.gateway_timeout_s:g} s)"
+            )
         env.finish()
         return settings

@@ -1,29 +1,36 @@
-"""Race-free claims on the inbox and on postings, the two places where duplicates cost money.
+"""Race-free claims on the inbox, on postings and on payouts: where duplicates cost money.
 
-Both claims are one ``INSERT … ON CONFLICT (<key>) DO NOTHING`` with the conflict target named
-(a bare ``ON CONFLICT DO NOTHING`` would also swallow violations of unrelated unique
+Every claim starts with one ``INSERT … ON CONFLICT (<key>) DO NOTHING`` with the conflict target
+named (a bare ``ON CONFLICT DO NOTHING`` would also swallow violations of unrelated unique
 constraints; reliability.md §4.1). On PostgreSQL the statement is race-free: a concurrent
-insert of the same key waits for the first transaction and then does nothing. On SQLite the
-INSERT takes the database's single write lock, which is held until commit, so writers are
-serialised (waiting up to the busy timeout set in ``mlconnector.db``).
+insert of the same key waits for the first transaction and then does nothing. On SQLite every
+transaction begins IMMEDIATE and so holds the single write lock until commit.
 
-None of these functions commits: they run inside the caller's ``with session.begin():`` so the
-claim, the effects recorded with it and the ack-worthy state commit together, or not at all.
+The inbox claim commits with the message's effects. A posting or payout claim is a *lease*
+instead (claim–act–confirm): it is committed on its own before bc-gateway is called, names the
+one handling attempt that may write to BC and runs out after a while, so a crashed holder never
+blocks the work for good and no transaction stays open across a network call (on SQLite that
+would stop every other writer for the length of the call).
+
+None of these functions commits: they run inside the caller's ``with session.begin():``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from typing import TypeVar
 
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from mlconnector.bus import TransientError
 from mlconnector.db import utcnow
 from reconciler.models import InboxMessage
 from reconciler.models import MessageSource
@@ -42,12 +49,19 @@ class UnknownMessageError(LookupError):
     """The inbox has no row for this message id."""
 
 
-class PostingLockedError(RuntimeError):
-    """Another transaction holds this posting (PostgreSQL); retry the message later."""
+class ClaimHeldError(TransientError):
+    """Another handling attempt holds the lease on this posting or payout: retry the message later.
 
-    def __init__(self, stripe_id: str) -> None:
-        super().__init__(f"posting {stripe_id} is being handled by another worker")
-        self.stripe_id = stripe_id
+    A transient error on purpose: the holder either finishes (the retry then finds the work
+    done) or dies, and its lease runs out before the retries do, so the retry takes it over.
+    """
+
+    def __init__(self, key: str, holder: str | None, until: datetime | None) -> None:
+        when = until.isoformat(timespec="seconds") if until else "unknown"
+        super().__init__(f"{key} is being written by {holder} (lease until {when})")
+        self.key = key
+        self.holder = holder
+        self.until = until
 
 
 class PostingConflictError(RuntimeError):
@@ -131,6 +145,8 @@ def claim_posting(
     session: Session,
     stripe_id: str,
     *,
+    holder: str,
+    lease_s: float,
     kind: PostingKind,
     record_id: int,
     bc_company_id: str,
@@ -139,16 +155,14 @@ def claim_posting(
     amount_minor: int,
     currency: str,
 ) -> Posting:
-    """Claim the BC posting for one Stripe payment or refund, and lock it for this transaction.
+    """Claim the BC posting for one Stripe payment or refund under a lease for ``holder``.
 
-    Returns the posting row: ``state`` is ``claimed`` when the BC line still has to be written
-    (look it up in BC by external document number first: an earlier attempt may have written it
-    and crashed before confirming) and ``posted`` when there is nothing left to do. An existing
-    row is returned as it is; the other arguments only fill a new one.
-
-    On PostgreSQL the row is locked with ``FOR UPDATE SKIP LOCKED``; if another transaction holds
-    it, ``PostingLockedError`` is raised so the message goes to delayed retry instead of posting
-    twice. On SQLite the INSERT has already taken the single write lock, held until commit.
+    Returns the row: ``posted`` when there is nothing left to do, otherwise ``claimed`` with
+    this holder's lease (look the line up in BC by external document number before writing it:
+    an earlier holder may have written it and died before confirming). An existing row is
+    returned as it is; the other arguments only fill a new one. Raises ``ClaimHeldError`` while
+    another holder's lease runs. Commit before calling BC: the lease, not an open transaction,
+    keeps rivals out.
     """
     values = {
         "stripe_id": stripe_id,
@@ -162,17 +176,26 @@ def claim_posting(
         "currency": normalise_currency(currency),
         "claimed_at": utcnow(),
     }
-    return _claim_locked(session, Posting, Posting.stripe_id, stripe_id, values)
+    return _claim_leased(
+        session, Posting, Posting.stripe_id, stripe_id, values, PostingState.POSTED, holder, lease_s
+    )
 
 
 def claim_payout(
-    session: Session, stripe_payout_id: str, *, record_id: int, amount_minor: int, currency: str
+    session: Session,
+    stripe_payout_id: str,
+    *,
+    holder: str,
+    lease_s: float,
+    record_id: int,
+    amount_minor: int,
+    currency: str,
 ) -> Payout:
-    """Claim and lock the payout's row for this transaction, like ``claim_posting``.
+    """Claim the payout's journal lines under a lease for ``holder``, like ``claim_posting``.
 
     Two events announce every payout (``payout.paid``, ``payout.reconciliation_completed``) and
-    may be handled at the same moment; the lock, held while the journal lines are written, makes
-    the second wait (or retry later) and then find the payout ``posted``.
+    may be handled at the same moment; the second meets the first one's lease, retries later
+    and then finds the payout ``posted``.
     """
     values = {
         "stripe_payout_id": stripe_payout_id,
@@ -182,27 +205,73 @@ def claim_payout(
         "state": PayoutState.PENDING,
         "unmatched": [],
     }
-    return _claim_locked(session, Payout, Payout.stripe_payout_id, stripe_payout_id, values)
+    return _claim_leased(
+        session,
+        Payout,
+        Payout.stripe_payout_id,
+        stripe_payout_id,
+        values,
+        PayoutState.POSTED,
+        holder,
+        lease_s,
+    )
 
 
 _Claimed = TypeVar("_Claimed", Posting, Payout)
 
 
-def _claim_locked(
-    session: Session, model: type[_Claimed], key_column: Any, key: str, values: dict[str, Any]
+def _claim_leased(
+    session: Session,
+    model: type[_Claimed],
+    key_column: Any,
+    key: str,
+    values: dict[str, Any],
+    done: PostingState | PayoutState,
+    holder: str,
+    lease_s: float,
 ) -> _Claimed:
-    """INSERT … ON CONFLICT (key) DO NOTHING, then the row, locked for this transaction."""
+    """INSERT … ON CONFLICT (key) DO NOTHING, then take the lease if it is free (one UPDATE).
+
+    The UPDATE is a compare-and-set: it matches only a row that is not done and whose lease is
+    released, run out, or already this holder's. On PostgreSQL a rival UPDATE waits for the
+    row and re-checks the condition; on SQLite the transaction holds the write lock. Either way
+    exactly one holder wins.
+    """
+    now = utcnow()
+    until = now + timedelta(seconds=lease_s)
     session.execute(
-        _insert(session, model).values(**values).on_conflict_do_nothing(index_elements=[key_column])
+        _insert(session, model)
+        .values(**values, claimed_by=holder, lease_expires_at=until)
+        .on_conflict_do_nothing(index_elements=[key_column])
+    )
+    session.execute(
+        update(model)
+        .where(
+            key_column == key,
+            model.state != done,
+            or_(
+                model.claimed_by.is_(None),
+                model.claimed_by == holder,
+                model.lease_expires_at.is_(None),
+                model.lease_expires_at <= now,
+            ),
+        )
+        .values(claimed_by=holder, lease_expires_at=until)
+        .execution_options(synchronize_session=False)
     )
     query = select(model).where(key_column == key).execution_options(populate_existing=True)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    row = session.scalars(query).one_or_none()
-    if row is None:
-        # The row exists (the INSERT saw it), so an empty result means it is locked elsewhere.
-        raise PostingLockedError(key)
+    row = session.scalars(query).one()
+    if row.state != done and row.claimed_by != holder:
+        raise ClaimHeldError(key, row.claimed_by, row.lease_expires_at)
     return row
+
+
+def release_claim(session: Session, row: Posting | Payout, holder: str) -> None:
+    """Give the lease back (the attempt failed or decided not to write): free for the next one."""
+    if row.claimed_by == holder:
+        row.claimed_by = None
+        row.lease_expires_at = None
+        session.flush()
 
 
 def mark_posting_posted(
@@ -219,4 +288,5 @@ def mark_posting_posted(
     posting.bc_journal_id = bc_journal_id
     posting.bc_line_id = bc_line_id
     posting.posted_at = utcnow()
+    posting.lease_expires_at = None  # claimed_by stays: the attempt that wrote the line
     session.flush()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import secrets
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from mlconnector.contracts import Envelope
+from mlconnector.db import read_only_session
 from mlconnector.redaction import redact
 from reconciler.models import AuditEvent
 from reconciler.models import AuditOutcome
@@ -64,6 +66,9 @@ class Unit:
         self._actor = actor
         self._steps: list[Step] = []
         self.touched: list[int] = []
+        # Names this handling attempt in the leases it takes (``store.claim_posting``): a
+        # redelivery of the same message is another attempt and must wait for a live lease.
+        self.holder = f"{envelope.id[:80]}/{secrets.token_hex(6)}"
 
     # -- transactions ---------------------------------------------------------------------
 
@@ -76,7 +81,7 @@ class Unit:
 
     def read(self, query: Callable[[Session], T]) -> T:
         """Run a read-only query in its own short session."""
-        with self._session_factory() as session:
+        with read_only_session(self._session_factory) as session:
             return query(session)
 
     def flush_steps(self, session: Session) -> None:
@@ -150,9 +155,14 @@ class Unit:
     def update(self, record_id: int, **fields: Any) -> None:
         """Change a record's fields (state, refs, amounts, flags, errors) in a short transaction."""
         with self.tx() as session:
-            record = session.get_one(SyncRecord, record_id)
-            for name, value in fields.items():
-                setattr(record, name, value)
+            self.set_fields(session, record_id, **fields)
+
+    @staticmethod
+    def set_fields(session: Session, record_id: int, **fields: Any) -> None:
+        """Change a record's fields inside the caller's transaction."""
+        record = session.get_one(SyncRecord, record_id)
+        for name, value in fields.items():
+            setattr(record, name, value)
 
     def step(
         self,

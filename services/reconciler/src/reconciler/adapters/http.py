@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from mlconnector.bus import PermanentError
 from mlconnector.bus import TransientError
@@ -24,7 +25,16 @@ from mlconnector.redaction import redact
 
 
 class GatewayUnavailable(TransientError):
-    """The gateway (or the API behind it) cannot answer now; try again later."""
+    """The gateway (or the API behind it) cannot answer now; try again later.
+
+    ``in_doubt`` is True when the request may still be running in the gateway (the answer
+    timed out, or the connection broke after the request went out): a write may yet happen, so
+    whoever holds a claim for it keeps the claim until its lease runs out.
+    """
+
+    def __init__(self, message: str, *, in_doubt: bool = False) -> None:
+        super().__init__(message)
+        self.in_doubt = in_doubt
 
 
 class GatewayRejected(PermanentError):
@@ -82,7 +92,9 @@ class JsonGateway:
                 timeout=self._timeout,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise GatewayUnavailable(f"{self._name} unreachable: {type(exc).__name__}") from exc
+            raise GatewayUnavailable(
+                f"{self._name} unreachable: {type(exc).__name__}", in_doubt=_in_doubt(exc)
+            ) from exc
         return self._decode(method, path, response)
 
     def _decode(self, method: str, path: str, response: requests.Response) -> dict[str, Any]:
@@ -104,6 +116,16 @@ class JsonGateway:
         if response.status_code == 404:
             raise GatewayNotFound(code, f"{where}: {message}", details)
         raise GatewayRejected(code, f"{where}: {message}", details)
+
+
+def _in_doubt(exc: requests.RequestException) -> bool:
+    """Whether the request may have reached the gateway (only a failed connect proves not)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        return not isinstance(reason, NewConnectionError)
+    return True
 
 
 def _encode(value: object) -> object:

@@ -13,6 +13,7 @@ from flask import Blueprint
 from flask import current_app
 from flask import request
 
+from mlconnector.db import read_only_session
 from mlconnector.web import ApiError
 from reconciler.api.schemas import PageQuerySchema
 from reconciler.api.schemas import PayoutDetailSchema
@@ -34,7 +35,7 @@ def _deps() -> Dependencies:
 @bp.get("")
 def index() -> dict[str, object]:
     page_query: dict[str, Any] = PageQuerySchema().load(request.args)
-    with _deps().session_factory() as session:
+    with read_only_session(_deps().session_factory) as session:
         page = list_payouts(session, limit=page_query["limit"], cursor=page_query["cursor"])
         data = PayoutSchema(many=True).dump(page.items)
     return {"data": data, "next_cursor": page.next_cursor}
@@ -44,7 +45,7 @@ def index() -> dict[str, object]:
 def show(stripe_payout_id: str) -> dict[str, object]:
     if len(stripe_payout_id) > MAX_PAYOUT_ID_LENGTH:
         raise ApiError("payout id too long", status_code=404, code="not_found")
-    with _deps().session_factory() as session:
+    with read_only_session(_deps().session_factory) as session:
         detail = get_payout(session, stripe_payout_id)
         if detail is None:
             raise ApiError(

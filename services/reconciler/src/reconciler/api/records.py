@@ -16,6 +16,7 @@ from flask import current_app
 from flask import request
 
 from mlconnector.bus import PublishError
+from mlconnector.db import read_only_session
 from mlconnector.web import ApiError
 from mlconnector.web import error_response
 from reconciler.api.schemas import RecordDetailSchema
@@ -44,7 +45,7 @@ def _deps() -> Dependencies:
 @bp.get("")
 def index() -> dict[str, object]:
     where: RecordFilter = RecordQuerySchema().load(request.args)
-    with _deps().session_factory() as session:
+    with read_only_session(_deps().session_factory) as session:
         page = list_records(session, where)
         data = RecordSummarySchema(many=True).dump(page.items)
     return {"data": data, "next_cursor": page.next_cursor}
@@ -52,7 +53,7 @@ def index() -> dict[str, object]:
 
 @bp.get("/<int:record_id>")
 def show(record_id: int) -> dict[str, object]:
-    with _deps().session_factory() as session:
+    with read_only_session(_deps().session_factory) as session:
         detail = get_record(session, record_id)
         if detail is None:
             raise ApiError(f"record {record_id} does not exist", status_code=404, code="not_found")

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from mlconnector.money import format_amount
 from mlconnector.money import from_minor
+from reconciler.adapters.http import GatewayUnavailable
 from reconciler.models import AuditOutcome
 from reconciler.models import Payout
 from reconciler.models import PayoutState
@@ -23,6 +24,7 @@ from reconciler.models import RecordKind
 from reconciler.models import RecordState
 from reconciler.rules import HandlerDeps
 from reconciler.store import claim_payout
+from reconciler.store import release_claim
 from reconciler.unit import Unit
 
 MATCHABLE_TYPES = {"charge": "payment", "payment": "payment", "refund": "refund"}
@@ -151,16 +153,24 @@ def on_payout(unit: Unit) -> None:
     pair("Bank Account", rules.bank_account, net_minor, "N", "payout")
     with unit.tx() as session:
         row = claim_payout(
-            session, payout_id, record_id=record_id, amount_minor=net_minor, currency=currency
+            session,
+            payout_id,
+            holder=unit.holder,
+            lease_s=deps.claim_lease_s,
+            record_id=record_id,
+            amount_minor=net_minor,
+            currency=currency,
         )
-        if row.state is PayoutState.POSTED:
-            unit.step(
-                record_id,
-                "decided",
-                "payout already reconciled by a concurrent message; nothing to do",
-                outcome=AuditOutcome.SKIPPED,
-            )
-        else:
+        payout_row_id, already_posted = row.id, row.state is PayoutState.POSTED
+    if already_posted:
+        unit.step(
+            record_id,
+            "decided",
+            "payout already reconciled by a concurrent message; nothing to do",
+            outcome=AuditOutcome.SKIPPED,
+        )
+    else:
+        try:
             result = unit.call(
                 record_id,
                 f"booked fees and transfer of payout {payout_id} in batch {rules.payout_journal}",
@@ -168,7 +178,16 @@ def on_payout(unit: Unit) -> None:
                 {"journal": rules.payout_journal, "lines": lines, "post": True},
                 request={"journal": rules.payout_journal, "lines": len(lines)},
             )
-            line_ids = [str(line.get("line_id") or "") for line in result.get("lines", [])]
+        except Exception as exc:
+            # The lines are idempotent per document and external number in bc-gateway; only
+            # a call that may still be running there keeps the lease until it runs out.
+            if not (isinstance(exc, GatewayUnavailable) and exc.in_doubt):
+                with unit.tx() as session:
+                    release_claim(session, session.get_one(Payout, payout_row_id), unit.holder)
+            raise
+        line_ids = [str(line.get("line_id") or "") for line in result.get("lines", [])]
+        with unit.tx() as session:
+            row = session.get_one(Payout, payout_row_id, populate_existing=True)
             row.bc_company_id = company_id
             row.fee_minor = fee_minor
             row.net_minor = net_minor
@@ -176,6 +195,7 @@ def on_payout(unit: Unit) -> None:
             row.fee_line_id = line_ids[0] if fee_minor and line_ids else None
             row.bank_line_id = line_ids[-2] if len(line_ids) >= 2 else None
             row.unmatched = unmatched
+            row.lease_expires_at = None
             unit.step(
                 record_id,
                 "result",

@@ -1,10 +1,19 @@
 """Writing one Stripe payment or refund to BC, exactly once (claim, act, confirm).
 
-The posting row is claimed and locked in the same transaction that creates the BC line and
-confirms it, so two workers can never both create a line for one Stripe id; a crash after BC
-created the line but before the commit is safe because bc-gateway looks the external document
-number up before it creates anything. Missing or unknown metadata never leads to a guess: the
-record is marked ``unmatched`` with the reason, for a person to resolve.
+1. **Settled already?** A payment is announced by two events (and each may come again): when
+   the posting is written and its record succeeded, the later ones stop here, without a call.
+2. **Claim**: a lease on the posting row, committed on its own (``store.claim_posting``), so
+   one handling attempt at a time may write the line and no transaction stays open across the
+   call. A rival attempt meets the lease and retries later through the bus.
+3. **Act**: bc-gateway creates the line unless BC already has it (it looks the external
+   document number up first, so a crash after BC wrote the line but before step 4 is safe), and
+   answers with the invoice as it read it: number, currency, remaining amount.
+4. **Confirm** the line on the posting; then post the batch if the rules say so.
+
+Missing or unknown metadata never leads to a guess: the record is marked ``unmatched`` with the
+reason, for a person to resolve; so is a BC invoice that does not exist or is in another
+currency. A failed attempt gives its lease back unless the gateway may still be writing
+(``GatewayUnavailable.in_doubt``); then the lease has to run out first.
 """
 
 from __future__ import annotations
@@ -13,20 +22,29 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from mlconnector.money import MoneyError
 from mlconnector.money import format_amount
 from mlconnector.money import from_minor
 from mlconnector.money import normalize_currency
 from reconciler.adapters.http import GatewayNotFound
 from reconciler.adapters.http import GatewayRejected
+from reconciler.adapters.http import GatewayUnavailable
+from reconciler.kill_points import AFTER_BC_WRITE
+from reconciler.kill_points import AFTER_CLAIM
 from reconciler.models import AuditOutcome
+from reconciler.models import Posting
 from reconciler.models import PostingKind
 from reconciler.models import PostingState
 from reconciler.models import RecordKind
 from reconciler.models import RecordState
+from reconciler.models import SyncRecord
 from reconciler.rules import HandlerDeps
 from reconciler.store import claim_posting
 from reconciler.store import mark_posting_posted
+from reconciler.store import release_claim
 from reconciler.unit import Unit
 
 
@@ -47,14 +65,23 @@ def post_to_bc(
 ) -> None:
     """Post one Stripe payment (negative line) or refund (positive line) against its BC invoice."""
     deps: HandlerDeps = unit.deps
-    record_kind = RecordKind.PAYMENT if kind is PostingKind.PAYMENT else RecordKind.REFUND
+    is_payment = kind is PostingKind.PAYMENT
     record_id = unit.record(
-        record_kind,
+        RecordKind.PAYMENT if is_payment else RecordKind.REFUND,
         f"stripe:{kind.value}:{stripe_id}",
         stripe_ref=stripe_id,
         amount_minor=amount_minor,
         currency=currency.lower(),
     )
+    settled_line = unit.read(lambda session: _settled_line(session, stripe_id, record_id))
+    if settled_line is not None:
+        unit.step(
+            record_id,
+            "decided",
+            f"already in BC as line {settled_line}; nothing more to do",
+            outcome=AuditOutcome.SKIPPED,
+        )
+        return
     company_id = str(metadata.get("bc_company_id") or "")
     bc_invoice_id = str(metadata.get("bc_invoice_id") or "")
     if not company_id or not bc_invoice_id:
@@ -66,34 +93,16 @@ def post_to_bc(
     except MoneyError as exc:
         unmatched(unit, record_id, str(exc))
         return
-    try:
-        invoice = unit.call(
-            record_id, f"fetched BC invoice {bc_invoice_id}", deps.bc.get_invoice, bc_invoice_id
-        )
-    except GatewayNotFound:
-        unmatched(unit, record_id, f"BC invoice {bc_invoice_id} named in {source} does not exist")
-        return
-    number = str(invoice.get("number", ""))
-    bc_currency = str(invoice.get("currency_code", "")).lower()
-    if bc_currency != currency:
-        unmatched(
-            unit,
-            record_id,
-            f"{source} is in {currency.upper()} "
-            f"but BC invoice {number} is in {bc_currency.upper()}",
-        )
-        return
-    unit.update(record_id, bc_company_id=company_id, bc_ref=bc_invoice_id, bc_number=number)
 
-    is_payment = kind is PostingKind.PAYMENT
     bc_amount = -amount if is_payment else amount
     journal = deps.rules.payment_journal if is_payment else deps.rules.refund_journal
-    flags: dict[str, Any] = {}
-    remaining = Decimal(str(invoice.get("remaining_amount", "0")))
+    number = str(metadata.get("bc_invoice_number") or bc_invoice_id)
     with unit.tx() as session:
         posting = claim_posting(
             session,
             stripe_id,
+            holder=unit.holder,
+            lease_s=deps.claim_lease_s,
             kind=kind,
             record_id=record_id,
             bc_company_id=company_id,
@@ -102,51 +111,75 @@ def post_to_bc(
             amount_minor=amount_minor,
             currency=currency,
         )
-        if posting.state is PostingState.POSTED:
-            unit.step(
-                record_id,
-                "decided",
-                f"already written to BC as line {posting.bc_line_id}; not posting again",
-                outcome=AuditOutcome.SKIPPED,
-            )
-        else:
-            if is_payment and amount > remaining:
-                flags["overpaid"] = True
-                flags["overpaid_by"] = str(amount - remaining)
-            unit.step(
-                record_id,
-                "decided",
-                f"{'payment' if is_payment else 'refund'} of "
-                f"{format_amount(amount_minor, currency)} goes to BC invoice {number} "
-                f"in batch {journal}"
-                + (f" (overpays it by {flags['overpaid_by']})" if flags else ""),
-            )
-            command = {
-                "kind": kind.value,
-                "journal": journal,
-                "bc_invoice_id": bc_invoice_id,
-                "amount": str(bc_amount),
-                "currency": currency,
-                "external_document_number": stripe_id,
-                "posting_date": deps.today().isoformat(),
-                "description": f"Stripe {stripe_id}"[:100],
-            }
+        posting_id, written_line = posting.id, posting.bc_line_id
+        already_written = posting.state is PostingState.POSTED
+        unit.set_fields(session, record_id, bc_company_id=company_id, bc_ref=bc_invoice_id)
+    deps.kill(AFTER_CLAIM)
+    flags: dict[str, Any] = {}
+    if already_written:
+        unit.step(
+            record_id,
+            "decided",
+            f"already written to BC as line {written_line}; not writing it again",
+            outcome=AuditOutcome.SKIPPED,
+        )
+    else:
+        what = "payment" if is_payment else "refund"
+        unit.step(
+            record_id,
+            "decided",
+            f"{what} of {format_amount(amount_minor, currency)} goes to BC invoice {number} "
+            f"in batch {journal}",
+        )
+        command = {
+            "kind": kind.value,
+            "journal": journal,
+            "bc_invoice_id": bc_invoice_id,
+            "amount": str(bc_amount),
+            "currency": currency,
+            "external_document_number": stripe_id,
+            "posting_date": deps.today().isoformat(),
+            "description": f"Stripe {stripe_id}"[:100],
+        }
+        try:
             line = unit.call(
                 record_id,
-                f"created the BC {'payment' if is_payment else 'refund'} line for {stripe_id}",
+                f"created the BC {what} line for {stripe_id}",
                 deps.bc.create_payment,
                 command,
                 request=command,
             )
-            # A line BC already posted (found by its external document number in the G/L)
-            # has no journal line id any more: the Stripe id stands for it.
-            line_id = line.get("line_id") or f"posted:{stripe_id}"
+        except Exception as exc:
+            if not (isinstance(exc, GatewayUnavailable) and exc.in_doubt):
+                _release(unit, posting_id)
+            reason = _unmatched_reason(exc, bc_invoice_id, source)
+            if reason is None:
+                raise
+            unmatched(unit, record_id, reason)
+            return
+        deps.kill(AFTER_BC_WRITE)
+        number = str(line.get("invoice_number") or number)
+        remaining = Decimal(str(line.get("invoice_remaining_amount", "0")))
+        # A line BC posted already has reduced the remaining amount: no overpayment test then.
+        if is_payment and not line.get("already_posted") and amount > remaining:
+            flags = {"overpaid": True, "overpaid_by": str(amount - remaining)}
+            unit.step(
+                record_id,
+                "decided",
+                f"{format_amount(amount_minor, currency)} overpays BC invoice {number} "
+                f"(open: {remaining}) by {flags['overpaid_by']}: flagged for review",
+                outcome=AuditOutcome.SKIPPED,
+            )
+        # A line BC already posted (found by its external document number in the G/L)
+        # has no journal line id any more: the Stripe id stands for it.
+        with unit.tx() as session:
             mark_posting_posted(
                 session,
-                posting,
+                session.get_one(Posting, posting_id, populate_existing=True),
                 bc_journal_id=str(line.get("journal_id") or journal),
-                bc_line_id=str(line_id),
+                bc_line_id=str(line.get("line_id") or f"posted:{stripe_id}"),
             )
+            unit.set_fields(session, record_id, bc_number=number)
     auto_post = deps.rules.auto_post_payments if is_payment else deps.rules.auto_post_refunds
     if auto_post:
         try:
@@ -168,4 +201,37 @@ def post_to_bc(
         f"against invoice {number}"
         + (" and posted" if auto_post else ", waiting in the batch for review"),
     )
-    unit.update(record_id, state=RecordState.SUCCEEDED, flags=flags, last_error=None)
+    fields: dict[str, Any] = {"state": RecordState.SUCCEEDED, "last_error": None}
+    if flags:
+        fields["flags"] = flags
+    unit.update(record_id, **fields)
+
+
+def _settled_line(session: Session, stripe_id: str, record_id: int) -> str | None:
+    """The BC line of a posting that is written and whose record succeeded, else None."""
+    row = session.execute(
+        select(Posting.bc_line_id)
+        .join(SyncRecord, SyncRecord.id == Posting.record_id)
+        .where(
+            Posting.stripe_id == stripe_id,
+            Posting.state == PostingState.POSTED,
+            SyncRecord.id == record_id,
+            SyncRecord.state == RecordState.SUCCEEDED,
+        )
+    ).first()
+    return None if row is None else str(row[0])
+
+
+def _release(unit: Unit, posting_id: int) -> None:
+    """Give the lease back after the gateway answered: the next attempt need not wait."""
+    with unit.tx() as session:
+        release_claim(session, session.get_one(Posting, posting_id), unit.holder)
+
+
+def _unmatched_reason(exc: Exception, bc_invoice_id: str, source: str) -> str | None:
+    """What bc-gateway's refusal means for the record, if it is a matching problem."""
+    if isinstance(exc, GatewayNotFound):
+        return f"BC invoice {bc_invoice_id} named in {source} does not exist"
+    if isinstance(exc, GatewayRejected) and exc.code == "currency_mismatch":
+        return f"{source} does not match its BC invoice: {exc.message.split(': ', 1)[-1]}"
+    return None
