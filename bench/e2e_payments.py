@@ -40,6 +40,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pika
 from flask import request
 from sqlalchemy import create_engine
 from sqlalchemy import text
@@ -47,10 +48,12 @@ from sqlalchemy import text
 from mlc_local.scenario import Connector
 from mlc_local.stack import LocalStack
 from mlc_local.stack import StackOptions
+from mlconnector.bus import Topology
 from mlconnector.db import UTCDateTime
 from stripe_emulator.delivery import Dispatcher
 
 GOAL_P99_S = 1.0
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 
 def instrument_deliveries() -> None:
@@ -248,12 +251,26 @@ def calls_lines(label: str, calls: Calls, count: int) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> list[str]:
-    count: int = args.count
     instrument_deliveries()
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    try:
+        return _run(args, namespace)
+    finally:
+        # Each quorum queue left behind is a Raft cluster the broker keeps running.
+        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        try:
+            Topology.isolated(namespace).delete(connection.channel())
+        finally:
+            connection.close()
+
+
+def _run(args: argparse.Namespace, namespace: str) -> list[str]:
+    count: int = args.count
     with tempfile.TemporaryDirectory(prefix="mlc-bench-e2e-") as tmp:
         options = StackOptions(
             workdir=Path(tmp),
-            bus_namespace=f"bench-{uuid.uuid4().hex[:8]}",
+            amqp_url=AMQP_URL,
+            bus_namespace=namespace,
             log_level="WARNING",
             consumers=args.consumers,
             database_url=args.database_url,

@@ -1,15 +1,20 @@
-"""Small builders shared by tests: unique references and bus helpers."""
+"""Small builders shared by tests: unique references, bus helpers, a whole local stack."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pika
 
 from mlc_local.processes import bin_path  # noqa: F401 - shared with the tests
 from mlc_local.processes import free_port  # noqa: F401 - shared with the tests
+from mlc_local.stack import LocalStack
+from mlc_local.stack import StackOptions
 from mlconnector.bus import Topology
 
 
@@ -79,3 +84,23 @@ SERVICE_SECRETS = {
     },
     "ml-connector/reconciler": {"replay_token": "replay-token-Hn2Kc7Vd0Rf5"},
 }
+
+
+@contextlib.contextmanager
+def running_stack(
+    workdir: Path, amqp_url: str, database_url: str, extra_env: dict[str, str]
+) -> Iterator[LocalStack]:
+    """A whole local stack on its own bus namespace, deleted with the stack."""
+    namespace = random_ref("e2e")
+    options = StackOptions(
+        workdir=workdir,
+        amqp_url=amqp_url,
+        database_url=database_url,
+        bus_namespace=namespace,
+        extra_env=extra_env,
+    )
+    try:
+        with LocalStack(options) as running:
+            yield running
+    finally:
+        delete_topology(amqp_url, Topology.isolated(namespace))

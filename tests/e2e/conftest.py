@@ -6,13 +6,10 @@ from collections.abc import Callable
 from collections.abc import Iterator
 
 import pytest
-from factories import delete_topology
-from factories import random_ref
+from factories import running_stack
 
 from mlc_local.scenario import Connector
 from mlc_local.stack import LocalStack
-from mlc_local.stack import StackOptions
-from mlconnector.bus import Topology
 
 # Fast failure paths for tests: few gateway-internal retries, so the reconciler's own delayed
 # retries (through the bus) are what a test observes.
@@ -27,21 +24,15 @@ E2E_ENV = {
 
 @pytest.fixture(scope="module")
 def stack(
+    request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     amqp_url: str,
     pg_databases: Callable[[], str],
 ) -> Iterator[LocalStack]:
-    namespace = random_ref("e2e")
-    options = StackOptions(
-        workdir=tmp_path_factory.mktemp("stack"),
-        amqp_url=amqp_url,
-        database_url=pg_databases(),
-        bus_namespace=namespace,
-        extra_env=E2E_ENV,
-    )
-    with LocalStack(options) as running:
+    """The module's stack; a module may set ``STACK_ENV`` to run it with other settings."""
+    env = getattr(request.module, "STACK_ENV", E2E_ENV)
+    with running_stack(tmp_path_factory.mktemp("stack"), amqp_url, pg_databases(), env) as running:
         yield running
-    delete_topology(amqp_url, Topology.isolated(namespace))
 
 
 @pytest.fixture(scope="module")

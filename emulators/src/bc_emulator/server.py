@@ -12,10 +12,8 @@ trust it, and stops cleanly::
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import shutil
-import socket
 import ssl
 import tempfile
 import threading
@@ -26,27 +24,16 @@ from typing import Any
 
 import trustme
 from werkzeug.serving import BaseWSGIServer
-from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
 
 from bc_emulator import create_app
 from bc_emulator.config import EmulatorConfig
 from bc_emulator.state import EXTENSION
 from bc_emulator.state import Emulator
+from emulator_http.keepalive import KeepAliveRequestHandler
 
 
-class FastRequestHandler(WSGIRequestHandler):
-    """Disables Nagle's algorithm: headers and body are separate TLS records, and waiting for the
-    client's delayed ACK between them costs ~15 ms per request on loopback."""
-
-    def setup(self) -> None:
-        """Set TCP_NODELAY on the accepted socket."""
-        super().setup()
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-class QuietRequestHandler(FastRequestHandler):
+class QuietRequestHandler(KeepAliveRequestHandler):
     """Request handler that does not log every request to stderr."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -124,7 +111,7 @@ class EmulatorServer:
     def start(self) -> EmulatorServer:
         """Bind, start serving in a daemon thread, return self."""
         context = make_ssl_context(Path(self.ca_file))
-        handler = QuietRequestHandler if self._quiet else FastRequestHandler
+        handler = QuietRequestHandler if self._quiet else KeepAliveRequestHandler
         self._server = make_server(
             self._host,
             self._port,

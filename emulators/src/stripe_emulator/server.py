@@ -21,8 +21,9 @@ from typing import Any
 
 import requests
 from werkzeug.serving import BaseWSGIServer
-from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
+
+from emulator_http.keepalive import KeepAliveRequestHandler
 
 from .app import create_app
 from .state import EmulatorState
@@ -31,8 +32,8 @@ from .state import get_state
 TEST_DEFAULTS: dict[str, Any] = {"time_scale": 0.001}
 
 
-class QuietRequestHandler(WSGIRequestHandler):
-    """werkzeug's handler without the per-request access log on stderr."""
+class QuietRequestHandler(KeepAliveRequestHandler):
+    """A keep-alive handler without the per-request access log on stderr."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None

@@ -149,8 +149,14 @@ def configure_logging(service: str, level: str | int = "INFO", *, json_lines: bo
     logging.getLogger("pika").setLevel(max(logging.WARNING, root.level))
 
 
-def gunicorn_logconfig(service: str, level: str = "INFO") -> dict[str, Any]:
-    """A ``logconfig_dict`` for gunicorn so its own error and access logs are JSON and redacted."""
+def gunicorn_logconfig(service: str, level: str | int = "INFO") -> dict[str, Any]:
+    """A ``logconfig_dict`` for gunicorn so its own error and access logs are JSON and redacted.
+
+    Access lines and the Stripe SDK's request lines are INFO records: a service configured
+    for WARNING and above writes neither (they cost a JSON line per request), and the SDK never
+    logs below INFO, where it would print request details.
+    """
+    at_least_info = logging.getLevelName(max(logging.INFO, _level_number(level)))
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -167,8 +173,22 @@ def gunicorn_logconfig(service: str, level: str = "INFO") -> dict[str, Any]:
         "root": {"level": level, "handlers": ["stderr"]},
         "loggers": {
             "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
-            "gunicorn.access": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
-            "stripe": {"level": "INFO"},
+            "gunicorn.access": {
+                "level": at_least_info,
+                "handlers": ["stderr"],
+                "propagate": False,
+            },
+            "stripe": {"level": at_least_info},
             "pika": {"level": "WARNING"},
         },
     }
+
+
+def _level_number(level: str | int) -> int:
+    """``"WARNING"`` -> 30; numbers pass through; an unknown name is an error."""
+    if isinstance(level, int):
+        return level
+    number = logging.getLevelName(level.upper())
+    if not isinstance(number, int):
+        raise ValueError(f"unknown log level {level!r}")
+    return number

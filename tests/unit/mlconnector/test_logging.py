@@ -470,5 +470,16 @@ class TestGunicornLogconfig:
         config = gunicorn_logconfig("svc", "WARNING")
         assert config["root"]["level"] == "WARNING"
         assert config["loggers"]["gunicorn.error"]["level"] == "WARNING"
-        assert config["loggers"]["gunicorn.access"]["level"] == "INFO"
+        assert config["loggers"]["gunicorn.access"]["level"] == "WARNING"
+        assert config["loggers"]["stripe"]["level"] == "WARNING"
         assert config["disable_existing_loggers"] is False
+
+    def test_access_and_stripe_lines_stay_at_info_for_a_debug_or_info_service(self) -> None:
+        for level in ("DEBUG", "info", 20):
+            loggers = gunicorn_logconfig("svc", level)["loggers"]
+            assert loggers["gunicorn.access"]["level"] == "INFO"
+            assert loggers["stripe"]["level"] == "INFO"
+
+    def test_an_unknown_level_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="unknown log level 'LOUD'"):
+            gunicorn_logconfig("svc", "LOUD")

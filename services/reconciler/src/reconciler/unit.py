@@ -15,15 +15,18 @@ import secrets
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 from typing import TypeVar
 
+from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from mlconnector.contracts import Envelope
 from mlconnector.db import read_only_session
+from mlconnector.db import utcnow
 from mlconnector.redaction import redact
 from reconciler.models import AuditEvent
 from reconciler.models import AuditOutcome
@@ -47,6 +50,8 @@ class Step:
     response: Any = None
     duration_ms: int | None = None
     error: str | None = None
+    # When the step happened, not when it was written: the story keeps its real timeline.
+    at: datetime = dataclasses.field(default_factory=utcnow)
 
 
 class Unit:
@@ -85,25 +90,30 @@ class Unit:
             return query(session)
 
     def flush_steps(self, session: Session) -> None:
+        """Write the pending steps in one multi-row INSERT (audit rows are never updated)."""
+        if not self._steps:
+            return
         # Steps taken before any record existed (receiving, a first fetch) belong to the story
         # of the first record the message touched.
         default_record = self.touched[0] if self.touched else None
-        for step in self._steps:
-            session.add(
-                AuditEvent(
-                    record_id=step.record_id if step.record_id is not None else default_record,
-                    message_id=self.envelope.id,
-                    action=step.action,
-                    summary=redact(step.summary),
-                    request_summary=step.request,
-                    response_summary=step.response,
-                    outcome=step.outcome,
-                    duration_ms=step.duration_ms,
-                    actor=self._actor,
-                    correlation_id=self.envelope.correlation_id,
-                    error=None if step.error is None else redact(step.error)[:MAX_ERROR_LENGTH],
-                )
-            )
+        rows = [
+            {
+                "record_id": step.record_id if step.record_id is not None else default_record,
+                "message_id": self.envelope.id,
+                "action": step.action,
+                "summary": redact(step.summary),
+                "request_summary": step.request,
+                "response_summary": step.response,
+                "outcome": step.outcome,
+                "duration_ms": step.duration_ms,
+                "actor": self._actor,
+                "correlation_id": self.envelope.correlation_id,
+                "error": None if step.error is None else redact(step.error)[:MAX_ERROR_LENGTH],
+                "created_at": step.at,
+            }
+            for step in self._steps
+        ]
+        session.execute(insert(AuditEvent), rows)
         self._steps.clear()
 
     # -- records and steps ----------------------------------------------------------------
@@ -136,7 +146,7 @@ class Unit:
                     session.add(record)
                     session.flush()
                     record_id = record.id
-                    self._touch(record_id)
+                    self.touch(record_id)
             except Exception:
                 # A concurrent delivery created it first (unique kind + business key).
                 existing = self.read(find)
@@ -145,10 +155,11 @@ class Unit:
                 record_id = existing.id
         else:
             record_id = existing.id
-        self._touch(record_id)
+        self.touch(record_id)
         return record_id
 
-    def _touch(self, record_id: int) -> None:
+    def touch(self, record_id: int) -> None:
+        """Count the record among those this message touched (its story gets the steps)."""
         if record_id not in self.touched:
             self.touched.append(record_id)
 
@@ -156,6 +167,16 @@ class Unit:
         """Change a record's fields (state, refs, amounts, flags, errors) in a short transaction."""
         with self.tx() as session:
             self.set_fields(session, record_id, **fields)
+
+    def settle(self, record_id: int, **fields: Any) -> None:
+        """Like ``update``, but without a write when the record already reads so.
+
+        A repeated message (a BC notification for an invoice long since linked, say) then
+        costs a read, and its audit steps go with the processor's closing transaction.
+        """
+        record = self.read(lambda session: session.get(SyncRecord, record_id))
+        if record is None or any(getattr(record, k) != v for k, v in fields.items()):
+            self.update(record_id, **fields)
 
     @staticmethod
     def set_fields(session: Session, record_id: int, **fields: Any) -> None:

@@ -69,7 +69,7 @@ def push_invoice(unit: Unit, company_id: str, invoice_id: str) -> None:
             f"already linked to Stripe invoice {link.stripe_invoice_id}; nothing to do",
             outcome=AuditOutcome.SKIPPED,
         )
-        unit.update(
+        unit.settle(
             record_id,
             state=RecordState.SUCCEEDED,
             stripe_ref=link.stripe_invoice_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.handlers.postings import already_settled
 from reconciler.handlers.postings import post_to_bc
 from reconciler.models import AuditOutcome
 from reconciler.models import PostingKind
@@ -31,6 +32,8 @@ def on_invoice_paid(unit: Unit) -> None:
 def on_charge_succeeded(unit: Unit) -> None:
     deps: HandlerDeps = unit.deps
     charge_id = str(unit.envelope.data["object_id"])
+    if already_settled(unit, PostingKind.PAYMENT, charge_id):
+        return  # invoice.paid (or an earlier copy of this event) got there first
     charge = unit.call(
         None, f"fetched Stripe charge {charge_id}", deps.stripe.get_charge, charge_id
     )

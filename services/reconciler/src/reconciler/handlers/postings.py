@@ -66,22 +66,15 @@ def post_to_bc(
     """Post one Stripe payment (negative line) or refund (positive line) against its BC invoice."""
     deps: HandlerDeps = unit.deps
     is_payment = kind is PostingKind.PAYMENT
+    if already_settled(unit, kind, stripe_id):
+        return
     record_id = unit.record(
-        RecordKind.PAYMENT if is_payment else RecordKind.REFUND,
-        f"stripe:{kind.value}:{stripe_id}",
+        _record_kind(kind),
+        _business_key(kind, stripe_id),
         stripe_ref=stripe_id,
         amount_minor=amount_minor,
         currency=currency.lower(),
     )
-    settled_line = unit.read(lambda session: _settled_line(session, stripe_id, record_id))
-    if settled_line is not None:
-        unit.step(
-            record_id,
-            "decided",
-            f"already in BC as line {settled_line}; nothing more to do",
-            outcome=AuditOutcome.SKIPPED,
-        )
-        return
     company_id = str(metadata.get("bc_company_id") or "")
     bc_invoice_id = str(metadata.get("bc_invoice_id") or "")
     if not company_id or not bc_invoice_id:
@@ -207,19 +200,47 @@ def post_to_bc(
     unit.update(record_id, **fields)
 
 
-def _settled_line(session: Session, stripe_id: str, record_id: int) -> str | None:
-    """The BC line of a posting that is written and whose record succeeded, else None."""
+def already_settled(unit: Unit, kind: PostingKind, stripe_id: str) -> bool:
+    """Whether the Stripe payment or refund is written to BC and its record succeeded.
+
+    Then a later event for it has nothing to do: the step joins the record's story and the
+    handler stops before any call.
+    """
+    found = unit.read(lambda session: _settled_line(session, kind, stripe_id))
+    if found is None:
+        return False
+    record_id, line_id = found
+    unit.touch(record_id)
+    unit.step(
+        record_id,
+        "decided",
+        f"already in BC as line {line_id}; nothing more to do",
+        outcome=AuditOutcome.SKIPPED,
+    )
+    return True
+
+
+def _record_kind(kind: PostingKind) -> RecordKind:
+    return RecordKind.PAYMENT if kind is PostingKind.PAYMENT else RecordKind.REFUND
+
+
+def _business_key(kind: PostingKind, stripe_id: str) -> str:
+    return f"stripe:{kind.value}:{stripe_id}"
+
+
+def _settled_line(session: Session, kind: PostingKind, stripe_id: str) -> tuple[int, str] | None:
     row = session.execute(
-        select(Posting.bc_line_id)
-        .join(SyncRecord, SyncRecord.id == Posting.record_id)
+        select(SyncRecord.id, Posting.bc_line_id)
+        .join(Posting, Posting.record_id == SyncRecord.id)
         .where(
+            SyncRecord.kind == _record_kind(kind),
+            SyncRecord.business_key == _business_key(kind, stripe_id),
+            SyncRecord.state == RecordState.SUCCEEDED,
             Posting.stripe_id == stripe_id,
             Posting.state == PostingState.POSTED,
-            SyncRecord.id == record_id,
-            SyncRecord.state == RecordState.SUCCEEDED,
         )
     ).first()
-    return None if row is None else str(row[0])
+    return None if row is None else (int(row[0]), str(row[1]))
 
 
 def _release(unit: Unit, posting_id: int) -> None:

@@ -1,0 +1,108 @@
+"""A consumer SIGKILLed in the middle of a payment: the payment still reaches BC exactly once.
+
+The reliability checklist's kill points inside the posting (reliability.md §5.2): right after
+the posting's lease was committed, and after bc-gateway wrote the BC line but before the
+reconciler confirmed it. The dead consumer's lease keeps every other attempt out until it runs
+out (shortened here to a few seconds); the redelivered messages wait through the bus, then one
+takes the posting over, finds the line in BC if it was written, and confirms it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import subprocess
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from factories import wait_until
+
+from mlc_local.processes import Process
+from mlc_local.scenario import Connector
+from mlc_local.stack import LocalStack
+
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
+
+# The module's stack runs with these (see the stack fixture): a lease of a few seconds.
+STACK_ENV = {
+    "MLC_MAX_RETRIES": "8",
+    "MLC_BC_MAX_ATTEMPTS": "2",
+    "MLC_BC_RETRY_BUDGET": "2",
+    "MLC_GATEWAY_TIMEOUT": "4",
+    "MLC_CLAIM_LEASE": "8",
+}
+
+
+def _consumer(stack: LocalStack, name: str, kill_point: str | None = None) -> Process:
+    env = dict(stack.env, MLC_HEARTBEAT_FILE=str(stack.workdir / f"{name}.heartbeat"))
+    if kill_point:
+        env["MLC_KILL_POINT"] = kill_point
+    return Process(name, ["reconciler", "consume"], env, stack.workdir / "log")
+
+
+def _pushed_invoice(stack: LocalStack, connector: Connector) -> dict[str, Any]:
+    number = "K" + secrets.token_hex(4).upper()
+    company = f"/companies/{stack.company_id}"
+    stack.bc_admin("POST", company + "/customers", {"number": number, "displayName": number})
+    body = {
+        "customerNumber": number,
+        "lines": [
+            {"lineType": "Account", "lineObjectNumber": "40100", "quantity": 1, "unitPrice": 77}
+        ],
+        "post": True,
+    }
+    invoice: dict[str, Any] = stack.bc_admin("POST", company + "/invoices", body)
+
+    def pushed() -> bool:
+        found = connector.records(kind="invoice", bc_ref=str(invoice["id"]))
+        return bool(found) and found[0]["state"] == "succeeded"
+
+    connector.wait_for("the invoice in Stripe", pushed, timeout=60)
+    return connector.records(kind="invoice", bc_ref=str(invoice["id"]))[0]
+
+
+def _bc_lines(stack: LocalStack, charge_id: str) -> list[dict[str, Any]]:
+    """Posted and still unposted BC lines carrying the charge id."""
+    external = charge_id.upper()
+    posted = stack.bc_admin("GET", f"/companies/{stack.company_id}/postedJournalLines")["value"]
+    waiting = stack.bc_admin("GET", f"/companies/{stack.company_id}/journalLines")["value"]
+    return [row for row in posted + waiting if row.get("externalDocumentNumber") == external]
+
+
+@pytest.mark.parametrize("kill_point", ["after_claim", "after_bc_write"])
+def test_a_consumer_killed_mid_payment_leaves_exactly_one_bc_line(
+    stack: LocalStack, connector: Connector, kill_point: str
+) -> None:
+    record = _pushed_invoice(stack, connector)
+    stack.processes.pop("consumer-1").stop()  # the stack's own consumer makes way
+    doomed = _consumer(stack, f"doomed-{kill_point}", kill_point)
+    try:
+        charge = connector.pay(record["stripe_ref"])["charge"]["id"]
+        assert doomed.popen.wait(timeout=60) == -signal.SIGKILL
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the consumer never reached {kill_point}:\n{doomed.tail()}")
+    finally:
+        doomed.stop()
+    expected_before = 1 if kill_point == "after_bc_write" else 0
+    assert len(_bc_lines(stack, charge)) == expected_before
+
+    stack.processes["consumer-1"] = _consumer(stack, "consumer-1")
+
+    def settled() -> bool:
+        found = connector.records(kind="payment", stripe_ref=charge)
+        return bool(found) and found[0]["state"] == "succeeded"
+
+    connector.wait_for(f"the payment after a kill {kill_point}", settled, timeout=90)
+    lines = _bc_lines(stack, charge)
+    assert len(lines) == 1, lines
+    assert Decimal(str(lines[0]["amount"])) == Decimal("-77")
+    story = connector.record(connector.records(kind="payment", stripe_ref=charge)[0]["id"])
+    actions = [step["action"] for step in story["audit"]]
+    assert "waiting" in actions, actions  # someone met the dead consumer's lease
+    assert wait_until(lambda: not _unposted(stack, charge), timeout_s=30)
+
+
+def _unposted(stack: LocalStack, charge_id: str) -> list[dict[str, Any]]:
+    waiting = stack.bc_admin("GET", f"/companies/{stack.company_id}/journalLines")["value"]
+    return [row for row in waiting if row.get("externalDocumentNumber") == charge_id.upper()]
