@@ -42,6 +42,12 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
         with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's name
+        # An idle kept-alive connection reaching ``timeout`` is routine, not an error.
+        if format.startswith("Request timed out"):
+            return
+        super().log_error(format, *args)
+
     def make_environ(self) -> Any:
         environ = super().make_environ()
         self._body = None

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,3 +120,29 @@ class TestKeepAlive:
         response.read()
         conn.close()
         assert response.will_close
+
+
+def test_an_idle_connection_is_closed_quietly_after_the_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class ShortIdle(KeepAliveRequestHandler):
+        timeout = 0.2
+
+    server = make_server("127.0.0.1", 0, _app(), threaded=True, request_handler=ShortIdle)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=5)
+        with caplog.at_level(logging.DEBUG, logger="werkzeug"):
+            response, _ = _call(conn, "GET", "/port")
+            assert response.status == 200
+            time.sleep(0.5)  # the server gives up on the idle connection
+            conn.request("GET", "/port")
+            with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError)):
+                conn.getresponse()
+        conn.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert [r.getMessage() for r in caplog.records if "timed out" in r.getMessage()] == []
