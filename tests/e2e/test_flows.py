@@ -8,17 +8,25 @@ customer, so tests share one stack without seeing each other's records.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from factories import random_ref
+from factories import wait_until
 
 from mlc_local.processes import run_cli
 from mlc_local.scenario import Connector
 from mlc_local.scenario import exact_numbers
 from mlc_local.stack import LocalStack
+from mlconnector.bus import Publisher
+from mlconnector.bus import Topology
+from mlconnector.contracts import Envelope
+from mlconnector.contracts import load_message
 from mlconnector.money import from_minor
 from mlconnector.money import to_minor
 
@@ -211,6 +219,45 @@ class TestInboundPayment:
             assert len(posted_lines(stack, charge)) == 1
             assert len(connector.records(kind="payment", stripe_ref=charge)) == 1
 
+    def test_events_for_a_payment_already_in_bc_cost_no_stripe_or_bc_call(
+        self, stack: LocalStack, connector: Connector
+    ) -> None:
+        invoice = post_invoice(stack, new_customer(stack), {"quantity": 1, "unitPrice": "42.00"})
+        record = pushed(connector, invoice)
+        stripe_invoice = record["stripe_ref"]
+        charge = connector.pay(stripe_invoice)["charge"]["id"]
+        payment = wait_record(connector, kind="payment", stripe_ref=charge)
+        assert payment["state"] == "succeeded", payment
+        stack.stripe.flush_deliveries()
+        wait_until(lambda: len(_events_about(stack, stripe_invoice, charge)) == 2, timeout_s=30)
+        steps_before = len(connector.record(payment["id"])["audit"])
+        reads_before = stack.stripe.request_count(method="GET")["total"]
+        bc_before = int(stack.bc_admin("GET", "/stats")["apiRequests"])
+
+        # Both events again, as new messages (a resend under the same event id would stop at
+        # the inbox): what a late webhook or a poll's backfill looks like to the reconciler.
+        again = [
+            dataclasses.replace(event, id=random_ref("again"))
+            for event in _events_about(stack, stripe_invoice, charge)
+        ]
+        publisher = Publisher(stack.env["MLC_AMQP_URL"], exchange=_topology(stack).exchange)
+        try:
+            for envelope in again:
+                publisher.publish(envelope.routing_key, envelope.to_json(), message_id=envelope.id)
+        finally:
+            publisher.close()
+
+        def told() -> bool:
+            return len(connector.record(payment["id"])["audit"]) >= steps_before + 4
+
+        connector.wait_for("both events in the payment's story", told, timeout=30)
+        summaries = [step["summary"] for step in connector.record(payment["id"])["audit"]]
+        assert any("already cover its total" in text for text in summaries), summaries
+        assert any("nothing more to do" in text for text in summaries), summaries
+        assert stack.stripe.request_count(method="GET")["total"] == reads_before
+        assert int(stack.bc_admin("GET", "/stats")["apiRequests"]) == bc_before
+        assert len(posted_lines(stack, charge)) == 1
+
     def test_a_payment_webhook_that_never_arrives_is_backfilled_by_the_poll(
         self, stack: LocalStack, connector: Connector
     ) -> None:
@@ -264,3 +311,24 @@ class TestInboundPayment:
         replayed = [s for s in story["audit"] if s["action"] == "replayed"]
         assert replayed
         assert replayed[0]["actor"] == "clerk@firm.example"
+
+
+def _topology(stack: LocalStack) -> Topology:
+    return Topology.isolated(stack.env["MLC_BUS_NAMESPACE"])
+
+
+def _events_about(stack: LocalStack, stripe_invoice: str, charge: str) -> list[Envelope]:
+    """The invoice.paid and charge.succeeded messages the reconciler received for a payment."""
+    engine = sa.create_engine(stack.env["MLC_DATABASE_URL"])
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text(
+                    "SELECT payload FROM inbox WHERE message_type IN "
+                    "('stripe.event.invoice.paid', 'stripe.event.charge.succeeded')"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    events = [load_message(row[0]) for row in rows]
+    return [e for e in events if e.data.get("object_id") in (stripe_invoice, charge)]

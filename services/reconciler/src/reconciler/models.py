@@ -266,7 +266,7 @@ class Posting(_CurrencyMixin, Base):
     )
     record_id: Mapped[int] = mapped_column(ForeignKey("sync_records.id"), index=True)
     bc_company_id: Mapped[str] = mapped_column(String(64))
-    bc_invoice_id: Mapped[str | None] = mapped_column(String(64))
+    bc_invoice_id: Mapped[str | None] = mapped_column(String(64), index=True)
     bc_journal_id: Mapped[str | None] = mapped_column(String(64))
     bc_line_id: Mapped[str | None] = mapped_column(String(64))
     # BC sign: a customer payment line is negative, a refund line positive.

@@ -3,6 +3,8 @@
 Whichever event arrives first (and however often), the handler re-reads the Stripe invoice
 with its payments and posts every paid payment of it that is not posted yet, keyed by the
 charge id. Both events therefore converge on the same postings, and duplicates are no-ops.
+A later event for a payment already in BC stops before any Stripe read: ``charge.succeeded``
+when its charge is settled, ``invoice.paid`` when the invoice's settled postings cover its total.
 Partial payments post what was paid; overpayment posts what was paid and is flagged.
 """
 
@@ -10,12 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from reconciler.handlers.postings import already_settled
 from reconciler.handlers.postings import post_to_bc
 from reconciler.models import AuditOutcome
+from reconciler.models import InvoiceLink
+from reconciler.models import Posting
 from reconciler.models import PostingKind
+from reconciler.models import PostingState
 from reconciler.models import RecordKind
 from reconciler.models import RecordState
+from reconciler.models import SyncRecord
 from reconciler.rules import HandlerDeps
 from reconciler.unit import Unit
 
@@ -23,10 +32,48 @@ from reconciler.unit import Unit
 def on_invoice_paid(unit: Unit) -> None:
     deps: HandlerDeps = unit.deps
     invoice_id = str(unit.envelope.data["object_id"])
+    covered = unit.read(lambda session: _covering_records(session, invoice_id))
+    if covered:
+        # charge.succeeded (or an earlier copy of this event) got there first, for every
+        # payment of the invoice: no Stripe read needed to know there is nothing left.
+        unit.touch(covered[0])
+        unit.step(
+            covered[0],
+            "decided",
+            f"Stripe invoice {invoice_id} is paid, and its {len(covered)} payment(s) in BC "
+            "already cover its total; nothing to do",
+            outcome=AuditOutcome.SKIPPED,
+        )
+        return
     invoice = unit.call(
         None, f"fetched Stripe invoice {invoice_id}", deps.stripe.get_invoice, invoice_id
     )
     post_invoice_payments(unit, invoice)
+
+
+def _covering_records(session: Session, stripe_invoice_id: str) -> list[int]:
+    """The succeeded payment records of a linked invoice, if their postings cover its total."""
+    link = session.scalar(
+        select(InvoiceLink).where(InvoiceLink.stripe_invoice_id == stripe_invoice_id)
+    )
+    if link is None:
+        return []
+    rows = session.execute(
+        select(Posting.record_id, Posting.amount_minor)
+        .join(SyncRecord, SyncRecord.id == Posting.record_id)
+        .where(
+            Posting.kind == PostingKind.PAYMENT,
+            Posting.bc_company_id == link.bc_company_id,
+            Posting.bc_invoice_id == link.bc_invoice_id,
+            Posting.currency == link.currency,
+            Posting.state == PostingState.POSTED,
+            SyncRecord.state == RecordState.SUCCEEDED,
+        )
+        .order_by(Posting.id)
+    ).all()
+    if sum(int(row.amount_minor) for row in rows) < link.total_minor:
+        return []
+    return [int(row.record_id) for row in rows]
 
 
 def on_charge_succeeded(unit: Unit) -> None:
