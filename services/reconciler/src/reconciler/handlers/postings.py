@@ -18,6 +18,7 @@ currency. A failed attempt gives its lease back unless the gateway may still be 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -46,6 +47,8 @@ from reconciler.store import claim_posting
 from reconciler.store import mark_posting_posted
 from reconciler.store import release_claim
 from reconciler.unit import Unit
+
+logger = logging.getLogger(__name__)
 
 
 def unmatched(unit: Unit, record_id: int, reason: str) -> None:
@@ -244,9 +247,16 @@ def _settled_line(session: Session, kind: PostingKind, stripe_id: str) -> tuple[
 
 
 def _release(unit: Unit, posting_id: int) -> None:
-    """Give the lease back after the gateway answered: the next attempt need not wait."""
-    with unit.tx() as session:
-        release_claim(session, session.get_one(Posting, posting_id), unit.holder)
+    """Give the lease back after the gateway answered: the next attempt need not wait.
+
+    Best effort: if the database cannot take it now, the lease simply runs out, and the error
+    that brought us here is the one worth reporting.
+    """
+    try:
+        with unit.tx() as session:
+            release_claim(session, session.get_one(Posting, posting_id), unit.holder)
+    except Exception:
+        logger.exception("could not release the claim on posting %s", posting_id)
 
 
 def _unmatched_reason(exc: Exception, bc_invoice_id: str, source: str) -> str | None:
