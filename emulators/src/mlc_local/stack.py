@@ -217,9 +217,8 @@ class LocalStack:
             )
         return response.json() if response.content else None
 
-    def bc_api_get(self, entity_set: str, params: dict[str, str] | None = None) -> list[Any]:
-        """Every row of a company entity set, read through BC's own API like any client."""
-        token = requests.post(
+    def _bc_token(self) -> str:
+        token: str = requests.post(
             f"{self.bc.base_url}/{TENANT}/oauth2/v2.0/token",
             data={
                 "grant_type": "client_credentials",
@@ -230,9 +229,15 @@ class LocalStack:
             verify=self.bc.ca_file,
             timeout=30,
         ).json()["access_token"]
-        url: str | None = (
-            f"{self.bc.api_base(TENANT, ENVIRONMENT)}/companies({self.company_id})/{entity_set}"
-        )
+        return token
+
+    def _bc_company_url(self, path: str) -> str:
+        return f"{self.bc.api_base(TENANT, ENVIRONMENT)}/companies({self.company_id})/{path}"
+
+    def bc_api_get(self, entity_set: str, params: dict[str, str] | None = None) -> list[Any]:
+        """Every row of a company entity set, read through BC's own API like any client."""
+        token = self._bc_token()
+        url: str | None = self._bc_company_url(entity_set)
         rows: list[Any] = []
         query = params
         while url:
@@ -248,6 +253,28 @@ class LocalStack:
             rows.extend(body["value"])
             url, query = body.get("@odata.nextLink"), None
         return rows
+
+    def bc_api(self, method: str, path: str, body: Any = None, etag: str | None = None) -> Any:
+        """One write through BC's own API, as a person's other BC client would make it.
+
+        ``path`` is relative to the company (``customers(<id>)``); an ``etag`` goes in If-Match.
+        """
+        headers = {"Authorization": f"Bearer {self._bc_token()}"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if etag:
+            headers["If-Match"] = etag
+        response = requests.request(
+            method,
+            self._bc_company_url(path),
+            data=None if body is None else exact_json(body),
+            headers=headers,
+            verify=self.bc.ca_file,
+            timeout=30,
+        )
+        if response.status_code >= 400:
+            raise RuntimeError(f"BC API {method} {path}: {response.status_code} {response.text}")
+        return response.json() if response.content else None
 
     def seed_bc_company(self) -> str:
         """A US company (LCY USD) with EUR, JPY and KWD, the connector's batches and settings."""

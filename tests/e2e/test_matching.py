@@ -1,0 +1,195 @@
+"""Matching end to end: what the connector does when BC and Stripe do not line up neatly.
+
+A customer changed in BC, a payment larger than what BC still has open, and Stripe payments that
+name no BC invoice or one that does not exist. Real sockets and processes, as in ``test_flows``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import stripe
+
+from mlc_local.scenario import Connector
+from mlc_local.stack import LocalStack
+
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
+
+LINE = {"lineType": "Account", "lineObjectNumber": "40100", "quantity": 1}
+
+
+def _customer(stack: LocalStack) -> str:
+    number = "M" + secrets.token_hex(4).upper()
+    path = f"/companies/{stack.company_id}/customers"
+    stack.bc_admin("POST", path, {"number": number, "displayName": f"Customer {number}"})
+    return number
+
+
+def _pushed(stack: LocalStack, connector: Connector, customer: str, price: int) -> dict[str, Any]:
+    body = {"customerNumber": customer, "lines": [{**LINE, "unitPrice": price}], "post": True}
+    invoice: dict[str, Any] = stack.bc_admin(
+        "POST", f"/companies/{stack.company_id}/invoices", body
+    )
+    record = _settled(connector, kind="invoice", bc_ref=str(invoice["id"]))
+    assert record["state"] == "succeeded", record
+    return {"bc": invoice, "record": record}
+
+
+def _settled(connector: Connector, **filters: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = []
+
+    def done() -> bool:
+        found[:] = [r for r in connector.records(**filters) if r["state"] != "pending"]
+        return bool(found)
+
+    connector.wait_for(f"record {filters}", done, timeout=60)
+    return found[0]
+
+
+def _stripe(stack: LocalStack) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        stack.stripe_key, base_addresses={"api": stack.stripe.base_url}, max_network_retries=0
+    )
+
+
+def _foreign_stripe_invoice(
+    stack: LocalStack, metadata: dict[str, str], currency: str = "usd"
+) -> str:
+    """A Stripe invoice raised outside the connector (by hand, another tool), finalized."""
+    client = _stripe(stack)
+    customer = client.v1.customers.create({"name": "Walk-in customer"})
+    invoice = client.v1.invoices.create(
+        {
+            "customer": customer.id,
+            "collection_method": "send_invoice",
+            "days_until_due": 30,
+            "currency": currency,
+            "metadata": metadata,
+        }
+    )
+    assert invoice.id is not None
+    client.v1.invoices.add_lines(
+        invoice.id, {"lines": [{"amount": 2500, "description": "Walk-in sale"}]}
+    )
+    client.v1.invoices.finalize_invoice(invoice.id)
+    return invoice.id
+
+
+class TestCustomers:
+    def test_a_bc_customer_change_updates_the_linked_stripe_customer(
+        self, stack: LocalStack, connector: Connector
+    ) -> None:
+        number = _customer(stack)
+        pushed = _pushed(stack, connector, number, 80)
+        stripe_ref = pushed["record"]["stripe_ref"]
+        stripe_invoice = stack.stripe.admin("GET", f"objects/invoice/{stripe_ref}")
+        stripe_customer = str(stripe_invoice["customer"])
+        (bc_customer,) = stack.bc_api_get("customers", {"$filter": f"number eq '{number}'"})
+
+        stack.bc_api(
+            "PATCH",
+            f"customers({bc_customer['id']})",
+            {"displayName": "Renamed Trading Ltd", "email": "ap@renamed.example"},
+            etag=bc_customer["@odata.etag"],
+        )
+        stack.bc_admin("POST", "/notifications/flush")
+
+        def updated() -> bool:
+            now = stack.stripe.admin("GET", f"objects/customer/{stripe_customer}")
+            return bool(now.get("email") == "ap@renamed.example")
+
+        connector.wait_for("the Stripe customer updated", updated, timeout=60)
+        now = stack.stripe.admin("GET", f"objects/customer/{stripe_customer}")
+        assert now["name"] == "Renamed Trading Ltd"
+        assert now["metadata"]["bc_customer_number"] == number
+        customers = _stripe(stack).v1.customers.list({"email": "ap@renamed.example"})
+        assert [c.id for c in customers.data] == [stripe_customer]  # updated, not duplicated
+
+
+class TestPaymentsThatDoNotLineUp:
+    def test_an_overpayment_posts_what_was_paid_and_is_flagged(
+        self, stack: LocalStack, connector: Connector
+    ) -> None:
+        pushed = _pushed(stack, connector, _customer(stack), 100)
+        invoice = pushed["bc"]
+        # A clerk books 30.00 received in cash against the invoice in BC first.
+        (clearing,) = stack.bc_api_get("accounts", {"$filter": "number eq '10900'"})
+        batch = stack.bc_api(
+            "POST",
+            "customerPaymentJournals",
+            {"code": "CASH" + secrets.token_hex(2).upper(), "balancingAccountId": clearing["id"]},
+        )
+        stack.bc_api(
+            "POST",
+            f"customerPaymentJournals({batch['id']})/customerPayments",
+            {
+                "customerId": invoice["customerId"],
+                "postingDate": dt.date.today().isoformat(),
+                "documentNumber": "CASH" + secrets.token_hex(3).upper(),
+                "amount": -30,
+                "appliesToInvoiceId": invoice["id"],
+            },
+        )
+        stack.bc_api("POST", f"journals({batch['id']})/Microsoft.NAV.post")
+
+        charge = connector.pay(pushed["record"]["stripe_ref"])["charge"]["id"]
+        payment = _settled(connector, kind="payment", stripe_ref=charge)
+
+        assert payment["state"] == "succeeded", payment
+        detail = connector.record(payment["id"])
+        assert detail["record"]["flags"] == {"overpaid": True, "overpaid_by": "30.00"}
+        posted = stack.bc_admin("GET", f"/companies/{stack.company_id}/postedJournalLines")
+        lines = [r for r in posted["value"] if r["externalDocumentNumber"] == charge.upper()]
+        assert [Decimal(str(r["amount"])) for r in lines] == [Decimal("-100")]
+        story = [step["summary"] for step in detail["audit"]]
+        assert any("overpays BC invoice" in text and "by 30.00" in text for text in story)
+
+    @pytest.mark.parametrize(
+        ("metadata", "reason"),
+        [
+            ({}, "carries no BC invoice in its metadata"),
+            ({"bc_invoice_id": str(uuid.uuid4())}, "does not exist"),
+        ],
+        ids=["no-metadata", "unknown-bc-invoice"],
+    )
+    def test_a_payment_naming_no_known_bc_invoice_is_unmatched_not_guessed(
+        self, stack: LocalStack, connector: Connector, metadata: dict[str, str], reason: str
+    ) -> None:
+        if metadata:
+            metadata = {**metadata, "bc_company_id": stack.company_id}
+        invoice_id = _foreign_stripe_invoice(stack, metadata)
+        bc_calls_before = int(stack.bc_admin("GET", "/stats")["apiRequests"])
+
+        charge = stack.stripe.pay_invoice(invoice_id)["charge"]["id"]
+        payment = _settled(connector, kind="payment", stripe_ref=charge)
+
+        assert payment["state"] == "unmatched", payment
+        assert reason in payment["last_error"]
+        posted = stack.bc_admin("GET", f"/companies/{stack.company_id}/postedJournalLines")
+        waiting = stack.bc_admin("GET", f"/companies/{stack.company_id}/journalLines")
+        refs = {r["externalDocumentNumber"] for r in posted["value"] + waiting["value"]}
+        assert charge.upper() not in refs
+        if not metadata:  # nothing named in BC: BC was not even asked
+            assert int(stack.bc_admin("GET", "/stats")["apiRequests"]) == bc_calls_before
+
+    def test_a_payment_in_another_currency_than_its_bc_invoice_is_unmatched(
+        self, stack: LocalStack, connector: Connector
+    ) -> None:
+        pushed = _pushed(stack, connector, _customer(stack), 25)  # a USD invoice in BC
+        metadata = {"bc_company_id": stack.company_id, "bc_invoice_id": str(pushed["bc"]["id"])}
+        invoice_id = _foreign_stripe_invoice(stack, metadata, currency="eur")
+
+        charge = stack.stripe.pay_invoice(invoice_id)["charge"]["id"]
+        payment = _settled(connector, kind="payment", stripe_ref=charge)
+
+        assert payment["state"] == "unmatched", payment
+        assert "does not match its BC invoice" in payment["last_error"]
+        assert "EUR" in payment["last_error"]
+        assert "USD" in payment["last_error"]
+        waiting = stack.bc_admin("GET", f"/companies/{stack.company_id}/journalLines")
+        assert charge.upper() not in {r["externalDocumentNumber"] for r in waiting["value"]}
