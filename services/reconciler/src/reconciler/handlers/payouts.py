@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from mlconnector.money import format_amount
 from mlconnector.money import from_minor
-from reconciler.adapters.http import GatewayUnavailable
+from reconciler.handlers.leases import give_back
 from reconciler.models import AuditOutcome
 from reconciler.models import Payout
 from reconciler.models import PayoutState
@@ -24,7 +24,6 @@ from reconciler.models import RecordKind
 from reconciler.models import RecordState
 from reconciler.rules import HandlerDeps
 from reconciler.store import claim_payout
-from reconciler.store import release_claim
 from reconciler.unit import Unit
 
 MATCHABLE_TYPES = {"charge": "payment", "payment": "payment", "refund": "refund"}
@@ -179,11 +178,7 @@ def on_payout(unit: Unit) -> None:
                 request={"journal": rules.payout_journal, "lines": len(lines)},
             )
         except Exception as exc:
-            # The lines are idempotent per document and external number in bc-gateway; only
-            # a call that may still be running there keeps the lease until it runs out.
-            if not (isinstance(exc, GatewayUnavailable) and exc.in_doubt):
-                with unit.tx() as session:
-                    release_claim(session, session.get_one(Payout, payout_row_id), unit.holder)
+            give_back(unit, Payout, payout_row_id, exc)
             raise
         line_ids = [str(line.get("line_id") or "") for line in result.get("lines", [])]
         with unit.tx() as session:

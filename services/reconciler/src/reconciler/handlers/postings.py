@@ -18,7 +18,6 @@ currency. A failed attempt gives its lease back unless the gateway may still be 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -32,7 +31,7 @@ from mlconnector.money import from_minor
 from mlconnector.money import normalize_currency
 from reconciler.adapters.http import GatewayNotFound
 from reconciler.adapters.http import GatewayRejected
-from reconciler.adapters.http import GatewayUnavailable
+from reconciler.handlers.leases import give_back
 from reconciler.kill_points import AFTER_BC_WRITE
 from reconciler.kill_points import AFTER_CLAIM
 from reconciler.models import AuditOutcome
@@ -45,10 +44,7 @@ from reconciler.models import SyncRecord
 from reconciler.rules import HandlerDeps
 from reconciler.store import claim_posting
 from reconciler.store import mark_posting_posted
-from reconciler.store import release_claim
 from reconciler.unit import Unit
-
-logger = logging.getLogger(__name__)
 
 
 def unmatched(unit: Unit, record_id: int, reason: str) -> None:
@@ -146,8 +142,7 @@ def post_to_bc(
                 request=command,
             )
         except Exception as exc:
-            if not (isinstance(exc, GatewayUnavailable) and exc.in_doubt):
-                _release(unit, posting_id)
+            give_back(unit, Posting, posting_id, exc)
             reason = _unmatched_reason(exc, bc_invoice_id, source)
             if reason is None:
                 raise
@@ -244,19 +239,6 @@ def _settled_line(session: Session, kind: PostingKind, stripe_id: str) -> tuple[
         )
     ).first()
     return None if row is None else (int(row[0]), str(row[1]))
-
-
-def _release(unit: Unit, posting_id: int) -> None:
-    """Give the lease back after the gateway answered: the next attempt need not wait.
-
-    Best effort: if the database cannot take it now, the lease simply runs out, and the error
-    that brought us here is the one worth reporting.
-    """
-    try:
-        with unit.tx() as session:
-            release_claim(session, session.get_one(Posting, posting_id), unit.holder)
-    except Exception:
-        logger.exception("could not release the claim on posting %s", posting_id)
 
 
 def _unmatched_reason(exc: Exception, bc_invoice_id: str, source: str) -> str | None:
