@@ -9,13 +9,18 @@ takes the posting over, finds the line in BC if it was written, and confirms it.
 
 from __future__ import annotations
 
-import secrets
 import signal
 import subprocess
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from e2e_helpers import new_customer
+from e2e_helpers import post_invoice
+from e2e_helpers import posted_lines
+from e2e_helpers import pushed
+from e2e_helpers import unposted_lines
+from e2e_helpers import wait_record
 from factories import wait_until
 
 from mlc_local.processes import Process
@@ -41,40 +46,17 @@ def _consumer(stack: LocalStack, name: str, kill_point: str | None = None) -> Pr
     return Process(name, ["reconciler", "consume"], env, stack.workdir / "log")
 
 
-def _pushed_invoice(stack: LocalStack, connector: Connector) -> dict[str, Any]:
-    number = "K" + secrets.token_hex(4).upper()
-    company = f"/companies/{stack.company_id}"
-    stack.bc_admin("POST", company + "/customers", {"number": number, "displayName": number})
-    body = {
-        "customerNumber": number,
-        "lines": [
-            {"lineType": "Account", "lineObjectNumber": "40100", "quantity": 1, "unitPrice": 77}
-        ],
-        "post": True,
-    }
-    invoice: dict[str, Any] = stack.bc_admin("POST", company + "/invoices", body)
-
-    def pushed() -> bool:
-        found = connector.records(kind="invoice", bc_ref=str(invoice["id"]))
-        return bool(found) and found[0]["state"] == "succeeded"
-
-    connector.wait_for("the invoice in Stripe", pushed, timeout=60)
-    return connector.records(kind="invoice", bc_ref=str(invoice["id"]))[0]
-
-
 def _bc_lines(stack: LocalStack, charge_id: str) -> list[dict[str, Any]]:
     """Posted and still unposted BC lines carrying the charge id."""
-    external = charge_id.upper()
-    posted = stack.bc_admin("GET", f"/companies/{stack.company_id}/postedJournalLines")["value"]
-    waiting = stack.bc_admin("GET", f"/companies/{stack.company_id}/journalLines")["value"]
-    return [row for row in posted + waiting if row.get("externalDocumentNumber") == external]
+    return posted_lines(stack, charge_id) + unposted_lines(stack, charge_id)
 
 
 @pytest.mark.parametrize("kill_point", ["after_claim", "after_bc_write"])
 def test_a_consumer_killed_mid_payment_leaves_exactly_one_bc_line(
     stack: LocalStack, connector: Connector, kill_point: str
 ) -> None:
-    record = _pushed_invoice(stack, connector)
+    invoice = post_invoice(stack, new_customer(stack), {"quantity": 1, "unitPrice": 77})
+    record = pushed(connector, invoice)
     stack.processes.pop("consumer-1").stop()  # the stack's own consumer makes way
     doomed = _consumer(stack, f"doomed-{kill_point}", kill_point)
     try:
@@ -89,20 +71,12 @@ def test_a_consumer_killed_mid_payment_leaves_exactly_one_bc_line(
 
     stack.processes["consumer-1"] = _consumer(stack, "consumer-1")
 
-    def settled() -> bool:
-        found = connector.records(kind="payment", stripe_ref=charge)
-        return bool(found) and found[0]["state"] == "succeeded"
-
-    connector.wait_for(f"the payment after a kill {kill_point}", settled, timeout=90)
+    payment = wait_record(connector, timeout=90, kind="payment", stripe_ref=charge)
+    assert payment["state"] == "succeeded", payment
     lines = _bc_lines(stack, charge)
     assert len(lines) == 1, lines
     assert Decimal(str(lines[0]["amount"])) == Decimal("-77")
-    story = connector.record(connector.records(kind="payment", stripe_ref=charge)[0]["id"])
+    story = connector.record(payment["id"])
     actions = [step["action"] for step in story["audit"]]
     assert "waiting" in actions, actions  # someone met the dead consumer's lease
-    assert wait_until(lambda: not _unposted(stack, charge), timeout_s=30)
-
-
-def _unposted(stack: LocalStack, charge_id: str) -> list[dict[str, Any]]:
-    waiting = stack.bc_admin("GET", f"/companies/{stack.company_id}/journalLines")["value"]
-    return [row for row in waiting if row.get("externalDocumentNumber") == charge_id.upper()]
+    assert wait_until(lambda: not unposted_lines(stack, charge), timeout_s=30)

@@ -9,19 +9,23 @@ customer, so tests share one stack without seeing each other's records.
 from __future__ import annotations
 
 import dataclasses
-import secrets
 import time
 from decimal import Decimal
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from e2e_helpers import bc_invoice
+from e2e_helpers import new_customer
+from e2e_helpers import post_invoice
+from e2e_helpers import posted_lines
+from e2e_helpers import pushed
+from e2e_helpers import stripe_object
+from e2e_helpers import wait_record
 from factories import random_ref
 from factories import wait_until
 
 from mlc_local.processes import run_cli
 from mlc_local.scenario import Connector
-from mlc_local.scenario import exact_numbers
 from mlc_local.stack import LocalStack
 from mlconnector.bus import Publisher
 from mlconnector.bus import Topology
@@ -31,61 +35,6 @@ from mlconnector.money import from_minor
 from mlconnector.money import to_minor
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
-
-LINE = {"lineType": "Account", "lineObjectNumber": "40100"}
-
-
-def new_customer(stack: LocalStack, currency: str | None = None) -> str:
-    number = "E" + secrets.token_hex(4).upper()
-    body: dict[str, Any] = {"number": number, "displayName": f"Customer {number}"}
-    if currency:
-        body["currencyCode"] = currency
-    stack.bc_admin("POST", f"/companies/{stack.company_id}/customers", body)
-    return number
-
-
-def post_invoice(
-    stack: LocalStack, customer: str, *lines: dict[str, Any], **extra: Any
-) -> dict[str, Any]:
-    body = {"customerNumber": customer, "lines": [{**LINE, **line} for line in lines], **extra}
-    invoice: dict[str, Any] = stack.bc_admin(
-        "POST", f"/companies/{stack.company_id}/invoices", {**exact_numbers(body), "post": True}
-    )
-    return invoice
-
-
-def wait_record(connector: Connector, timeout: float = 60, **filters: str) -> dict[str, Any]:
-    found: list[dict[str, Any]] = []
-
-    def settled() -> bool:
-        found[:] = [r for r in connector.records(**filters) if r["state"] != "pending"]
-        return bool(found)
-
-    connector.wait_for(f"record {filters}", settled, timeout=timeout)
-    return found[0]
-
-
-def pushed(connector: Connector, invoice: dict[str, Any]) -> dict[str, Any]:
-    record = wait_record(connector, kind="invoice", bc_ref=str(invoice["id"]))
-    assert record["state"] == "succeeded", record
-    return record
-
-
-def stripe_object(stack: LocalStack, kind: str, object_id: str) -> dict[str, Any]:
-    result: dict[str, Any] = stack.stripe.admin("GET", f"objects/{kind}/{object_id}")
-    return result
-
-
-def posted_lines(stack: LocalStack, external_document_number: str) -> list[dict[str, Any]]:
-    rows = stack.bc_admin("GET", f"/companies/{stack.company_id}/postedJournalLines")["value"]
-    return [r for r in rows if r["externalDocumentNumber"] == external_document_number.upper()]
-
-
-def bc_invoice(stack: LocalStack, invoice_id: str) -> dict[str, Any]:
-    rows = stack.bc_api_get("salesInvoices", {"$filter": f"id eq {invoice_id}"})
-    assert len(rows) == 1
-    result: dict[str, Any] = rows[0]
-    return result
 
 
 class TestOutboundInvoice:

@@ -10,45 +10,20 @@ import datetime as dt
 import secrets
 import uuid
 from decimal import Decimal
-from typing import Any
 
 import pytest
 import stripe
+from e2e_helpers import new_customer
+from e2e_helpers import post_invoice
+from e2e_helpers import posted_lines
+from e2e_helpers import pushed
+from e2e_helpers import unposted_lines
+from e2e_helpers import wait_record
 
 from mlc_local.scenario import Connector
 from mlc_local.stack import LocalStack
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
-
-LINE = {"lineType": "Account", "lineObjectNumber": "40100", "quantity": 1}
-
-
-def _customer(stack: LocalStack) -> str:
-    number = "M" + secrets.token_hex(4).upper()
-    path = f"/companies/{stack.company_id}/customers"
-    stack.bc_admin("POST", path, {"number": number, "displayName": f"Customer {number}"})
-    return number
-
-
-def _pushed(stack: LocalStack, connector: Connector, customer: str, price: int) -> dict[str, Any]:
-    body = {"customerNumber": customer, "lines": [{**LINE, "unitPrice": price}], "post": True}
-    invoice: dict[str, Any] = stack.bc_admin(
-        "POST", f"/companies/{stack.company_id}/invoices", body
-    )
-    record = _settled(connector, kind="invoice", bc_ref=str(invoice["id"]))
-    assert record["state"] == "succeeded", record
-    return {"bc": invoice, "record": record}
-
-
-def _settled(connector: Connector, **filters: str) -> dict[str, Any]:
-    found: list[dict[str, Any]] = []
-
-    def done() -> bool:
-        found[:] = [r for r in connector.records(**filters) if r["state"] != "pending"]
-        return bool(found)
-
-    connector.wait_for(f"record {filters}", done, timeout=60)
-    return found[0]
 
 
 def _stripe(stack: LocalStack) -> stripe.StripeClient:
@@ -84,9 +59,9 @@ class TestCustomers:
     def test_a_bc_customer_change_updates_the_linked_stripe_customer(
         self, stack: LocalStack, connector: Connector
     ) -> None:
-        number = _customer(stack)
-        pushed = _pushed(stack, connector, number, 80)
-        stripe_ref = pushed["record"]["stripe_ref"]
+        number = new_customer(stack)
+        record = pushed(connector, post_invoice(stack, number, {"quantity": 1, "unitPrice": 80}))
+        stripe_ref = record["stripe_ref"]
         stripe_invoice = stack.stripe.admin("GET", f"objects/invoice/{stripe_ref}")
         stripe_customer = str(stripe_invoice["customer"])
         (bc_customer,) = stack.bc_api_get("customers", {"$filter": f"number eq '{number}'"})
@@ -115,8 +90,8 @@ class TestPaymentsThatDoNotLineUp:
     def test_an_overpayment_posts_what_was_paid_and_is_flagged(
         self, stack: LocalStack, connector: Connector
     ) -> None:
-        pushed = _pushed(stack, connector, _customer(stack), 100)
-        invoice = pushed["bc"]
+        invoice = post_invoice(stack, new_customer(stack), {"quantity": 1, "unitPrice": 100})
+        record = pushed(connector, invoice)
         # A clerk books 30.00 received in cash against the invoice in BC first.
         (clearing,) = stack.bc_api_get("accounts", {"$filter": "number eq '10900'"})
         batch = stack.bc_api(
@@ -137,14 +112,13 @@ class TestPaymentsThatDoNotLineUp:
         )
         stack.bc_api("POST", f"journals({batch['id']})/Microsoft.NAV.post")
 
-        charge = connector.pay(pushed["record"]["stripe_ref"])["charge"]["id"]
-        payment = _settled(connector, kind="payment", stripe_ref=charge)
+        charge = connector.pay(record["stripe_ref"])["charge"]["id"]
+        payment = wait_record(connector, kind="payment", stripe_ref=charge)
 
         assert payment["state"] == "succeeded", payment
         detail = connector.record(payment["id"])
         assert detail["record"]["flags"] == {"overpaid": True, "overpaid_by": "30.00"}
-        posted = stack.bc_admin("GET", f"/companies/{stack.company_id}/postedJournalLines")
-        lines = [r for r in posted["value"] if r["externalDocumentNumber"] == charge.upper()]
+        lines = posted_lines(stack, charge)
         assert [Decimal(str(r["amount"])) for r in lines] == [Decimal("-100")]
         story = [step["summary"] for step in detail["audit"]]
         assert any("overpays BC invoice" in text and "by 30.00" in text for text in story)
@@ -166,30 +140,27 @@ class TestPaymentsThatDoNotLineUp:
         bc_calls_before = int(stack.bc_admin("GET", "/stats")["apiRequests"])
 
         charge = stack.stripe.pay_invoice(invoice_id)["charge"]["id"]
-        payment = _settled(connector, kind="payment", stripe_ref=charge)
+        payment = wait_record(connector, kind="payment", stripe_ref=charge)
 
         assert payment["state"] == "unmatched", payment
         assert reason in payment["last_error"]
-        posted = stack.bc_admin("GET", f"/companies/{stack.company_id}/postedJournalLines")
-        waiting = stack.bc_admin("GET", f"/companies/{stack.company_id}/journalLines")
-        refs = {r["externalDocumentNumber"] for r in posted["value"] + waiting["value"]}
-        assert charge.upper() not in refs
+        assert posted_lines(stack, charge) + unposted_lines(stack, charge) == []
         if not metadata:  # nothing named in BC: BC was not even asked
             assert int(stack.bc_admin("GET", "/stats")["apiRequests"]) == bc_calls_before
 
     def test_a_payment_in_another_currency_than_its_bc_invoice_is_unmatched(
         self, stack: LocalStack, connector: Connector
     ) -> None:
-        pushed = _pushed(stack, connector, _customer(stack), 25)  # a USD invoice in BC
-        metadata = {"bc_company_id": stack.company_id, "bc_invoice_id": str(pushed["bc"]["id"])}
+        invoice = post_invoice(stack, new_customer(stack), {"quantity": 1, "unitPrice": 25})
+        pushed(connector, invoice)  # a USD invoice in BC
+        metadata = {"bc_company_id": stack.company_id, "bc_invoice_id": str(invoice["id"])}
         invoice_id = _foreign_stripe_invoice(stack, metadata, currency="eur")
 
         charge = stack.stripe.pay_invoice(invoice_id)["charge"]["id"]
-        payment = _settled(connector, kind="payment", stripe_ref=charge)
+        payment = wait_record(connector, kind="payment", stripe_ref=charge)
 
         assert payment["state"] == "unmatched", payment
         assert "does not match its BC invoice" in payment["last_error"]
         assert "EUR" in payment["last_error"]
         assert "USD" in payment["last_error"]
-        waiting = stack.bc_admin("GET", f"/companies/{stack.company_id}/journalLines")
-        assert charge.upper() not in {r["externalDocumentNumber"] for r in waiting["value"]}
+        assert unposted_lines(stack, charge) == []

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from e2e_helpers import wait_record
 
 from mlc_local.scenario import Connector
 from mlc_local.stack import LocalStack
@@ -32,17 +33,6 @@ def _invoice(connector: Connector, customer: str, price: str) -> dict[str, Any]:
             ],
         }
     )
-
-
-def _settled(connector: Connector, kind: str, **filters: str) -> dict[str, Any]:
-    found: list[dict[str, Any]] = []
-
-    def done() -> bool:
-        found[:] = [r for r in connector.records(kind=kind, **filters) if r["state"] != "pending"]
-        return bool(found)
-
-    connector.wait_for(f"{kind} {filters}", done, timeout=90)
-    return found[0]
 
 
 def _gl_total(stack: LocalStack, account: str) -> Decimal:
@@ -70,7 +60,8 @@ def test_payout_books_fees_and_transfer_and_the_clearing_account_nets_to_zero(
         _invoice(connector, "P2", "80.00"),
     ]
     stripe_ids = [
-        _settled(connector, "invoice", bc_ref=str(i["id"]))["stripe_ref"] for i in invoices
+        wait_record(connector, timeout=90, kind="invoice", bc_ref=str(i["id"]))["stripe_ref"]
+        for i in invoices
     ]
     charges = [
         connector.pay(stripe_ids[0])["charge"],
@@ -78,11 +69,14 @@ def test_payout_books_fees_and_transfer_and_the_clearing_account_nets_to_zero(
         connector.pay(stripe_ids[2], amount=5000)["charge"],
     ]
     for charge in charges:
-        assert _settled(connector, "payment", stripe_ref=charge["id"])["state"] == "succeeded"
+        assert (
+            wait_record(connector, timeout=90, kind="payment", stripe_ref=charge["id"])["state"]
+            == "succeeded"
+        )
     assert connector.clearing_balance() == Decimal("1200.00") + Decimal("349.99") + Decimal("50.00")
 
     [payout] = connector.payout()
-    record = _settled(connector, "payout", stripe_ref=payout["id"])
+    record = wait_record(connector, timeout=90, kind="payout", stripe_ref=payout["id"])
     assert record["state"] == "succeeded", record
 
     fees = sum(
@@ -110,13 +104,18 @@ def test_a_partial_refund_becomes_one_positive_line_in_the_refund_batch_left_for
         {"number": "R1", "displayName": "Refund One"},
     )
     invoice = _invoice(connector, "R1", "500.00")
-    stripe_id = _settled(connector, "invoice", bc_ref=str(invoice["id"]))["stripe_ref"]
+    stripe_id = wait_record(connector, timeout=90, kind="invoice", bc_ref=str(invoice["id"]))[
+        "stripe_ref"
+    ]
     charge = connector.pay(stripe_id)["charge"]["id"]
-    assert _settled(connector, "payment", stripe_ref=charge)["state"] == "succeeded"
+    assert (
+        wait_record(connector, timeout=90, kind="payment", stripe_ref=charge)["state"]
+        == "succeeded"
+    )
 
     refund = connector.refund(charge, amount=12345)
     refund_id = refund.get("id") or refund["refund"]["id"]
-    record = _settled(connector, "refund", stripe_ref=refund_id)
+    record = wait_record(connector, timeout=90, kind="refund", stripe_ref=refund_id)
     assert record["state"] == "succeeded", record
     pending = stack.bc_admin("GET", f"/companies/{stack.company_id}/journalLines")["value"]
     lines = [line for line in pending if line.get("externalDocumentNumber") == refund_id.upper()]
