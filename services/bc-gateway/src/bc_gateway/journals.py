@@ -15,7 +15,9 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
+from typing import TypeVar
 
 from bc_gateway.adapters.bc_client import BCClient
 from bc_gateway.adapters.bc_client import Entity
@@ -25,6 +27,7 @@ from bc_gateway.adapters.odata import odata_string
 from bc_gateway.rejections import Rejected
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 PAYMENT_BATCHES = "customerPaymentJournals"
 GENERAL_BATCHES = "journals"
@@ -75,8 +78,8 @@ class BatchDirectory:
     """The connector's batches by code, remembered per process (each lookup is a BC request).
 
     Batches are created once and then only used, so their ids are kept for ``ttl_s``; a person
-    deleting a batch makes the next request on the old id answer 404, after which the caller
-    ``forget``s it and looks again (``with_batch``). Payments would otherwise spend one BC
+    deleting a batch makes the next request on the old id answer 404, after which
+    ``with_batch`` forgets it and looks again. Payments would otherwise spend one BC
     request in every four on finding a batch that never moves, against BC's rate limit.
     """
 
@@ -122,6 +125,37 @@ class BatchDirectory:
     def forget(self, bc: BCClient, batch_set: str, code: str) -> None:
         with self._lock:
             self._known.pop(self._key(bc, batch_set, code), None)
+
+    def with_batch(
+        self,
+        bc: BCClient,
+        batch_set: str,
+        code: str,
+        use: Callable[[Entity], _T],
+        *,
+        create: bool = False,
+        clearing_account: str | None = None,
+    ) -> _T:
+        """``use(batch)`` on the remembered batch; on a 404 (deleted in BC) look again, once.
+
+        A missing batch is created (with the clearing account as balancing account) if
+        ``create``, else refused with 404 ``not_found``.
+        """
+
+        def attempt() -> _T:
+            if create:
+                return use(self.ensure(bc, batch_set, code, clearing_account))
+            batch = self.find(bc, batch_set, code)
+            if batch is None:
+                missing = f"journal batch {code} does not exist in BC"
+                raise Rejected("not_found", missing, status=404)
+            return use(batch)
+
+        try:
+            return attempt()
+        except BCNotFound:
+            self.forget(bc, batch_set, code)
+            return attempt()
 
 
 def _account_id(bc: BCClient, number: str) -> str:
@@ -172,18 +206,12 @@ def post_connector_journal(
             status=403,
         )
 
-    def lines_of(fresh: bool) -> tuple[Entity, list[Entity]]:
-        if fresh:
-            batches.forget(bc, PAYMENT_BATCHES, code)
-        batch = batches.find(bc, PAYMENT_BATCHES, code)
-        if batch is None:
-            raise Rejected("not_found", f"journal batch {code} does not exist in BC", status=404)
-        return batch, batch_lines(bc, PAYMENT_BATCHES, str(batch["id"]))
-
-    try:
-        batch, lines = lines_of(fresh=False)
-    except BCNotFound:
-        batch, lines = lines_of(fresh=True)  # the remembered batch was deleted in BC
+    batch, lines = batches.with_batch(
+        bc,
+        PAYMENT_BATCHES,
+        code,
+        lambda found: (found, batch_lines(bc, PAYMENT_BATCHES, str(found["id"]))),
+    )
     result: dict[str, Any] = {
         "journal": code,
         "journal_id": batch["id"],

@@ -29,7 +29,6 @@ from typing import Any
 
 from bc_gateway.adapters.bc_client import BCClient
 from bc_gateway.adapters.bc_client import Entity
-from bc_gateway.adapters.bc_errors import BCNotFound
 from bc_gateway.adapters.odata import odata_string
 from bc_gateway.journals import PAYMENT_BATCHES
 from bc_gateway.journals import BatchDirectory
@@ -120,10 +119,14 @@ def record_customer_line(
             "invoice_currency": currency,
             "invoice_remaining_amount": amount(invoice.get("remainingAmount", 0)),
         }
-        try:
-            batch, existing = _batch_and_line(bc, batches, books, journal, external, fresh=False)
-        except BCNotFound:  # the remembered batch was deleted in BC: look it up again
-            batch, existing = _batch_and_line(bc, batches, books, journal, external, fresh=True)
+        batch, existing = batches.with_batch(
+            bc,
+            PAYMENT_BATCHES,
+            journal,
+            lambda found: (found, _find_line(bc, str(found["id"]), external)),
+            create=True,
+            clearing_account=books.clearing_account,
+        )
         result["journal_id"] = batch["id"]
         if existing is not None:
             result["line_id"] = existing["id"]
@@ -146,21 +149,6 @@ def record_customer_line(
         logger.info("created %s line %s in %s for %s", line.kind, created["id"], journal, external)
         result.update(line_id=created["id"], created=True)
         return result
-
-
-def _batch_and_line(
-    bc: BCClient,
-    batches: BatchDirectory,
-    books: Books,
-    journal: str,
-    external: str,
-    *,
-    fresh: bool,
-) -> tuple[Entity, Entity | None]:
-    if fresh:
-        batches.forget(bc, PAYMENT_BATCHES, journal)
-    batch = batches.ensure(bc, PAYMENT_BATCHES, journal, books.clearing_account)
-    return batch, _find_line(bc, str(batch["id"]), external)
 
 
 def _invoice(bc: BCClient, invoice_id: str) -> Entity:
