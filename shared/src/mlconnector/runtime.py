@@ -50,6 +50,26 @@ def _amqp_url(raw: str) -> str:
     return raw
 
 
+def _storage_uri(raw: str) -> str:
+    if not raw.startswith(("memory://", "redis://", "rediss://", "redis+sentinel://")):
+        raise ValueError("expected memory:// or a redis:// URI")
+    return raw
+
+
+def _small_count(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 5:
+        raise ValueError("expected 0 to 5")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 65535:
+        raise ValueError("expected a TCP port (1-65535)")
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
 class CommonSettings:
     """What every service reads: where it runs, how it logs, the broker and the secrets."""
@@ -60,6 +80,15 @@ class CommonSettings:
     secrets: SecretsSettings
     readiness_timeout_s: float
     bus_namespace: str | None = None
+    # Where rate-limit counters live: ``memory://`` (one process) or ``redis://host:6379`` so
+    # every worker and replica shares one budget (Flask-Limiter's storage URI).
+    ratelimit_storage_uri: str = dataclasses.field(default="memory://", repr=False)
+    # How many reverse proxies (the ingress controller) stand in front of the service and set
+    # X-Forwarded-For: only that many hops are trusted for the client's address. 0 = none.
+    trusted_proxies: int = 0
+    # When set, gateways serve their command API on this port only and webhooks only on the
+    # main port, so a NetworkPolicy can admit the reconciler and the ingress controller apart.
+    command_port: int | None = None
 
     def topology(self) -> Topology:
         """The standard topology, or an isolated copy when ``MLC_BUS_NAMESPACE`` is set.
@@ -77,6 +106,9 @@ class CommonSettings:
             secrets=SecretsSettings.from_reader(env),
             readiness_timeout_s=env("READINESS_TIMEOUT", float, 2.0),
             bus_namespace=env.optional("BUS_NAMESPACE", _namespace),
+            ratelimit_storage_uri=env("RATELIMIT_STORAGE", _storage_uri, "memory://"),
+            trusted_proxies=env("TRUSTED_PROXIES", _small_count, 0),
+            command_port=env.optional("COMMAND_PORT", _port),
         )
 
 
