@@ -9,13 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pika
+from flask.testing import FlaskClient
 
 from mlc_local.processes import bin_path  # noqa: F401 - shared with the tests
 from mlc_local.processes import free_port  # noqa: F401 - shared with the tests
 from mlc_local.stack import LocalStack
 from mlc_local.stack import StackOptions
 from mlconnector.bus import Topology
+from mlconnector.identity import SigningKey
+from mlconnector.identity import jwks_document
 
 
 def random_ref(prefix: str) -> str:
@@ -72,6 +76,9 @@ def wait_until(predicate: Any, *, timeout_s: float = 10.0, interval_s: float = 0
     return bool(predicate())
 
 
+# The service identity of the tests: the reconciler's signing key and the published key set, as
+# `mlc-secrets identity rotate` would write them (a fresh key per test session).
+RECONCILER_KEY = SigningKey.generate("reconciler")
 SERVICE_SECRETS = {
     "ml-connector/bc": {
         "client_id": "c0ffee00-0000-4000-8000-000000000001",
@@ -82,8 +89,40 @@ SERVICE_SECRETS = {
         "api_key": "sk_test_51TestKeyForTheEmulatorOnly",
         "webhook_secret": "whsec_TestSigningSecretForEmulator",
     },
-    "ml-connector/reconciler": {"replay_token": "replay-token-Hn2Kc7Vd0Rf5"},
+    "ml-connector/reconciler": {
+        "replay_token": "replay-token-Hn2Kc7Vd0Rf5",
+        "identity_key": RECONCILER_KEY.to_json(),
+    },
+    "ml-connector/identity": {"jwks": jwks_document([RECONCILER_KEY.public_jwk()])},
 }
+
+
+def service_token(audience: str, key: SigningKey = RECONCILER_KEY, **claims: Any) -> str:
+    """A token as the reconciler signs it for ``audience``; ``claims`` override or add claims
+    (``exp=...``, ``aud=...``) to forge the broken ones."""
+    now = int(time.time())
+    payload: dict[str, Any] = {
+        "iss": key.subject,
+        "sub": key.subject,
+        "aud": audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "jti": uuid.uuid4().hex,
+        **claims,
+    }
+    return jwt.encode(
+        {k: v for k, v in payload.items() if v is not None},
+        key.private_key,
+        algorithm="EdDSA",
+        headers={"kid": key.kid},
+    )
+
+
+def authorized(client: FlaskClient, audience: str) -> FlaskClient:
+    """``client`` calling as the reconciler: every request carries a fresh service token."""
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {service_token(audience)}"
+    return client
 
 
 @contextlib.contextmanager

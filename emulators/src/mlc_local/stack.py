@@ -198,6 +198,9 @@ class LocalStack:
         }
         for path, pairs in values.items():
             run_cli(["mlc-secrets", "set", path, *(f"{k}={v}" for k, v in pairs.items())], self.env)
+        # The reconciler's service identity: its signing key, and the public key the gateways
+        # check its calls with.
+        run_cli(["mlc-secrets", "identity", "rotate"], self.env)
 
     # -- BC seeding -----------------------------------------------------------------------
 

@@ -19,6 +19,12 @@ from mlconnector.bus import Topology
 from mlconnector.config import ConfigError
 from mlconnector.config import Environment
 from mlconnector.config import EnvReader
+from mlconnector.identity import IDENTITY_PATH
+from mlconnector.identity import JWKS_KEY
+from mlconnector.identity import SIGNING_KEY
+from mlconnector.identity import CallerPolicy
+from mlconnector.identity import TokenIssuer
+from mlconnector.identity import TokenVerifier
 from mlconnector.redaction import redact
 from mlconnector.redaction import register_secrets
 from mlconnector.secrets import SecretNotFound
@@ -48,6 +54,9 @@ def _amqp_url(raw: str) -> str:
     if not raw.startswith(("amqp://", "amqps://")):
         raise ValueError("expected an amqp:// or amqps:// URL")
     return raw
+
+
+DEFAULT_COMMAND_CALLERS = "reconciler=*"
 
 
 def _storage_uri(raw: str) -> str:
@@ -89,6 +98,10 @@ class CommonSettings:
     # When set, gateways serve their command API on this port only and webhooks only on the
     # main port, so a NetworkPolicy can admit the reconciler and the ingress controller apart.
     command_port: int | None = None
+    # Which authenticated caller may use which gateway command (``MLC_COMMAND_CALLERS``).
+    command_callers: CallerPolicy = dataclasses.field(
+        default_factory=lambda: CallerPolicy.parse(DEFAULT_COMMAND_CALLERS)
+    )
 
     def topology(self) -> Topology:
         """The standard topology, or an isolated copy when ``MLC_BUS_NAMESPACE`` is set.
@@ -109,6 +122,9 @@ class CommonSettings:
             ratelimit_storage_uri=env("RATELIMIT_STORAGE", _storage_uri, "memory://"),
             trusted_proxies=env("TRUSTED_PROXIES", _small_count, 0),
             command_port=env.optional("COMMAND_PORT", _port),
+            command_callers=env(
+                "COMMAND_CALLERS", CallerPolicy.parse, CallerPolicy.parse(DEFAULT_COMMAND_CALLERS)
+            ),
         )
 
 
@@ -157,3 +173,30 @@ def preflight(service: str, check: Callable[[], object]) -> bool:
         print(f"{service}: cannot start: {redact(str(exc))}", file=sys.stderr)
         return False
     return True
+
+
+def _secret_reader(store: SecretStore, path: str, key: str) -> Callable[[], str | None]:
+    def read() -> str | None:
+        try:
+            value = store.read(path).get(key)
+        except SecretNotFound:
+            return None
+        if value:
+            register_secrets([value])
+        return value
+
+    return read
+
+
+def identity_verifier(store: SecretStore, audience: str) -> TokenVerifier:
+    """Checks callers' tokens for ``audience`` against the key set at ``ml-connector/identity``.
+
+    Nothing is read until the first command arrives, so a gateway serves its webhooks even
+    before the identity keys exist.
+    """
+    return TokenVerifier(_secret_reader(store, IDENTITY_PATH, JWKS_KEY), audience=audience)
+
+
+def identity_issuer(store: SecretStore, path: str) -> TokenIssuer:
+    """Signs this service's tokens with the private key at ``path`` (key ``identity_key``)."""
+    return TokenIssuer(_secret_reader(store, path, SIGNING_KEY))

@@ -18,7 +18,9 @@ import getpass
 import sys
 from collections.abc import Callable
 
+from mlconnector import identity_cli
 from mlconnector.config import ConfigError
+from mlconnector.identity import IdentityError
 from mlconnector.redaction import redact
 from mlconnector.secrets import SecretNotFound
 from mlconnector.secrets import SecretsSettings
@@ -74,6 +76,7 @@ def _build_parser() -> argparse.ArgumentParser:
     delete_cmd.add_argument("path", metavar="PATH")
     delete_cmd.add_argument("keys", nargs="+", metavar="KEY")
     commands.add_parser("check", help="check that the store is reachable and readable")
+    identity_cli.add_parser(commands)
     return parser
 
 
@@ -94,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc), EXIT_NOT_FOUND)
     except SecretStoreError as exc:
         return _fail(str(exc), EXIT_STORE)
+    except IdentityError as exc:  # a key set or key that cannot be used as it stands
+        return _fail(str(exc), EXIT_USAGE)
     except ValueError as exc:  # invalid path, key or value given by the operator
         return _fail(str(exc), EXIT_USAGE)
     finally:
@@ -170,6 +175,7 @@ _COMMANDS: dict[str, Callable[[SecretStore, argparse.Namespace], int]] = {
     "list": _list,
     "delete": _delete,
     "check": _check,
+    "identity": identity_cli.run,
 }
 
 

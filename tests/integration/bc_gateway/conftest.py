@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import requests
 from factories import SERVICE_SECRETS
+from factories import authorized
 from factories import random_ref
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer
@@ -39,6 +40,7 @@ from bc_gateway.bootstrap import Dependencies
 from bc_gateway.bootstrap import build_dependencies
 from bc_gateway.settings import Settings
 from mlconnector.bus import Publisher
+from mlconnector.identity import IDENTITY_PATH
 from mlconnector.secrets_file import EncryptedFileSecrets
 
 pytestmark = pytest.mark.rabbitmq
@@ -199,7 +201,9 @@ def secrets_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """An encrypted secrets file holding the bc-gateway secrets: (path, master key)."""
     master_key = "test-master-key-" + random_ref("k")
     path = tmp_path_factory.mktemp("bc-gw-secrets") / "secrets.enc"
-    EncryptedFileSecrets(path, master_key).write(SECRETS_PATH, BC)
+    store = EncryptedFileSecrets(path, master_key)
+    store.write(SECRETS_PATH, BC)
+    store.write(IDENTITY_PATH, SERVICE_SECRETS[IDENTITY_PATH])
     return path, master_key
 
 
@@ -282,8 +286,8 @@ def deps(make_deps: Any) -> Dependencies:
 
 @pytest.fixture
 def client(deps: Dependencies) -> Any:
-    """A Flask test client of the gateway app."""
-    return create_app(deps=deps).test_client()
+    """A Flask test client of the gateway app, calling as the reconciler."""
+    return authorized(create_app(deps=deps).test_client(), "bc-gateway")
 
 
 class LiveGateway:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from factories import authorized
 
 from bc_gateway import create_app
 
@@ -114,7 +115,9 @@ class TestReads:
     def test_the_invoice_list_follows_every_page_and_filters(
         self, make_deps: Any, admin: Any, company: Any
     ) -> None:
-        client = create_app(deps=make_deps(MLC_BC_PAGE_SIZE="2")).test_client()
+        client = authorized(
+            create_app(deps=make_deps(MLC_BC_PAGE_SIZE="2")).test_client(), "bc-gateway"
+        )
         since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
         posted = company.seed(
             admin, "invoices/bulk", {"count": 5, "customerId": company.customer_id, "post": True}
@@ -341,7 +344,9 @@ class TestUnavailable:
     def test_a_bc_outage_is_bc_unavailable_with_retry_after(
         self, make_deps: Any, admin: Any, company: Any
     ) -> None:
-        client = create_app(deps=make_deps(MLC_BC_MAX_ATTEMPTS="1")).test_client()
+        client = authorized(
+            create_app(deps=make_deps(MLC_BC_MAX_ATTEMPTS="1")).test_client(), "bc-gateway"
+        )
         admin.fault(status=503, count=5, retryAfter=7)
         response = client.get(f"/commands/customers/{company.customer_id}")
         assert response.status_code == 503
@@ -352,6 +357,8 @@ class TestUnavailable:
         self, make_deps: Any, company: Any
     ) -> None:
         deps = make_deps(MLC_BC_TENANT_ID="", MLC_BC_COMPANY_ID="")
-        response = create_app(deps=deps).test_client().get(f"/commands/customers/{MISSING}")
+        response = authorized(create_app(deps=deps).test_client(), "bc-gateway").get(
+            f"/commands/customers/{MISSING}"
+        )
         assert response.status_code == 503
         assert "MLC_BC_TENANT_ID" in str(response.get_json())

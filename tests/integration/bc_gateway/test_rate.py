@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import pytest
+from factories import authorized
 
 from bc_gateway import create_app
 
@@ -32,7 +33,7 @@ def test_500_calls_at_20_per_second_all_succeed_at_85_percent_of_the_limit(
     path = f"/commands/customers/{company.customer_id}"
 
     def caller(count: int) -> list[int]:
-        client = app.test_client()
+        client = authorized(app.test_client(), "bc-gateway")
         return [client.get(path).status_code for _ in range(count)]
 
     started = time.monotonic()

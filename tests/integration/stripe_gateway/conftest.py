@@ -22,12 +22,14 @@ import pika
 import pytest
 import stripe
 from factories import SERVICE_SECRETS
+from factories import authorized
 from factories import delete_topology
 from factories import random_ref
 from flask import Flask
 from flask.testing import FlaskClient
 
 from mlconnector.bus import Topology
+from mlconnector.identity import IDENTITY_PATH
 from mlconnector.secrets_file import EncryptedFileSecrets
 from stripe_emulator.server import EmulatorServer
 from stripe_gateway import create_app
@@ -207,6 +209,7 @@ def master_key() -> str:
 def secret_store(tmp_path: Path, master_key: str) -> EncryptedFileSecrets:
     store = EncryptedFileSecrets(tmp_path / "secrets.enc", master_key)
     store.write(STRIPE_PATH, SERVICE_SECRETS[STRIPE_PATH])
+    store.write(IDENTITY_PATH, SERVICE_SECRETS[IDENTITY_PATH])
     return store
 
 
@@ -245,4 +248,5 @@ def app(gateway_env: dict[str, str]) -> Iterator[Flask]:
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    """A test client of the gateway app, calling as the reconciler."""
+    return authorized(app.test_client(), "stripe-gateway")

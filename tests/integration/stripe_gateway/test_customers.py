@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import stripe
+from factories import authorized
 from factories import random_ref
 from flask import Flask
 from flask.testing import FlaskClient
@@ -102,7 +103,12 @@ class TestCreate:
     def test_three_at_once_make_one_customer(self, app: Flask, emu: EmulatorServer) -> None:
         body = command(email="ap@contoso.example")
         with concurrent.futures.ThreadPoolExecutor(3) as pool:
-            results = list(pool.map(lambda _: app.test_client().post(URL, json=body), range(3)))
+            results = list(
+                pool.map(
+                    lambda _: authorized(app.test_client(), "stripe-gateway").post(URL, json=body),
+                    range(3),
+                )
+            )
         assert {r.status_code for r in results} <= {200, 201}
         assert len({r.get_json()["stripe_customer_id"] for r in results}) == 1
         assert len(customers(emu)) == 1

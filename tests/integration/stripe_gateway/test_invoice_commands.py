@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import stripe
+from factories import authorized
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -175,7 +176,9 @@ class TestErrors:
         monkeypatch.setenv("MLC_STRIPE_RATE_LIMIT_RETRIES", "1")
         app = create_app()
         emu.inject_fault(kind="rate_limit", status=429, count=None, stage="edge")
-        response = app.test_client().post(URL, json=kit.invoice_command(customer))
+        response = authorized(app.test_client(), "stripe-gateway").post(
+            URL, json=kit.invoice_command(customer)
+        )
         assert response.status_code == 503
         assert response.get_json()["error"]["details"]["stripe_case"] == "rate_limited"
         assert response.headers["Retry-After"] == "1"

@@ -11,6 +11,7 @@ import concurrent.futures
 from typing import Any
 
 import pytest
+from factories import authorized
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -73,7 +74,7 @@ class TestPush:
         body = kit.invoice_command(customer)
 
         def send(_: int) -> Any:
-            return app.test_client().post(URL, json=body)
+            return authorized(app.test_client(), "stripe-gateway").post(URL, json=body)
 
         with concurrent.futures.ThreadPoolExecutor(3) as pool:
             responses = list(pool.map(send, range(3)))
@@ -134,7 +135,7 @@ class TestPush:
         # ":g1". SDK retries are off so the first 500 reaches the caller as a 503.
         monkeypatch.setenv("MLC_STRIPE_MAX_NETWORK_RETRIES", "0")
         app = create_app()
-        client = app.test_client()
+        client = authorized(app.test_client(), "stripe-gateway")
         body = kit.invoice_command(customer)
         draft = kit.crash_after_lines(app, body)
         path = f"/v1/invoices/{draft.id}/finalize"
@@ -172,7 +173,7 @@ class TestPush:
     ) -> None:
         monkeypatch.setenv("MLC_STRIPE_MAX_NETWORK_RETRIES", "0")
         app = create_app()
-        client = app.test_client()
+        client = authorized(app.test_client(), "stripe-gateway")
         body = kit.invoice_command(customer)
         draft = kit.crash_after_lines(app, body)
         path = f"/v1/invoices/{draft.id}/finalize"

@@ -9,7 +9,11 @@ from flask import Flask
 
 from bc_gateway.bootstrap import Dependencies
 from bc_gateway.bootstrap import build_dependencies
+from bc_gateway.settings import SERVICE
 from bc_gateway.settings import Settings
+from mlconnector.runtime import CommonSettings
+from mlconnector.runtime import identity_verifier
+from mlconnector.service_auth import install_service_auth
 from mlconnector.web import configure_app
 from mlconnector.web import health_blueprint
 
@@ -48,4 +52,21 @@ def create_app(
     for module in (webhooks, invoices, customers, payments, journals):
         app.register_blueprint(module.bp)
     api.register_error_handlers(app)
+    _guard_commands(app, dependencies, settings.common)
     return app
+
+
+def _guard_commands(app: Flask, deps: Dependencies, common: CommonSettings) -> None:
+    """Every command needs the reconciler's token and a grant (``api.access``); see
+    ``mlconnector.service_auth``. The webhooks carry their own proof and stay open."""
+    from bc_gateway.api.access import PERMISSIONS
+
+    verifier = deps.verifier or identity_verifier(deps.secret_store, SERVICE)
+    install_service_auth(
+        app,
+        verifier=lambda: verifier,
+        policy=common.command_callers,
+        permissions=PERMISSIONS,
+        realm=SERVICE,
+        command_port=common.command_port,
+    )

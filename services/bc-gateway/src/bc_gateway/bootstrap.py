@@ -27,7 +27,9 @@ from bc_gateway.settings import SERVICE
 from bc_gateway.settings import BCSettings
 from bc_gateway.settings import Settings
 from mlconnector.bus import Publisher
+from mlconnector.identity import TokenVerifier
 from mlconnector.runtime import build_publisher
+from mlconnector.runtime import identity_verifier
 from mlconnector.runtime import load_service_secrets
 from mlconnector.secrets import SecretStore
 from mlconnector.secrets import build_secret_store
@@ -48,6 +50,8 @@ class Dependencies:
     batches: BatchDirectory
     tokens: MsalTokenProvider | None = None
     bc: BCClient | None = None
+    # Checks the reconciler's service tokens on the command API (keys read on first use).
+    verifier: TokenVerifier | None = None
 
 
 def build_bc(
@@ -110,4 +114,5 @@ def build_dependencies(
         batches=BatchDirectory(),
         tokens=tokens,
         bc=client,
+        verifier=identity_verifier(store, SERVICE),
     )

@@ -12,6 +12,7 @@ from mlconnector.bus import Publisher
 from mlconnector.db import make_engine
 from mlconnector.db import make_session_factory
 from mlconnector.runtime import build_publisher
+from mlconnector.runtime import identity_issuer
 from mlconnector.runtime import load_service_secrets
 from mlconnector.secrets import SecretStore
 from mlconnector.secrets import build_secret_store
@@ -40,14 +41,23 @@ def build_dependencies(settings: Settings) -> Dependencies:
     store = build_secret_store(settings.common.secrets)
     secrets = load_service_secrets(store, settings.secrets_path, REQUIRED_SECRETS)
     engine = make_engine(settings.database_url)
+    issuer = identity_issuer(store, settings.secrets_path)
     return Dependencies(
         engine=engine,
         session_factory=make_session_factory(engine),
         publisher=build_publisher(settings.common, SERVICE),
         secret_store=store,
         handler_deps=HandlerDeps(
-            stripe=HttpStripeGateway(settings.stripe_gateway_url, settings.gateway_timeout_s),
-            bc=HttpBcGateway(settings.bc_gateway_url, settings.gateway_timeout_s),
+            stripe=HttpStripeGateway(
+                settings.stripe_gateway_url,
+                settings.gateway_timeout_s,
+                authorization=issuer.authorization,
+            ),
+            bc=HttpBcGateway(
+                settings.bc_gateway_url,
+                settings.gateway_timeout_s,
+                authorization=issuer.authorization,
+            ),
             rules=settings.rules,
             claim_lease_s=settings.claim_lease_s,
         ),

@@ -13,7 +13,9 @@ from mlconnector.runtime import CommonSettings
 from reconciler.rules import Rules
 
 SECRETS_PATH = "ml-connector/reconciler"
-REQUIRED_SECRETS = ("replay_token",)
+# ``identity_key``: the private key the reconciler signs its calls to the gateways with
+# (``mlc-secrets identity rotate`` creates it and publishes its public half).
+REQUIRED_SECRETS = ("replay_token", "identity_key")
 
 
 def _http_url(raw: str) -> str:

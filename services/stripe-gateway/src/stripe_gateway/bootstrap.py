@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 from mlconnector.bus import Publisher
+from mlconnector.identity import TokenVerifier
 from mlconnector.runtime import build_publisher
+from mlconnector.runtime import identity_verifier
 from mlconnector.runtime import load_service_secrets
 from mlconnector.secrets import SecretStore
 from mlconnector.secrets import build_secret_store
@@ -27,6 +29,8 @@ class Dependencies:
     stripe: StripeClient = dataclasses.field(repr=False)
     webhook_secrets: WebhookSecrets = dataclasses.field(repr=False)
     webhook_tolerance_s: int = 300
+    # Checks the reconciler's service tokens on the command API (keys read on first use).
+    verifier: TokenVerifier | None = None
 
 
 def build_stripe_client(settings: Settings, api_key: str) -> StripeClient:
@@ -72,4 +76,5 @@ def build_dependencies(settings: Settings) -> Dependencies:
         stripe=build_stripe_client(settings, secrets["api_key"]),
         webhook_secrets=build_webhook_secrets(settings, store, secrets),
         webhook_tolerance_s=settings.webhook_tolerance_s,
+        verifier=identity_verifier(store, SERVICE),
     )

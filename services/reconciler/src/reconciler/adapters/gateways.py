@@ -12,6 +12,7 @@ from typing import Any
 from typing import Protocol
 from urllib.parse import quote
 
+from reconciler.adapters.http import Authorization
 from reconciler.adapters.http import JsonGateway
 
 Json = dict[str, Any]
@@ -55,8 +56,12 @@ class BcGateway(Protocol):
 
 
 class HttpStripeGateway:
-    def __init__(self, base_url: str, timeout_s: float = 60.0) -> None:
-        self._http = JsonGateway(base_url, name="stripe-gateway", timeout_s=timeout_s)
+    def __init__(
+        self, base_url: str, timeout_s: float = 60.0, *, authorization: Authorization | None = None
+    ) -> None:
+        self._http = JsonGateway(
+            base_url, name="stripe-gateway", timeout_s=timeout_s, authorization=authorization
+        )
 
     def ensure_customer(self, command: Mapping[str, Any]) -> Json:
         return self._http.post("/commands/customers/ensure", command)
@@ -80,8 +85,12 @@ class HttpStripeGateway:
 
 
 class HttpBcGateway:
-    def __init__(self, base_url: str, timeout_s: float = 60.0) -> None:
-        self._http = JsonGateway(base_url, name="bc-gateway", timeout_s=timeout_s)
+    def __init__(
+        self, base_url: str, timeout_s: float = 60.0, *, authorization: Authorization | None = None
+    ) -> None:
+        self._http = JsonGateway(
+            base_url, name="bc-gateway", timeout_s=timeout_s, authorization=authorization
+        )
 
     def get_invoice(self, invoice_id: str) -> Json:
         return self._http.get(f"/commands/invoices/{quote(invoice_id, safe='')}")

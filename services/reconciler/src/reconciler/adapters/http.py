@@ -11,6 +11,7 @@ responses are parsed as ``Decimal`` so a float never touches money.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from urllib3.exceptions import NewConnectionError
 
 from mlconnector.bus import PermanentError
 from mlconnector.bus import TransientError
+from mlconnector.identity import IdentityError
 from mlconnector.logging import get_correlation_id
 from mlconnector.redaction import redact
 
@@ -51,13 +53,29 @@ class GatewayNotFound(GatewayRejected):
     """The object does not exist on the other side."""
 
 
-class JsonGateway:
-    """GET/POST JSON against one gateway base URL; one ``requests.Session`` per instance."""
+# Gives the ``Authorization`` header value for a call to the named gateway (its service token).
+Authorization = Callable[[str], str]
 
-    def __init__(self, base_url: str, *, name: str, timeout_s: float = 30.0) -> None:
+
+class JsonGateway:
+    """GET/POST JSON against one gateway base URL; one ``requests.Session`` per instance.
+
+    Every call carries the reconciler's service token for that gateway (``authorization``),
+    since the gateways refuse commands from anyone else (``mlconnector.service_auth``).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        name: str,
+        timeout_s: float = 30.0,
+        authorization: Authorization | None = None,
+    ) -> None:
         self._base = base_url.rstrip("/")
         self._name = name
         self._timeout = timeout_s
+        self._authorization = authorization
         self._session = requests.Session()
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -75,6 +93,13 @@ class JsonGateway:
         body: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         headers = {"Accept": "application/json"}
+        if self._authorization is not None:
+            try:
+                headers["Authorization"] = self._authorization(self._name)
+            except IdentityError as exc:
+                # A missing or unreadable signing key is an operations problem a retry may fix
+                # once the key is set; the gateway would refuse the call anyway.
+                raise GatewayUnavailable(f"no service token for {self._name}: {exc}") from exc
         correlation_id = get_correlation_id()
         if correlation_id:
             headers["X-Correlation-Id"] = correlation_id

@@ -1,0 +1,23 @@
+"""Who may use which bc-gateway command: the permission each endpoint needs.
+
+One table, read by the guard (``mlconnector.service_auth``) and by the authorization tests, so
+the answer to "who can write to our books?" is in one place. Reading BC (``bc:read``) is kept
+apart from writing journal lines (``bc:write``) and from posting a batch (``bc:post``), the step
+that makes entries final in the ledger. An endpoint missing here is refused to every caller.
+"""
+
+from __future__ import annotations
+
+READ = "bc:read"
+WRITE = "bc:write"
+POST = "bc:post"
+
+PERMISSIONS: dict[str, str] = {
+    "invoices.get_invoice": READ,
+    "invoices.list_invoices": READ,
+    "customers.get_customer": READ,
+    "payments.create_payment": WRITE,
+    "payments.create_refund": WRITE,
+    "journals.general_journal_lines": WRITE,
+    "journals.post_payment_journal": POST,
+}

@@ -1,0 +1,23 @@
+"""Who may use which stripe-gateway command: the permission each endpoint needs.
+
+One table, read by the guard (``mlconnector.service_auth``) and by the authorization tests.
+Reading Stripe objects (``stripe:read``) is kept apart from changing them (``stripe:write``:
+customers, invoices, voids and out-of-band payments). An endpoint missing here is refused to
+every caller.
+"""
+
+from __future__ import annotations
+
+READ = "stripe:read"
+WRITE = "stripe:write"
+
+PERMISSIONS: dict[str, str] = {
+    "customers.ensure": WRITE,
+    "invoices.push": WRITE,
+    "invoices.read": READ,
+    "invoices.void": WRITE,
+    "invoices.mark_paid_out_of_band": WRITE,
+    "charges.read": READ,
+    "payouts.read": READ,
+    "payouts.balance_transactions": READ,
+}
