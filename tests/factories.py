@@ -79,6 +79,10 @@ def wait_until(predicate: Any, *, timeout_s: float = 10.0, interval_s: float = 0
 # The service identity of the tests: the reconciler's signing key and the published key set, as
 # `mlc-secrets identity rotate` would write them (a fresh key per test session).
 RECONCILER_KEY = SigningKey.generate("reconciler")
+# A second, published caller that the default policy (``reconciler=*``) grants nothing: the
+# "wrong caller" of the authorization tests. A key nobody published: the "wrong credential".
+AUDITOR_KEY = SigningKey.generate("auditor")
+UNPUBLISHED_KEY = SigningKey.generate("reconciler")
 SERVICE_SECRETS = {
     "ml-connector/bc": {
         "client_id": "c0ffee00-0000-4000-8000-000000000001",
@@ -93,7 +97,9 @@ SERVICE_SECRETS = {
         "replay_token": "replay-token-Hn2Kc7Vd0Rf5",
         "identity_key": RECONCILER_KEY.to_json(),
     },
-    "ml-connector/identity": {"jwks": jwks_document([RECONCILER_KEY.public_jwk()])},
+    "ml-connector/identity": {
+        "jwks": jwks_document([RECONCILER_KEY.public_jwk(), AUDITOR_KEY.public_jwk()])
+    },
 }
 
 
