@@ -157,7 +157,11 @@ class SigningKey:
 
 
 def _subject(value: str) -> str:
-    if not value or len(value) > 64 or not all(c.isalnum() or c in "-_." for c in value):
+    if (
+        not value
+        or len(value) > 64
+        or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in value)
+    ):
         raise ValueError("a caller name is 1 to 64 letters, digits, '-', '_' or '.'")
     return value
 
@@ -365,36 +369,48 @@ class TokenVerifier:
         if key is None:
             raise AuthenticationFailed("the service token is signed by an unknown key")
         try:
+            # The times are checked below against this verifier's clock (the one the tests and
+            # the issuer share), so PyJWT checks signature, audience, issuer and presence only.
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key.key,
                 algorithms=[ALGORITHM],
                 audience=self._audience,
                 issuer=key.subject,
-                leeway=self._leeway,
-                options={"require": ["exp", "iat", "iss", "sub", "aud", "jti"]},
+                options={
+                    "require": ["exp", "iat", "iss", "sub", "aud", "jti"],
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
-        except jwt.ExpiredSignatureError:
-            raise AuthenticationFailed("the service token has expired") from None
         except jwt.InvalidAudienceError:
             raise AuthenticationFailed("the service token is for another service") from None
         except jwt.InvalidIssuerError:
             raise AuthenticationFailed("the service token's issuer does not own its key") from None
-        except jwt.ImmatureSignatureError:
-            raise AuthenticationFailed("the service token is not valid yet") from None
         except jwt.MissingRequiredClaimError as exc:
             raise AuthenticationFailed(f"the service token lacks the {exc.claim!r} claim") from None
         except jwt.PyJWTError:
             raise AuthenticationFailed("the service token's signature is not valid") from None
         if claims["sub"] != key.subject:
             raise AuthenticationFailed("the service token's subject does not own its key")
-        if not isinstance(claims["exp"], int) or not isinstance(claims["iat"], int):
-            raise AuthenticationFailed("the service token's times are not integers")
-        if claims["exp"] - claims["iat"] > self._max_lifetime:
-            raise AuthenticationFailed("the service token lives longer than allowed")
-        if claims["iat"] > self._clock() + self._leeway:
-            raise AuthenticationFailed("the service token was issued in the future")
+        self._check_times(claims)
         return Caller(subject=key.subject, kid=kid, token_id=str(claims["jti"]))
+
+    def _check_times(self, claims: Mapping[str, Any]) -> None:
+        """RFC 7519 §4.1.4-4.1.6 with a small leeway for clock skew, and a lifetime cap."""
+        exp, iat, nbf = claims["exp"], claims["iat"], claims.get("nbf", claims["iat"])
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (exp, iat, nbf)):
+            raise AuthenticationFailed("the service token's times are not integers")
+        now = self._clock()
+        if now > exp + self._leeway:
+            raise AuthenticationFailed("the service token has expired")
+        if now < nbf - self._leeway:
+            raise AuthenticationFailed("the service token is not valid yet")
+        if iat > now + self._leeway:
+            raise AuthenticationFailed("the service token was issued in the future")
+        if exp - iat > self._max_lifetime:
+            raise AuthenticationFailed("the service token lives longer than allowed")
 
 
 # -- authorization -------------------------------------------------------------------------
