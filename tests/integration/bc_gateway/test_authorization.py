@@ -15,10 +15,15 @@ from authorization_matrix import routes
 from authorization_matrix import wrong_caller
 from authorization_matrix import wrong_credentials
 from factories import AUDITOR_KEY
+from factories import RECONCILER_KEY
+from factories import UNPUBLISHED_KEY
 from factories import service_token
 
 from bc_gateway import create_app
 from bc_gateway.api.access import PERMISSIONS
+from mlconnector.identity import TokenIssuer
+from reconciler.adapters.gateways import HttpBcGateway
+from reconciler.adapters.http import GatewayUnavailable
 
 AUDIENCE = "bc-gateway"
 
@@ -108,3 +113,19 @@ class TestCommandPort:
         for port in (main, command):
             health = Route("GET", "/healthz", "health.healthz")
             assert _call(app, health, None, **port).status_code == 200
+
+
+class TestReconcilerAdapter:
+    def test_the_reconcilers_calls_carry_its_token_and_a_refused_token_is_retried_later(
+        self, live_gateway: Any, company: Any
+    ) -> None:
+        base = f"http://127.0.0.1:{live_gateway.server.server_port}"
+        signed = HttpBcGateway(
+            base, authorization=TokenIssuer(RECONCILER_KEY.to_json).authorization
+        )
+        assert signed.get_customer(company.customer_id)["id"] == company.customer_id
+        for authorization in (None, TokenIssuer(UNPUBLISHED_KEY.to_json).authorization):
+            stranger = HttpBcGateway(base, authorization=authorization)
+            # A transient error: during a key rotation the gateway may not know the key yet.
+            with pytest.raises(GatewayUnavailable, match="refused the service token"):
+                stranger.get_customer(company.customer_id)

@@ -136,6 +136,10 @@ class JsonGateway:
         message = redact(str(error.get("message") or response.reason or "no message"))
         details = error.get("details") if isinstance(error.get("details"), dict) else None
         where = f"{self._name} {method} {path}"
+        if response.status_code == 401:
+            # Our own token was refused: a key being rotated (the gateway has not re-read the key
+            # set yet) or an identity set-up problem. Neither is the record's fault; retry.
+            raise GatewayUnavailable(f"{where} refused the service token: {message}")
         if response.status_code in (408, 425, 429) or response.status_code >= 500:
             raise GatewayUnavailable(f"{where} answered {response.status_code} {code}: {message}")
         if response.status_code == 404:
