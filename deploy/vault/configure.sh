@@ -2,6 +2,8 @@
 # Configure Vault (or OpenBao) for one ml-connector environment: a KV v2 mount, the Kubernetes
 # auth method, one policy per service (policies/*.hcl) and one Kubernetes auth role per service,
 # each bound to that service's ServiceAccount in one namespace and to the "vault" token audience.
+# Each service reads its own path; the gateways also read ml-connector/identity (the public keys
+# that verify the reconciler's tokens), which only the admin policy may write.
 # Idempotent: run it again after changing a policy.
 #
 # Usage:   deploy/vault/configure.sh <kubernetes-namespace>
@@ -23,7 +25,7 @@
 set -euo pipefail
 
 if [ "$#" -ne 1 ]; then
-  sed -n '2,9p' "$0" >&2
+  sed -n '2,11p' "$0" >&2
   exit 2
 fi
 namespace="$1"
@@ -65,3 +67,4 @@ echo "Vault is ready for namespace $namespace (mount $mount). Set the credential
 echo "  mlc-secrets set ml-connector/bc client_id client_secret client_state" >&2
 echo "  mlc-secrets set ml-connector/stripe api_key webhook_secret" >&2
 echo "  mlc-secrets set ml-connector/reconciler replay_token" >&2
+echo "  mlc-secrets identity rotate    # the reconciler's signing key and the gateways' key set" >&2

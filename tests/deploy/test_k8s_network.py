@@ -1,21 +1,60 @@
 """What may talk to what: the Ingress and the NetworkPolicies.
 
 The policies are evaluated here the way the API server does for the parts we use (matchLabels
-pod selectors, namespace selectors, ports), so each test states a reachability fact about the
-rendered overlay rather than the shape of the YAML.
+pod and namespace selectors, numeric and named ports), so each test states a reachability fact
+about the rendered overlay rather than the shape of the YAML: "the command port is reachable from
+the reconciler and from nothing else". A connection needs both ends: the target's ingress
+policies must admit it and, when the source is one of our pods, the source's egress policies too.
+
+The trust boundary (docs/security.md, "Network boundaries on Kubernetes") in brief:
+
+- a gateway's `http` port (8080) serves the webhook; only the ingress controller's pods reach it
+  (and the kubelet's probes, which come from the node and are not subject to these policies);
+- its `commands` port (8090) serves the command API; only the reconciler's consumer and API
+  pods reach it, and the Ingress never routes to it;
+- the reconciler API is reachable only from labelled pods of its own namespace.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+GATEWAYS = ("bc-gateway", "stripe-gateway")
 WEBHOOKS = {"/webhooks/stripe": "stripe-gateway", "/webhooks/bc": "bc-gateway"}
+WEBHOOK_PORT, COMMAND_PORT = 8080, 8090
 INGRESS_NAMESPACE = "nginx-ingress"
+# The labels both install methods of the NGINX Ingress Controller (Helm chart and manifests) give
+# the controller's pods.
+INGRESS_CONTROLLER_LABELS = {"app.kubernetes.io/name": "nginx-ingress"}
+API_CLIENT_LABEL = {"ml-connector.io/reconciler-api-client": "true"}
+NAMESPACE_NAME = "kubernetes.io/metadata.name"
+# Connection-level reachability only; the API's own authentication is the application's.
+RECONCILER_CALLERS = {"reconciler-consumer", "reconciler-api"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A pod that might open a connection: its namespace and labels, and a name for messages."""
+
+    name: str
+    namespace: str
+    labels: dict[str, str]
+    ours: bool = False  # one of the overlay's pod templates (its egress policies apply)
+
+    @property
+    def namespace_labels(self) -> dict[str, str]:
+        return {NAMESPACE_NAME: self.namespace}
 
 
 def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     assert "matchExpressions" not in selector, "only matchLabels selectors are evaluated here"
     return bool(selector.get("matchLabels", {}).items() <= labels.items())
+
+
+def _namespace(overlay: Any) -> str:
+    return f"ml-connector-{overlay.overlay}"
 
 
 def _policies(overlay: Any, labels: dict[str, str], direction: str) -> list[dict[str, Any]]:
@@ -26,21 +65,113 @@ def _policies(overlay: Any, labels: dict[str, str], direction: str) -> list[dict
     ]
 
 
+def _rules(overlay: Any, labels: dict[str, str], direction: str) -> list[dict[str, Any]]:
+    key = direction.lower()
+    return [
+        rule
+        for policy in _policies(overlay, labels, direction)
+        for rule in policy["spec"].get(key, [])
+    ]
+
+
 def _egress_ports(overlay: Any, labels: dict[str, str]) -> set[int]:
-    return {
-        port["port"]
-        for policy in _policies(overlay, labels, "Egress")
-        for rule in policy["spec"].get("egress", [])
-        for port in rule.get("ports", [])
-    }
+    return {port["port"] for rule in _rules(overlay, labels, "Egress") for port in rule["ports"]}
 
 
 def _ingress_rules(overlay: Any, labels: dict[str, str]) -> list[dict[str, Any]]:
-    return [
-        rule
-        for policy in _policies(overlay, labels, "Ingress")
+    return _rules(overlay, labels, "Ingress")
+
+
+def _container_ports(template: Any) -> dict[str, int]:
+    return {
+        port["name"]: port["containerPort"]
+        for container in template.containers()
+        for port in container.get("ports", [])
+    }
+
+
+def _port_matches(rule: dict[str, Any], port: int, named: dict[str, int]) -> bool:
+    """A rule's ports (numeric, or named after the target's container ports); none = all."""
+    if "ports" not in rule:
+        return True
+    for allowed in rule["ports"]:
+        assert allowed.get("protocol", "TCP") == "TCP" or allowed["port"] == 53
+        assert "endPort" not in allowed, "port ranges are not evaluated here"
+        value = allowed["port"]
+        if (named.get(value) if isinstance(value, str) else value) == port:
+            return True
+    return False
+
+
+def _peer_matches(peer: dict[str, Any], source: Source, own_namespace: str) -> bool:
+    """One `from`/`to` element: namespace and pod selectors in one element must both match; a
+    pod selector alone means the policy's own namespace. Our ipBlocks address public networks
+    (private ranges excepted) and so never a pod; ingress rules have none (tested below)."""
+    if "ipBlock" in peer:
+        return False
+    if "namespaceSelector" in peer:
+        if not _selects(peer["namespaceSelector"], source.namespace_labels):
+            return False
+    elif source.namespace != own_namespace:
+        return False
+    return "podSelector" not in peer or _selects(peer["podSelector"], source.labels)
+
+
+def _admitted(
+    overlay: Any, target: Any, port: int, source: Source, *, ingress_only: bool = False
+) -> bool:
+    """Whether `source` may open a TCP connection to pods of `target` (a PodTemplate) on `port`;
+    with `ingress_only`, whether the target's ingress policies alone would let it in."""
+    namespace = _namespace(overlay)
+    named = _container_ports(target)
+    policies = _policies(overlay, target.labels, "Ingress")
+    assert policies, f"{target.ident} is not isolated for ingress"
+    inbound = any(
+        _port_matches(rule, port, named)
+        and ("from" not in rule or any(_peer_matches(p, source, namespace) for p in rule["from"]))
+        for policy in policies
         for rule in policy["spec"].get("ingress", [])
+    )
+    if not inbound or not source.ours or ingress_only:
+        return inbound
+    destination = Source(target.ident, namespace, target.labels)
+    return any(
+        _port_matches(rule, port, named)
+        and ("to" not in rule or any(_peer_matches(p, destination, namespace) for p in rule["to"]))
+        for rule in _rules(overlay, source.labels, "Egress")
+    )
+
+
+def _template(overlay: Any, ident: str) -> Any:
+    (found,) = [t for t in overlay.pod_templates() if t.ident == ident]
+    return found
+
+
+def _sources(overlay: Any) -> list[Source]:
+    """Every pod of the overlay, and the pods around it that must or must not get in."""
+    namespace = _namespace(overlay)
+    ours = [Source(t.owner_name, namespace, t.labels, ours=True) for t in overlay.pod_templates()]
+    return [
+        *ours,
+        Source("ingress-controller", INGRESS_NAMESPACE, INGRESS_CONTROLLER_LABELS),
+        Source("other-pod-of-the-ingress-namespace", INGRESS_NAMESPACE, {"app": "debug"}),
+        Source("ingress-lookalike-elsewhere", "default", INGRESS_CONTROLLER_LABELS),
+        Source("reconciler-lookalike-elsewhere", "default", _pods(overlay, "reconciler")[0]),
+        Source("unlabelled-pod-of-this-namespace", namespace, {"app": "toolbox"}),
+        Source("api-client-of-this-namespace", namespace, API_CLIENT_LABEL),
+        Source("api-client-elsewhere", "default", API_CLIENT_LABEL),
     ]
+
+
+def _who_reaches(overlay: Any, target: Any, port: int) -> set[str]:
+    """The sources that get through both ends. The target's ingress policies alone must admit
+    exactly those: an opening that only the sources' egress rules close, or a caller whose
+    egress rule is missing, fails here."""
+    sources = _sources(overlay)
+    reaching = {s.name for s in sources if _admitted(overlay, target, port, s)}
+    admitted = {s.name for s in sources if _admitted(overlay, target, port, s, ingress_only=True)}
+    assert admitted == reaching, f"{target.ident}:{port}: admits {admitted}, reached by {reaching}"
+    return reaching
 
 
 def _pods(overlay: Any, name: str, component: str | None = None) -> list[dict[str, str]]:
@@ -52,7 +183,14 @@ def _pods(overlay: Any, name: str, component: str | None = None) -> list[dict[st
     ]
 
 
-def test_the_ingress_exposes_exactly_the_two_webhook_paths(overlay: Any) -> None:
+def _service_port(overlay: Any, service: str, name: str) -> dict[str, Any]:
+    (port,) = [p for p in overlay.get("Service", service)["spec"]["ports"] if p["name"] == name]
+    return port
+
+
+def test_the_ingress_exposes_exactly_the_two_webhook_paths_on_the_http_port(
+    overlay: Any,
+) -> None:
     (ingress,) = overlay.of_kind("Ingress")
     spec = ingress["spec"]
     assert "defaultBackend" not in spec
@@ -60,12 +198,14 @@ def test_the_ingress_exposes_exactly_the_two_webhook_paths(overlay: Any) -> None
     assert spec["tls"][0]["hosts"] == [rule["host"]]
     routes = {p["path"]: p for p in rule["http"]["paths"]}
     assert set(routes) == set(WEBHOOKS)
-    services = {s["metadata"]["name"]: s for s in overlay.of_kind("Service")}
     for path, service in WEBHOOKS.items():
         assert routes[path]["pathType"] == "Exact"
         backend = routes[path]["backend"]["service"]
-        assert backend["name"] == service
-        assert backend["port"]["name"] in {p["name"] for p in services[service]["spec"]["ports"]}
+        assert backend == {"name": service, "port": {"name": "http"}}
+        # ... and that Service port leads to the container's webhook port, not the commands one.
+        assert _service_port(overlay, service, "http")["targetPort"] == "http"
+        ports = _container_ports(_template(overlay, f"Deployment/{service}"))
+        assert ports["http"] == WEBHOOK_PORT != ports["commands"]
     assert ingress["metadata"]["annotations"]["nginx.org/client-max-body-size"] == "1m"
 
 
@@ -81,13 +221,29 @@ def test_everything_is_denied_by_default(overlay: Any) -> None:
     assert len(denials) == 1
 
 
+def test_every_rule_names_its_ports(overlay: Any) -> None:
+    """A rule without `ports` would open every port of its peers (or of the selected pods)."""
+    for policy in overlay.of_kind("NetworkPolicy"):
+        for direction in ("ingress", "egress"):
+            for rule in policy["spec"].get(direction, []):
+                assert rule.get("ports"), f"{policy['metadata']['name']}: a rule opens all ports"
+
+
+def test_ingress_rules_admit_pods_not_addresses(overlay: Any) -> None:
+    """Sources are chosen by labels; an ipBlock would admit whatever holds an address."""
+    for policy in overlay.of_kind("NetworkPolicy"):
+        for rule in policy["spec"].get("ingress", []):
+            assert rule["from"], policy["metadata"]["name"]
+            assert all("ipBlock" not in peer for peer in rule["from"]), policy["metadata"]["name"]
+
+
 def test_every_pod_may_resolve_names(overlay: Any) -> None:
     for template in overlay.pod_templates():
         assert 53 in _egress_ports(overlay, template.labels), template.ident
 
 
 def test_gateways_reach_the_broker_vault_and_their_apis_but_no_database(overlay: Any) -> None:
-    for gateway in ("bc-gateway", "stripe-gateway"):
+    for gateway in GATEWAYS:
         for labels in _pods(overlay, gateway):
             ports = _egress_ports(overlay, labels)
             assert {5672, 5671, 8200, 443} <= ports, gateway
@@ -99,33 +255,50 @@ def test_the_reconciler_reaches_its_database_and_the_gateways_but_not_the_intern
 ) -> None:
     for labels in _pods(overlay, "reconciler"):
         ports = _egress_ports(overlay, labels)
-        assert {5672, 5432, 8200, 8080} <= ports
+        assert {5672, 5432, 8200, COMMAND_PORT} <= ports
         assert 443 not in ports
-    (rule,) = [
-        rule
-        for policy in _policies(overlay, _pods(overlay, "reconciler", "consumer")[0], "Egress")
-        for rule in policy["spec"].get("egress", [])
-        if any(p["port"] == 8080 for p in rule["ports"])
-    ]
-    for gateway in ("bc-gateway", "stripe-gateway"):
-        (server,) = _pods(overlay, gateway, "server")
-        assert any(_selects(peer["podSelector"], server) for peer in rule["to"]), gateway
+        assert WEBHOOK_PORT not in ports, "the reconciler has no business on the webhook port"
 
 
-def test_gateway_servers_accept_only_the_ingress_controller_and_the_reconciler(
+def test_the_command_port_is_reachable_only_from_the_reconciler(overlay: Any) -> None:
+    for gateway in GATEWAYS:
+        server = _template(overlay, f"Deployment/{gateway}")
+        assert _container_ports(server)["commands"] == COMMAND_PORT
+        assert _who_reaches(overlay, server, COMMAND_PORT) == RECONCILER_CALLERS, gateway
+
+
+def test_the_webhook_port_is_reachable_only_from_the_ingress_controller(overlay: Any) -> None:
+    for gateway in GATEWAYS:
+        server = _template(overlay, f"Deployment/{gateway}")
+        assert _container_ports(server)["http"] == WEBHOOK_PORT
+        assert _who_reaches(overlay, server, WEBHOOK_PORT) == {"ingress-controller"}, gateway
+
+
+def test_gateway_servers_open_no_other_port(overlay: Any) -> None:
+    for gateway in GATEWAYS:
+        server = _template(overlay, f"Deployment/{gateway}")
+        named = _container_ports(server)
+        opened = {
+            named.get(p["port"], p["port"])
+            for rule in _ingress_rules(overlay, server.labels)
+            for p in rule["ports"]
+        }
+        assert opened == {WEBHOOK_PORT, COMMAND_PORT}, gateway
+
+
+def test_the_reconciler_api_is_reachable_only_from_labelled_pods_of_its_namespace(
     overlay: Any,
 ) -> None:
-    (reconciler, *_) = _pods(overlay, "reconciler")
-    for gateway in ("bc-gateway", "stripe-gateway"):
-        (server,) = _pods(overlay, gateway, "server")
-        rules = _ingress_rules(overlay, server)
-        peers = [peer for rule in rules for peer in rule["from"]]
-        assert {p["port"] for rule in rules for p in rule["ports"]} == {8080}
-        namespaces = [p["namespaceSelector"] for p in peers if "namespaceSelector" in p]
-        assert namespaces == [{"matchLabels": {"kubernetes.io/metadata.name": INGRESS_NAMESPACE}}]
-        pods = [p["podSelector"] for p in peers if "namespaceSelector" not in p]
-        assert pods
-        assert all(_selects(selector, reconciler) for selector in pods)
+    api = _template(overlay, "Deployment/reconciler-api")
+    (port,) = _container_ports(api).values()
+    assert _who_reaches(overlay, api, port) == {"api-client-of-this-namespace"}
+    opened = {p["port"] for rule in _ingress_rules(overlay, api.labels) for p in rule["ports"]}
+    assert opened == {port}
+    # Off the public ingress: no Ingress routes to its Service.
+    for ingress in overlay.of_kind("Ingress"):
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                assert path["backend"]["service"]["name"] != "reconciler-api"
 
 
 def test_the_consumer_and_the_cronjobs_accept_no_connections(overlay: Any) -> None:
@@ -146,5 +319,31 @@ def test_configured_urls_point_at_the_rendered_routes_and_services(overlay: Any)
         ("MLC_BC_GATEWAY_URL", "bc-gateway"),
         ("MLC_STRIPE_GATEWAY_URL", "stripe-gateway"),
     ):
-        (port,) = overlay.get("Service", service)["spec"]["ports"]
+        # The reconciler calls the command API: the Service's `commands` port.
+        port = _service_port(overlay, service, "commands")
+        assert port["targetPort"] == "commands"
         assert config[variable] == f"http://{service}:{port['port']}"
+
+
+def test_the_rate_limit_store_is_shared_and_reachable_from_the_http_servers_only(
+    overlay: Any,
+) -> None:
+    """Counters in one Redis for every worker and replica (memory:// would give each process
+    its own budget); no password in the manifest; only the pods serving HTTP may reach it."""
+    url = urlsplit(overlay.config()["MLC_RATELIMIT_STORAGE"])
+    assert url.scheme in ("redis", "rediss"), url.scheme
+    assert url.username is None, "credentials belong in Vault, not in the ConfigMap"
+    assert url.password is None, "credentials belong in Vault, not in the ConfigMap"
+    host = url.hostname or ""
+    labels = host.split(".")
+    assert labels[2:3] == ["svc"], f"expected <service>.<namespace>.svc: {host}"
+    store = Source("redis", labels[1], {})
+    port = url.port or 6379
+    servers = {"Deployment/bc-gateway", "Deployment/stripe-gateway", "Deployment/reconciler-api"}
+    for template in overlay.pod_templates():
+        reaches = any(
+            _port_matches(rule, port, {})
+            and any(_peer_matches(peer, store, _namespace(overlay)) for peer in rule["to"])
+            for rule in _rules(overlay, template.labels, "Egress")
+        )
+        assert reaches is (template.ident in servers), template.ident

@@ -108,17 +108,56 @@ def test_vault_logins_use_a_short_lived_vault_audience_token(overlay: Any) -> No
     assert logged_in >= 7
 
 
-def test_http_deployments_probe_healthz_and_readyz(overlay: Any) -> None:
+def _ports(container: dict[str, Any]) -> dict[str, int]:
+    return {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+
+
+def test_http_deployments_probe_healthz_and_readyz_on_the_http_port(overlay: Any) -> None:
     for deployment in overlay.of_kind("Deployment"):
         for container in deployment["spec"]["template"]["spec"]["containers"]:
             if not container.get("ports"):
                 continue
-            port = container["ports"][0]["name"]
-            assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port}
-            assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port}
-            assert _env(container, overlay.config())["MLC_PORT"] == str(
-                container["ports"][0]["containerPort"]
-            )
+            assert container["ports"][0]["name"] == "http"
+            for probe in ("startupProbe", "livenessProbe"):
+                assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+            assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+            assert _env(container, overlay.config())["MLC_PORT"] == str(_ports(container)["http"])
+
+
+def test_gateways_serve_webhooks_and_commands_on_separate_ports(overlay: Any) -> None:
+    """`http` (MLC_PORT) for the webhook and the probes, `commands` (MLC_COMMAND_PORT) for the
+    reconciler; the Service exposes both by name, each to the container port of that name."""
+    for gateway in GATEWAYS:
+        deployment = overlay.get("Deployment", gateway)
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        ports = _ports(container)
+        assert set(ports) == {"http", "commands"}, gateway
+        assert ports["http"] != ports["commands"], gateway
+        env = _env(container, overlay.config())
+        assert env["MLC_PORT"] == str(ports["http"]), gateway
+        assert env["MLC_COMMAND_PORT"] == str(ports["commands"]), gateway
+        service = overlay.get("Service", gateway)["spec"]["ports"]
+        assert {(p["name"], p["targetPort"]) for p in service} == {
+            ("http", "http"),
+            ("commands", "commands"),
+        }, gateway
+
+
+def test_only_the_gateways_trust_one_proxy_hop(overlay: Any) -> None:
+    """The gateways sit behind the ingress controller (one X-Forwarded-For hop to trust); the
+    reconciler API is called directly, so it must trust none, and the ConfigMap (read by
+    everything) must not set it."""
+    config = overlay.config()
+    assert "MLC_TRUSTED_PROXIES" not in config
+    assert "MLC_COMMAND_PORT" not in config
+    for template in overlay.pod_templates():
+        for container in template.containers():
+            env = _env(container, config)
+            if template.ident in {f"Deployment/{g}" for g in GATEWAYS}:
+                assert env["MLC_TRUSTED_PROXIES"] == "1", template.ident
+            else:
+                assert "MLC_TRUSTED_PROXIES" not in env, template.ident
+                assert "MLC_COMMAND_PORT" not in env, template.ident
 
 
 def test_the_consumer_is_probed_by_its_heartbeat_file(overlay: Any) -> None:

@@ -2,9 +2,11 @@
 
 The script is run as an operator would (with ``VAULT_CLI`` pointing at the ``bao`` binary of the
 venv), twice, to show it is idempotent. Then each service's policy is exercised through the same
-``VaultSecrets`` class the services use: a token holding ``ml-connector-<service>`` reads that
-service's path and is refused the other two, and the admin policy is enough for ``mlc-secrets``
-(write, merge, list).
+``VaultSecrets`` class the services use: a token holding ``ml-connector-<service>`` reads exactly
+what that service needs (its own path; for the gateways also ``ml-connector/identity``, the public
+keys that verify the reconciler's service tokens), is refused every other path, and can write
+nothing; the admin policy is enough for ``mlc-secrets`` (write, merge, list) and for rotating the
+identity keys.
 """
 
 from __future__ import annotations
@@ -35,6 +37,15 @@ PATHS = {
     "stripe-gateway": "ml-connector/stripe",
     "reconciler": "ml-connector/reconciler",
 }
+# The gateways' trusted key set (JWKS); the reconciler's private key is `identity_key` in its own
+# path, which only the reconciler reads.
+IDENTITY = "ml-connector/identity"
+READS = {
+    "bc-gateway": {PATHS["bc-gateway"], IDENTITY},
+    "stripe-gateway": {PATHS["stripe-gateway"], IDENTITY},
+    "reconciler": {PATHS["reconciler"]},
+}
+EVERY_PATH = {*PATHS.values(), IDENTITY}
 
 
 @dataclass(frozen=True)
@@ -140,18 +151,65 @@ def test_each_service_role_is_bound_to_its_service_account_and_namespace(
         assert 0 < role["token_ttl"] <= role["token_max_ttl"] <= 24 * 3600
 
 
-def test_each_service_reads_its_own_secret_and_nothing_else(bao: Bao, root: hvac.Client) -> None:
+def test_each_service_reads_what_it_needs_and_writes_nothing(bao: Bao, root: hvac.Client) -> None:
     admin = _store(bao, _token(root, "ml-connector-admin"))
-    for path in PATHS.values():
+    for path in EVERY_PATH:
         admin.write(path, {"probe": f"value-of-{path}"})
-    for service, own in PATHS.items():
+    for service, readable in READS.items():
         store = _store(bao, _token(root, f"ml-connector-{service}"))
-        assert store.read(own) == {"probe": f"value-of-{own}"}
-        for other in set(PATHS.values()) - {own}:
+        for path in sorted(readable):
+            assert store.read(path) == {"probe": f"value-of-{path}"}, (service, path)
+        for path in sorted(EVERY_PATH - readable):
             with pytest.raises(SecretAccessDenied):
-                store.read(other)
+                store.read(path)
+        for path in sorted(EVERY_PATH):
+            with pytest.raises(SecretAccessDenied):
+                store.write(path, {"probe": "overwritten"})
         with pytest.raises(SecretAccessDenied):
-            store.write(own, {"probe": "overwritten"})
+            store.list_paths()
+        store.close()
+    for path in EVERY_PATH:
+        assert admin.read(path) == {"probe": f"value-of-{path}"}, f"{path} was overwritten"
+    admin.close()
+
+
+def test_the_gateways_read_the_identity_keys_but_cannot_plant_one(
+    bao: Bao, root: hvac.Client
+) -> None:
+    """Whoever writes the key set decides which tokens the gateways accept: only the admin."""
+    admin = _store(bao, _token(root, "ml-connector-admin"))
+    admin.write(IDENTITY, {"jwks": '{"keys": [{"kid": "old"}]}'}, replace=True)
+    for service in ("bc-gateway", "stripe-gateway", "reconciler"):
+        store = _store(bao, _token(root, f"ml-connector-{service}"))
+        with pytest.raises(SecretAccessDenied):
+            store.write(IDENTITY, {"jwks": '{"keys": [{"kid": "planted"}]}'})
+        with pytest.raises(SecretAccessDenied):
+            store.write(IDENTITY, {"jwks": ""}, replace=True)
+        store.close()
+    assert admin.read(IDENTITY) == {"jwks": '{"keys": [{"kid": "old"}]}'}
+    admin.close()
+
+
+def test_the_admin_policy_rotates_the_identity_keys_in_order(bao: Bao, root: hvac.Client) -> None:
+    """Add the new public key, switch the reconciler's private key, retire the old public key;
+    a gateway sees every step."""
+    admin = _store(bao, _token(root, "ml-connector-admin"))
+    gateway = _store(bao, _token(root, "ml-connector-bc-gateway"))
+    reconciler = _store(bao, _token(root, "ml-connector-reconciler"))
+    admin.write(
+        PATHS["reconciler"], {"replay_token": "replay", "identity_key": "private-old"}, replace=True
+    )
+    admin.write(IDENTITY, {"jwks": '{"keys": ["old"]}'}, replace=True)
+    admin.write(IDENTITY, {"jwks": '{"keys": ["old", "new"]}'})
+    assert gateway.read(IDENTITY)["jwks"] == '{"keys": ["old", "new"]}'
+    admin.write(PATHS["reconciler"], {"identity_key": "private-new"})  # merge keeps replay_token
+    assert reconciler.read(PATHS["reconciler"]) == {
+        "replay_token": "replay",
+        "identity_key": "private-new",
+    }
+    admin.write(IDENTITY, {"jwks": '{"keys": ["new"]}'})
+    assert gateway.read(IDENTITY)["jwks"] == '{"keys": ["new"]}'
+    for store in (admin, gateway, reconciler):
         store.close()
 
 
@@ -172,4 +230,5 @@ def test_another_kv_mount_is_created_and_named_in_the_policies(bao: Bao, root: h
     assert mounts["mlc-kv/"]["options"]["version"] == "2"
     policy = root.sys.read_policy("ml-connector-bc-gateway")["data"]["rules"]
     assert 'path "mlc-kv/data/ml-connector/bc"' in policy
+    assert 'path "mlc-kv/data/ml-connector/identity"' in policy
     assert "secret/" not in policy
