@@ -129,3 +129,40 @@ with admin.connect() as c:
 admin.dispose()
 PY
 }
+
+redis_ping() { # a PING answered, not just an open port
+  "$ROOT/.venv/bin/python" - <<'PY' 2>/dev/null
+import sys
+import redis
+try:
+    client = redis.Redis(host="127.0.0.1", port=6379, socket_timeout=2, socket_connect_timeout=2)
+    sys.exit(0 if client.ping() else 1)
+except Exception:
+    sys.exit(1)
+PY
+}
+
+ensure_redis() { # the rate-limit store the tests share (MLC_RATELIMIT_STORAGE=redis://...)
+  if port_open 127.0.0.1 6379; then
+    redis_ping && return 0
+    die "something listens on 127.0.0.1:6379 but does not answer a Redis PING"
+  fi
+  if ! command -v redis-server >/dev/null; then
+    apt_install redis-server ||
+      die "Redis is not running on 127.0.0.1:6379 and cannot be installed here: install redis-server"
+    # The package may have started its own service already.
+    wait_port 127.0.0.1 6379 5 && redis_ping && return 0
+  fi
+  say "starting Redis"
+  # Loopback only, nothing persisted: the counters are disposable test state.
+  local dir=/var/lib/redis log=/var/log/redis/ci.log
+  if ! { [ -w "$dir" ] && [ -w "$(dirname "$log")" ]; }; then
+    dir="$ROOT/var/redis" log="$ROOT/var/redis/ci.log"
+    mkdir -p "$dir"
+  fi
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir "$dir" --logfile "$log" >/dev/null ||
+    die "redis-server did not start (see $log)"
+  wait_port 127.0.0.1 6379 30 || die "Redis did not start (see $log)"
+  redis_ping || die "Redis listens but does not answer a PING (see $log)"
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command: lint, type check and every test layer against real RabbitMQ, PostgreSQL and
-# OpenBao (the tests start OpenBao themselves). Sets itself up on a fresh Debian machine.
+# The test command: lint, type check and every test layer against real RabbitMQ, PostgreSQL, Redis
+# and OpenBao (the tests start OpenBao themselves). Sets itself up on a fresh Debian machine.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -8,6 +8,7 @@ cd "$ROOT"
 ensure_venv
 ensure_rabbitmq
 ensure_postgres
+ensure_redis
 
 say "ruff"
 .venv/bin/ruff check .

@@ -11,6 +11,7 @@ from bc_gateway.bootstrap import Dependencies
 from bc_gateway.bootstrap import build_dependencies
 from bc_gateway.settings import SERVICE
 from bc_gateway.settings import Settings
+from mlconnector.ratelimit import install_webhook_limits
 from mlconnector.runtime import CommonSettings
 from mlconnector.runtime import identity_verifier
 from mlconnector.service_auth import install_service_auth
@@ -26,6 +27,7 @@ def create_app(
     from bc_gateway.api import customers
     from bc_gateway.api import invoices
     from bc_gateway.api import journals
+    from bc_gateway.api import openapi
     from bc_gateway.api import payments
     from bc_gateway.api import webhooks
 
@@ -34,6 +36,7 @@ def create_app(
     configure_app(app, max_body_bytes=settings.max_body_bytes)
     if test_config:
         app.config.from_mapping(test_config)
+    install_webhook_limits(app, settings.common, "/webhooks/bc")
     dependencies = deps or build_dependencies(settings)
     app.extensions[api.EXTENSION] = dependencies
     # Readiness covers what the gateway needs to accept a webhook: the broker and the secret
@@ -51,6 +54,7 @@ def create_app(
     )
     for module in (webhooks, invoices, customers, payments, journals):
         app.register_blueprint(module.bp)
+    app.register_blueprint(openapi.bp)
     api.register_error_handlers(app)
     _guard_commands(app, dependencies, settings.common)
     return app

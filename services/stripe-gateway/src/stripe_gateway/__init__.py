@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from mlconnector.ratelimit import install_webhook_limits
 from mlconnector.runtime import CommonSettings
 from mlconnector.runtime import identity_verifier
 from mlconnector.service_auth import install_service_auth
@@ -27,18 +28,21 @@ def create_app(
     configure_app(app, max_body_bytes=settings.max_body_bytes)
     if test_config:
         app.config.from_mapping(test_config)
+    install_webhook_limits(app, settings.common, "/webhooks/stripe")
     dependencies = deps or build_dependencies(settings)
     app.extensions["stripe_gateway"] = dependencies
 
     from stripe_gateway.api import charges
     from stripe_gateway.api import customers
     from stripe_gateway.api import invoices
+    from stripe_gateway.api import openapi
     from stripe_gateway.api import payouts
     from stripe_gateway.api import webhooks
     from stripe_gateway.errors import register_error_handlers
 
     for module in (webhooks, customers, invoices, charges, payouts):
         app.register_blueprint(module.bp)
+    app.register_blueprint(openapi.bp)
     register_error_handlers(app)
     # Readiness deliberately has no "stripe" check: a Stripe outage must not take the pods out
     # of the Service, or Stripe's own webhook retries (and the reconciler's commands, which get

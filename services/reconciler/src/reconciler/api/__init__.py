@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 
 from mlconnector.db import check_database
+from mlconnector.ratelimit import install_api_limits
 from mlconnector.redaction import register_secrets
 from mlconnector.web import configure_app
 from mlconnector.web import health_blueprint
@@ -30,6 +31,7 @@ def create_app(
     configure_app(app, max_body_bytes=settings.max_body_bytes)
     if test_config:
         app.config.from_mapping(test_config)
+    install_api_limits(app, settings.common)
     dependencies = deps or build_dependencies(settings)
     app.extensions["reconciler"] = dependencies
     timeout = settings.common.readiness_timeout_s
@@ -49,13 +51,19 @@ def create_app(
         )
     )
 
+    from reconciler.api import openapi
     from reconciler.api import payouts
     from reconciler.api import records
     from reconciler.api.auth import require_bearer_token
 
     # Dependencies built by tests skip load_service_secrets: register the token here as well.
     register_secrets(value for value in dependencies.secrets.values() if value)
-    require_bearer_token(app, lambda: dependencies.secrets.get("replay_token"))
+    require_bearer_token(
+        app,
+        lambda: dependencies.secrets.get("replay_token"),
+        open_blueprints=("health", "openapi"),
+    )
     app.register_blueprint(records.bp)
     app.register_blueprint(payouts.bp)
+    app.register_blueprint(openapi.bp)
     return app
