@@ -147,6 +147,8 @@ def configure_logging(service: str, level: str | int = "INFO", *, json_lines: bo
     logging.getLogger("stripe").setLevel(max(logging.INFO, root.level))
     # pika at debug prints every frame; keep it useful but quiet.
     logging.getLogger("pika").setLevel(max(logging.WARNING, root.level))
+    # Flask-Limiter logs every 429 at INFO; mlconnector.ratelimit logs one WARNING per breach.
+    logging.getLogger("flask-limiter").setLevel(max(logging.WARNING, root.level))
 
 
 def gunicorn_logconfig(service: str, level: str | int = "INFO") -> dict[str, Any]:
@@ -180,6 +182,7 @@ def gunicorn_logconfig(service: str, level: str | int = "INFO") -> dict[str, Any
             },
             "stripe": {"level": at_least_info},
             "pika": {"level": "WARNING"},
+            "flask-limiter": {"level": "WARNING"},
         },
     }
 

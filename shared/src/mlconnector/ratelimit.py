@@ -301,7 +301,7 @@ def install_webhook_limits(
 ) -> Limiter:
     """Limit refused requests to the webhook ``paths`` per client address (see module doc)."""
     watched = frozenset(path.rstrip("/") for path in paths)
-    budgets = limits or RateLimitSettings.from_env()
+    budgets = limits or common.ratelimits
     return _install(
         app,
         common,
@@ -325,7 +325,7 @@ def install_api_limits(
 ) -> Limiter:
     """Limit failed authentications and all requests per client address, except the probes."""
     exempt = frozenset(open_paths)
-    budgets = limits or RateLimitSettings.from_env()
+    budgets = limits or common.ratelimits
 
     def probe() -> bool:
         return request.path in exempt

@@ -25,6 +25,7 @@ from mlconnector.identity import SIGNING_KEY
 from mlconnector.identity import CallerPolicy
 from mlconnector.identity import TokenIssuer
 from mlconnector.identity import TokenVerifier
+from mlconnector.ratelimit import RateLimitSettings
 from mlconnector.redaction import redact
 from mlconnector.redaction import register_secrets
 from mlconnector.secrets import SecretNotFound
@@ -98,6 +99,8 @@ class CommonSettings:
     # When set, gateways serve their command API on this port only and webhooks only on the
     # main port, so a NetworkPolicy can admit the reconciler and the ingress controller apart.
     command_port: int | None = None
+    # The budgets of the rate limits (``MLC_RATELIMIT_*``), checked with everything else.
+    ratelimits: RateLimitSettings = dataclasses.field(default_factory=RateLimitSettings)
     # Which authenticated caller may use which gateway command (``MLC_COMMAND_CALLERS``).
     command_callers: CallerPolicy = dataclasses.field(
         default_factory=lambda: CallerPolicy.parse(DEFAULT_COMMAND_CALLERS)
@@ -122,6 +125,7 @@ class CommonSettings:
             ratelimit_storage_uri=env("RATELIMIT_STORAGE", _storage_uri, "memory://"),
             trusted_proxies=env("TRUSTED_PROXIES", _small_count, 0),
             command_port=env.optional("COMMAND_PORT", _port),
+            ratelimits=RateLimitSettings.from_reader(env),
             command_callers=env(
                 "COMMAND_CALLERS", CallerPolicy.parse, CallerPolicy.parse(DEFAULT_COMMAND_CALLERS)
             ),
