@@ -293,7 +293,10 @@ class TestRefunds:
 
     def test_only_the_connectors_own_batches_can_be_posted(self, client: Any, company: Any) -> None:
         response = client.post("/commands/payment-journals/DEFAULT/post")
-        assert response.status_code == 403
+        assert response.status_code == 422
+        error = response.get_json()["error"]
+        assert error["code"] == "validation_failed"
+        assert "journal" in error["details"]["fields"]
 
 
 class TestGeneralJournalLines:
@@ -301,6 +304,7 @@ class TestGeneralJournalLines:
         common = {"posting_date": TODAY, "document_number": "PO-0001", "description": "Payout"}
         return {
             "post": post,
+            "limit": "96.80",
             "lines": [
                 {
                     **common,

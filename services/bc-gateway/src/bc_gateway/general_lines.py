@@ -7,6 +7,13 @@ external document number, account and amount) is reported as ``existing``; a doc
 that already has G/L entries was posted before and its lines are reported as ``posted`` and not
 written again. The caller chooses document numbers that are unique per payout for this reason.
 With ``post`` the batch is posted afterwards, if it holds any line.
+
+Before anything is written (issue 10) the batch must be the configured general journal
+(``MLC_BC_GENERAL_JOURNAL``), every line's absolute amount must be within the command's
+``limit`` (for a payout: what the payout settled, so no line can book more than the payout
+moved), and the limit and every amount may carry no more decimals than the company's local
+currency: ``journalLines`` has no currency field and posts in LCY (bc-api.md §4.11), and BC
+would round any excess away silently.
 """
 
 from __future__ import annotations
@@ -17,20 +24,30 @@ import logging
 from decimal import Decimal
 from typing import Any
 
+from marshmallow import ValidationError
+
 from bc_gateway.adapters.bc_client import BCClient
 from bc_gateway.adapters.bc_client import Entity
 from bc_gateway.journals import GENERAL_BATCHES
 from bc_gateway.journals import batch_lines
+from bc_gateway.journals import configured_journal
 from bc_gateway.journals import document_posted
 from bc_gateway.journals import ensure_batch
 from bc_gateway.journals import post_batch
 from bc_gateway.postings import Books
+from bc_gateway.rejections import Rejected
+from bc_gateway.services import LocalCurrency
 from bc_gateway.services import decode_enum
 from bc_gateway.services import encode_enum
+from mlconnector import money
+from mlconnector.validators import check_amount
+from mlconnector.validators import currency_places
 
 logger = logging.getLogger(__name__)
 
 ACCOUNT_TYPES = ("G/L Account", "Bank Account")
+# BC's default Amount Rounding Precision (0.01), for an LCY the money tables do not know.
+DEFAULT_PLACES = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,11 +91,54 @@ def _body(line: GeneralLine) -> dict[str, Any]:
     return body
 
 
+def check_lines(lines: list[GeneralLine], *, limit: Decimal, places: int) -> None:
+    """Refuse the command if the limit or a line is out of bounds (field named, nothing done)."""
+    _check_decimals("limit", limit, places)
+    for index, line in enumerate(lines):
+        field = f"lines.{index}.amount"
+        _check_decimals(field, line.amount, places)
+        if line.amount.copy_abs() > limit:
+            raise Rejected(
+                "validation_failed",
+                f"{line.amount} is more than the command's limit of {limit} "
+                "(what the payout settled)",
+                field=field,
+            )
+
+
+def _check_decimals(field: str, value: Decimal, places: int) -> None:
+    try:
+        check_amount(value, places=places)
+    except ValidationError as exc:
+        messages = exc.messages
+        reason = messages[0] if isinstance(messages, list) else str(messages)
+        raise Rejected(
+            "validation_failed", f"{reason} (the local currency's precision)", field=field
+        ) from None
+
+
+def _lcy_places(bc: BCClient, lcy: LocalCurrency) -> int:
+    try:
+        return currency_places(lcy.code(bc))
+    except money.MoneyError:
+        return DEFAULT_PLACES
+
+
 def add_general_lines(
-    lines: list[GeneralLine], *, journal: str | None, post: bool, bc: BCClient, books: Books
+    lines: list[GeneralLine],
+    *,
+    journal: str | None,
+    limit: Decimal,
+    post: bool,
+    bc: BCClient,
+    books: Books,
+    lcy: LocalCurrency,
 ) -> dict[str, Any]:
     """Write the lines that are not there yet, optionally post; report each line's fate."""
-    code = (journal or books.general_journal).upper()
+    code = configured_journal(
+        journal, {"MLC_BC_GENERAL_JOURNAL": books.general_journal}, purpose="general lines"
+    )
+    check_lines(lines, limit=limit, places=_lcy_places(bc, lcy))
     batch = ensure_batch(bc, GENERAL_BATCHES, code, books.clearing_account)
     batch_id = str(batch["id"])
     existing = batch_lines(bc, GENERAL_BATCHES, batch_id)

@@ -7,6 +7,10 @@ the configured clearing G/L account (``MLC_BC_CLEARING_ACCOUNT``) as balancing a
 number series (the gateway supplies its own document numbers, bc-api.md §9.4). A cash-receipt
 batch is posted through ``journals(<same id>)/Microsoft.NAV.post``: ``customerPaymentJournals``
 has no bound action.
+
+Only the configured batches are ever named: a command naming any other journal is refused (422,
+``journal`` field) before BC is asked anything, so a caller cannot make the gateway create a
+batch, write into one, or post one that is not the connector's (issue 10).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 from typing import TypeVar
 
@@ -41,6 +46,30 @@ def document_number(prefix: str, key: str) -> str:
     """A deterministic Code[20] document number for a key (Stripe ids are too long for it)."""
     digest = hashlib.sha256(key.upper().encode()).hexdigest().upper()
     return (prefix + digest)[:20]
+
+
+def configured_journal(
+    requested: str | None, configured: Mapping[str, str], *, purpose: str, field: str = "journal"
+) -> str:
+    """The batch to use: the first configured one when none is named, else the named one if
+    it is configured; any other name is refused without a call to BC.
+
+    ``configured`` maps each setting to its batch code (``{"MLC_BC_PAYMENT_JOURNAL": "STRIPE"}``)
+    so the refusal can say what to configure. Names compare upper-cased: BC upper-cases Code.
+    """
+    codes = [code.upper() for code in configured.values()]
+    if requested is None:
+        return codes[0]
+    code = requested.upper()
+    if code not in codes:
+        settings = ", ".join(f"{name}={value}" for name, value in configured.items())
+        raise Rejected(
+            "validation_failed",
+            f"{code} is not a journal the connector is configured to use for {purpose} "
+            f"({settings}); the gateway writes to and posts its own batches only",
+            field=field,
+        )
+    return code
 
 
 def find_batch(bc: BCClient, batch_set: str, code: str) -> Entity | None:
@@ -135,11 +164,13 @@ class BatchDirectory:
         *,
         create: bool = False,
         clearing_account: str | None = None,
+        if_missing: Callable[[], _T] | None = None,
     ) -> _T:
         """``use(batch)`` on the remembered batch; on a 404 (deleted in BC) look again, once.
 
         A missing batch is created (with the clearing account as balancing account) if
-        ``create``, else refused with 404 ``not_found``.
+        ``create``; otherwise the answer is ``if_missing()`` when given, else a 404
+        ``not_found`` refusal.
         """
 
         def attempt() -> _T:
@@ -147,6 +178,8 @@ class BatchDirectory:
                 return use(self.ensure(bc, batch_set, code, clearing_account))
             batch = self.find(bc, batch_set, code)
             if batch is None:
+                if if_missing is not None:
+                    return if_missing()
                 missing = f"journal batch {code} does not exist in BC"
                 raise Rejected("not_found", missing, status=404)
             return use(batch)
@@ -195,16 +228,14 @@ def post_batch(bc: BCClient, batch_id: str) -> None:
 
 
 def post_connector_journal(
-    bc: BCClient, code: str, allowed: tuple[str, ...], batches: BatchDirectory
+    bc: BCClient, code: str, configured: Mapping[str, str], batches: BatchDirectory
 ) -> dict[str, Any]:
-    """Post one of the connector's own cash-receipt batches; report what was posted."""
-    code = code.strip().upper()
-    if code not in allowed:
-        raise Rejected(
-            "not_connector_journal",
-            f"{code} is not one of the connector's journals ({', '.join(allowed)})",
-            status=403,
-        )
+    """Post one of the connector's own cash-receipt batches; report what was posted.
+
+    Any other batch is refused (422, ``journal``) before BC is asked: posting posts every line
+    of a batch, so posting someone else's would book their unreviewed lines.
+    """
+    code = configured_journal(code, configured, purpose="payments and refunds")
 
     batch, lines = batches.with_batch(
         bc,

@@ -15,6 +15,13 @@ A payment is a ``customerPayments`` line with a **negative** amount applied to t
 posted by the connector; a person turns it into a Refund in BC (or a custom API page does), which
 is why it lives in its own batch. Concurrent calls for the same key inside one process are
 serialised; across processes the reconciler's claim on the business key does that.
+
+What a line may carry is checked before anything is written (issue 10): the journal is the
+configured one for its kind, the amount is finite, bounded and has no more decimals than its
+currency (``mlconnector.validators``), and a payment is at most what BC says remains open on the
+invoice, read in the same request, unless the command says it is an overpayment the reconciler
+flagged (``overpayment``). That last check runs after the look-ups, so a retry of a line that
+was written (or posted, which lowers the remaining amount) still answers with that line.
 """
 
 from __future__ import annotations
@@ -27,17 +34,21 @@ import threading
 from decimal import Decimal
 from typing import Any
 
+from marshmallow import ValidationError
+
 from bc_gateway.adapters.bc_client import BCClient
 from bc_gateway.adapters.bc_client import Entity
 from bc_gateway.adapters.odata import odata_string
 from bc_gateway.journals import PAYMENT_BATCHES
 from bc_gateway.journals import BatchDirectory
+from bc_gateway.journals import configured_journal
 from bc_gateway.journals import document_number
 from bc_gateway.journals import document_posted
 from bc_gateway.rejections import Rejected
 from bc_gateway.services import BLANK_GUID
 from bc_gateway.services import LocalCurrency
 from bc_gateway.services import amount
+from mlconnector.validators import check_currency_amount
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +79,8 @@ class CustomerLine:
     posting_date: dt.date
     description: str = ""
     journal: str | None = None
+    # The reconciler flagged this payment as more than the invoice has open: write it anyway.
+    overpayment: bool = False
 
 
 class _KeyLocks:
@@ -97,17 +110,20 @@ def record_customer_line(
     The result also carries the invoice's number, currency and remaining amount as read before
     the line was written, so the caller needs no read of its own (overpayment, audit story).
     """
-    if line.kind == PAYMENT and line.amount >= 0:
-        raise Rejected("validation_failed", "a customer payment amount must be negative")
-    if line.kind == REFUND and line.amount <= 0:
-        raise Rejected("validation_failed", "a customer refund amount must be positive")
-    default = books.payment_journal if line.kind == PAYMENT else books.refund_journal
-    journal = (line.journal or default).upper()
+    _check_amount(line)
+    journal = configured_journal(
+        line.journal,
+        {"MLC_BC_PAYMENT_JOURNAL": books.payment_journal}
+        if line.kind == PAYMENT
+        else {"MLC_BC_REFUND_JOURNAL": books.refund_journal},
+        purpose=f"{line.kind}s",
+    )
     external = line.external_document_number.strip().upper()
     number = document_number(_PREFIX[line.kind], f"{line.kind}:{external}")
     with _locks.get(f"{journal}:{external}"):
         invoice = _invoice(bc, line.bc_invoice_id)
         currency = _check_currency(line, invoice, lcy.code(bc))
+        remaining = amount(invoice.get("remainingAmount", 0))
         result: dict[str, Any] = {
             "journal": journal,
             "external_document_number": external,
@@ -117,23 +133,36 @@ def record_customer_line(
             "already_posted": False,
             "invoice_number": str(invoice.get("number") or ""),
             "invoice_currency": currency,
-            "invoice_remaining_amount": amount(invoice.get("remainingAmount", 0)),
+            "invoice_remaining_amount": remaining,
         }
+        # A refused payment must not leave a new batch behind: look, but create nothing.
+        too_much = line.kind == PAYMENT and not line.overpayment and _over(line, remaining)
+
+        def look(found: Entity) -> tuple[Entity | None, Entity | None]:
+            return found, _find_line(bc, str(found["id"]), external)
+
+        def no_batch() -> tuple[Entity | None, Entity | None]:
+            return None, None
+
         batch, existing = batches.with_batch(
             bc,
             PAYMENT_BATCHES,
             journal,
-            lambda found: (found, _find_line(bc, str(found["id"]), external)),
-            create=True,
+            look,
+            create=not too_much,
             clearing_account=books.clearing_account,
+            if_missing=no_batch,
         )
-        result["journal_id"] = batch["id"]
+        if batch is not None:
+            result["journal_id"] = batch["id"]
         if existing is not None:
             result["line_id"] = existing["id"]
             return result
         if document_posted(bc, number):
             result["already_posted"] = True
             return result
+        if too_much or batch is None:
+            raise _exceeds_remaining(line, invoice, remaining)
         body: dict[str, Any] = {
             "customerId": invoice["customerId"],
             "postingDate": line.posting_date,
@@ -149,6 +178,44 @@ def record_customer_line(
         logger.info("created %s line %s in %s for %s", line.kind, created["id"], journal, external)
         result.update(line_id=created["id"], created=True)
         return result
+
+
+def _check_amount(line: CustomerLine) -> None:
+    """Sign, range and decimals, again here so no entry point can skip them."""
+    if line.kind == PAYMENT and line.amount >= 0:
+        raise Rejected(
+            "validation_failed", "a customer payment amount must be negative", field="amount"
+        )
+    if line.kind == REFUND and line.amount <= 0:
+        raise Rejected(
+            "validation_failed", "a customer refund amount must be positive", field="amount"
+        )
+    try:
+        check_currency_amount(line.amount, line.currency)
+    except ValidationError as exc:
+        messages = exc.messages
+        reason = messages[0] if isinstance(messages, list) else str(messages)
+        raise Rejected("validation_failed", str(reason), field="amount") from None
+
+
+def _over(line: CustomerLine, remaining: Decimal) -> bool:
+    """Whether the payment (negative, BC's sign) is more than the invoice has open."""
+    return line.amount.copy_negate() > remaining
+
+
+def _exceeds_remaining(line: CustomerLine, invoice: Entity, remaining: Decimal) -> Rejected:
+    paid = line.amount.copy_negate()
+    return Rejected(
+        "amount_exceeds_remaining",
+        f"a payment of {paid} {line.currency.upper()} is more than the {remaining} BC says "
+        f"remains on invoice {invoice.get('number')}; send overpayment: true if the reconciler "
+        "flagged it as an overpayment",
+        field="amount",
+        details={
+            "invoice_number": str(invoice.get("number") or ""),
+            "invoice_remaining_amount": str(remaining),
+        },
+    )
 
 
 def _invoice(bc: BCClient, invoice_id: str) -> Entity:

@@ -154,7 +154,7 @@ class Settings:
             renew_margin_s=env("BC_RENEW_MARGIN_HOURS", _positive_float, 24.0) * 3600,
             payment_journal=env("BC_PAYMENT_JOURNAL", _journal_code, "STRIPE"),
             refund_journal=env("BC_REFUND_JOURNAL", _journal_code, "STRIPEREF"),
-            general_journal=env("BC_GENERAL_JOURNAL", _journal_code, "STRIPE"),
+            general_journal=env("BC_GENERAL_JOURNAL", _journal_code, "PAYOUT"),
             clearing_account=env.optional("BC_CLEARING_ACCOUNT", _account_number),
             secret_ttl_s=env("BC_SECRET_TTL", float, 60.0),
         )

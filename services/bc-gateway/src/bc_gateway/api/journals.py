@@ -1,10 +1,16 @@
-"""Journal commands: post the connector's own payment batches, write payout G/L lines."""
+"""Journal commands: post the connector's own payment batches, write payout G/L lines.
+
+Only the configured batches can be named (``MLC_BC_PAYMENT_JOURNAL`` and
+``MLC_BC_REFUND_JOURNAL`` for posting, ``MLC_BC_GENERAL_JOURNAL`` for payout lines); any other
+name is a 422 on the ``journal`` field before BC is asked anything.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint
+from flask import Response
 
 from bc_gateway.api import bc_client
 from bc_gateway.api import dependencies
@@ -12,19 +18,32 @@ from bc_gateway.api import json_body
 from bc_gateway.api.schemas import GeneralLinesRequestSchema
 from bc_gateway.api.schemas import GeneralLinesResultSchema
 from bc_gateway.api.schemas import PostJournalResultSchema
+from bc_gateway.api.schemas import validate_journal
 from bc_gateway.general_lines import add_general_lines
 from bc_gateway.journals import post_connector_journal
+from bc_gateway.rejections import Rejected
+from mlconnector.web import error_response
 
 bp = Blueprint("journals", __name__, url_prefix="/commands")
 
 
-@bp.post("/payment-journals/<name>/post")
-def post_payment_journal(name: str) -> dict[str, Any]:
+@bp.errorhandler(Rejected)
+def _rejected(exc: Rejected) -> tuple[Response, int]:
+    """The refusal with its field, in the ``validation_failed`` details shape."""
+    return error_response(exc.status, exc.code, exc.message, **exc.details())
+
+
+@bp.post("/payment-journals/<journal>/post")
+def post_payment_journal(journal: str) -> dict[str, Any]:
     """Post every line of the named connector batch; BC's refusal comes back as bc_rejected."""
-    books = dependencies().books
-    allowed = (books.payment_journal, books.refund_journal)
+    code = validate_journal(journal)
+    deps = dependencies()
+    configured = {
+        "MLC_BC_PAYMENT_JOURNAL": deps.books.payment_journal,
+        "MLC_BC_REFUND_JOURNAL": deps.books.refund_journal,
+    }
     result: dict[str, Any] = PostJournalResultSchema().dump(
-        post_connector_journal(bc_client(), name, allowed, dependencies().batches)
+        post_connector_journal(bc_client(), code, configured, deps.batches)
     )
     return result
 
@@ -33,12 +52,15 @@ def post_payment_journal(name: str) -> dict[str, Any]:
 def general_journal_lines() -> dict[str, Any]:
     """Write payout lines (idempotent by document and external document number), maybe post."""
     command = GeneralLinesRequestSchema().load(json_body())
+    deps = dependencies()
     report = add_general_lines(
         command["lines"],
         journal=command["journal"],
+        limit=command["limit"],
         post=command["post"],
         bc=bc_client(),
-        books=dependencies().books,
+        books=deps.books,
+        lcy=deps.lcy,
     )
     result: dict[str, Any] = GeneralLinesResultSchema().dump(report)
     return result

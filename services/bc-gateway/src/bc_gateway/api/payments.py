@@ -3,6 +3,9 @@
 A payment line (negative amount, applied to the invoice) goes to the connector's payment batch,
 a refund line (positive amount) to its refund batch; both are idempotent by external document
 number (``postings``). 201 when a line was created, 200 when it already existed or was posted.
+A refusal is a 422 naming the field: the schema's ``validation_failed``, or the use case's
+``Rejected`` (an unconfigured journal, ``amount_exceeds_remaining`` with the invoice's remaining
+amount for a payment above it that is not flagged as an overpayment).
 """
 
 from __future__ import annotations
@@ -19,8 +22,16 @@ from bc_gateway.api.schemas import CustomerLineResultSchema
 from bc_gateway.postings import PAYMENT
 from bc_gateway.postings import REFUND
 from bc_gateway.postings import record_customer_line
+from bc_gateway.rejections import Rejected
+from mlconnector.web import error_response
 
 bp = Blueprint("payments", __name__, url_prefix="/commands")
+
+
+@bp.errorhandler(Rejected)
+def _rejected(exc: Rejected) -> tuple[Response, int]:
+    """The refusal with its field, in the ``validation_failed`` details shape."""
+    return error_response(exc.status, exc.code, exc.message, **exc.details())
 
 
 def _record(kind: str) -> tuple[Response, int]:

@@ -3,11 +3,17 @@
 Amounts are ``Decimal`` both ways and leave as strings (``"-100.00"``), so no JSON float ever
 carries money; request bodies are parsed with ``parse_float=Decimal`` before they reach a schema.
 Lengths follow BC's fields (bc-api.md §3.7): external document number Code[35], document number
-Code[20], description Text[100], journal batch name Code[10].
+Code[20], account number Code[20], description Text[100], journal batch name Code[10]. Every
+string is checked for control characters and every Code value for the characters BC can store
+and filter on; amounts are finite, bounded and no finer than their currency
+(``mlconnector.validators`` has each limit and its source). What needs BC's state to decide (the
+configured journals, the invoice's remaining amount, the local currency's decimals) is checked
+by the use cases, before they write anything.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import RAISE
@@ -24,6 +30,11 @@ from bc_gateway.postings import PAYMENT
 from bc_gateway.postings import REFUND
 from bc_gateway.postings import CustomerLine
 from bc_gateway.services import INVOICE_STATUSES
+from mlconnector import validators
+from mlconnector.validators import Amount
+from mlconnector.validators import Code
+from mlconnector.validators import Currency
+from mlconnector.validators import Text
 
 _GUID = validate.Regexp(
     r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$",
@@ -41,6 +52,18 @@ class _Strict(Schema):
         unknown = RAISE
 
 
+class StrictBool(fields.Boolean):
+    """JSON ``true``/``false`` only: a flag that permits more must not be set by ``"yes"``.
+
+    ``truthy={True}`` alone is not enough: ``1 == True`` in Python, so ``1`` would pass.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 def validate_guid(value: str) -> str:
     """A path id, checked like a body field (422 ``validation_failed`` when malformed)."""
     try:
@@ -48,6 +71,20 @@ def validate_guid(value: str) -> str:
     except ValidationError as exc:
         raise ValidationError({"id": exc.messages}) from None
     return value.lower()
+
+
+def validate_journal(value: str) -> str:
+    """A journal name in a path: a Code[10] value, reported as the ``journal`` field."""
+    try:
+        validators.check_code(value, max_length=validators.JOURNAL_CODE)
+    except ValidationError as exc:
+        raise ValidationError({"journal": exc.messages}) from None
+    return value.upper()
+
+
+def _amount_error(exc: ValidationError) -> str:
+    messages = exc.messages
+    return str(messages[0] if isinstance(messages, list) else messages)
 
 
 # -- reads ---------------------------------------------------------------------------------
@@ -120,13 +157,17 @@ class InvoiceListSchema(Schema):
 
 class CustomerLineRequestSchema(_Strict):
     kind = fields.Str(validate=validate.OneOf((PAYMENT, REFUND)), load_default=PAYMENT)
-    journal = fields.Str(validate=validate.Length(min=1, max=10), load_default=None)
+    journal = fields.Str(validate=Code(validators.JOURNAL_CODE), load_default=None)
     bc_invoice_id = fields.Str(required=True, validate=_GUID)
-    amount = _money(required=True)
-    currency = fields.Str(required=True, validate=_CURRENCY)
-    external_document_number = fields.Str(required=True, validate=validate.Length(min=1, max=35))
+    amount = _money(required=True, validate=Amount())
+    currency = fields.Str(required=True, validate=[_CURRENCY, Currency()])
+    external_document_number = fields.Str(
+        required=True, validate=Code(validators.EXTERNAL_DOCUMENT_NUMBER)
+    )
     posting_date = fields.Date(required=True)
-    description = fields.Str(validate=validate.Length(max=100), load_default="")
+    description = fields.Str(validate=Text(validators.DESCRIPTION), load_default="")
+    # The reconciler flagged the payment as more than the invoice has open (see postings).
+    overpayment = StrictBool(load_default=False)
 
     @validates_schema
     def _sign(self, data: dict[str, Any], **_: Any) -> None:
@@ -134,6 +175,13 @@ class CustomerLineRequestSchema(_Strict):
             raise ValidationError("A payment amount must be negative (BC's sign).", "amount")
         if data["kind"] == REFUND and data["amount"] <= 0:
             raise ValidationError("A refund amount must be positive.", "amount")
+
+    @validates_schema
+    def _decimals(self, data: dict[str, Any], **_: Any) -> None:
+        try:
+            validators.check_currency_amount(data["amount"], data["currency"])
+        except ValidationError as exc:
+            raise ValidationError(_amount_error(exc), "amount") from None
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> CustomerLine:
@@ -166,15 +214,17 @@ class PostJournalResultSchema(Schema):
 
 class GeneralLineSchema(_Strict):
     account_type = fields.Str(required=True, validate=validate.OneOf(ACCOUNT_TYPES))
-    account_number = fields.Str(required=True, validate=validate.Length(min=1, max=20))
-    amount = _money(required=True)
+    account_number = fields.Str(required=True, validate=Code(validators.ACCOUNT_NUMBER))
+    amount = _money(required=True, validate=Amount())
     posting_date = fields.Date(required=True)
-    document_number = fields.Str(required=True, validate=validate.Length(min=1, max=20))
-    external_document_number = fields.Str(required=True, validate=validate.Length(min=1, max=35))
-    description = fields.Str(validate=validate.Length(max=100), load_default="")
+    document_number = fields.Str(required=True, validate=Code(validators.DOCUMENT_NUMBER))
+    external_document_number = fields.Str(
+        required=True, validate=Code(validators.EXTERNAL_DOCUMENT_NUMBER)
+    )
+    description = fields.Str(validate=Text(validators.DESCRIPTION), load_default="")
     balancing_account_type = fields.Str(validate=validate.OneOf(ACCOUNT_TYPES), load_default=None)
     balancing_account_number = fields.Str(
-        validate=validate.Length(min=1, max=20), load_default=None
+        validate=Code(validators.ACCOUNT_NUMBER), load_default=None
     )
 
     @validates_schema
@@ -188,11 +238,27 @@ class GeneralLineSchema(_Strict):
 
 
 class GeneralLinesRequestSchema(_Strict):
-    journal = fields.Str(validate=validate.Length(min=1, max=10), load_default=None)
+    """Lines of one payout; ``limit`` is the most any one line may carry (see general_lines)."""
+
+    journal = fields.Str(validate=Code(validators.JOURNAL_CODE), load_default=None)
+    limit = _money(required=True, validate=Amount())
     post = fields.Bool(load_default=False)
     lines = fields.List(
         fields.Nested(GeneralLineSchema), required=True, validate=validate.Length(min=1, max=100)
     )
+
+    @validates_schema
+    def _within_limit(self, data: dict[str, Any], **_: Any) -> None:
+        limit: Decimal = data["limit"]
+        if limit <= 0:
+            raise ValidationError("The limit must be positive (the payout's amount).", "limit")
+        over = {
+            index: {"amount": [f"{line.amount} is more than the command's limit of {limit}."]}
+            for index, line in enumerate(data["lines"])
+            if line.amount.copy_abs() > limit
+        }
+        if over:
+            raise ValidationError({"lines": over})
 
 
 class GeneralLineResultSchema(Schema):

@@ -46,13 +46,20 @@ class BcGateway(Protocol):
         """A customer."""
 
     def create_payment(self, command: Mapping[str, Any]) -> Json:
-        """A customer payment (or refund) line, idempotent on the external document number."""
+        """A customer payment (or refund) line, idempotent on the external document number.
+
+        A payment above the invoice's remaining amount is refused (``amount_exceeds_remaining``)
+        unless the command carries ``"overpayment": true``.
+        """
 
     def post_journal(self, journal: str) -> Json:
         """Post the connector's own payment batch."""
 
     def create_general_journal_lines(self, command: Mapping[str, Any]) -> Json:
-        """General journal lines (payout fees and transfers), idempotent per line."""
+        """General journal lines (payout fees and transfers), idempotent per line.
+
+        The command's ``limit`` bounds every line's absolute amount (what the payout settled).
+        """
 
 
 class HttpStripeGateway:

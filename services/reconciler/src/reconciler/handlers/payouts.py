@@ -5,6 +5,10 @@ goes to the fee G/L account and the payout's net amount to the bank account, bot
 Stripe clearing account, as general journal lines; with the payments credited to the clearing
 account by the payment batch, the clearing account then nets to zero for the payout. Anything
 that cannot be matched is listed on the payout record, never guessed.
+
+The command carries a ``limit`` that bc-gateway holds every line to: what the payout settled,
+its net amount plus its fees. Not the net alone: refunds in the same payout can leave a net
+smaller than the fees, and the fee line must still go through.
 """
 
 from __future__ import annotations
@@ -150,6 +154,7 @@ def on_payout(unit: Unit) -> None:
     if fee_minor:
         pair("G/L Account", rules.fee_account, fee_minor, "F", "fees")
     pair("Bank Account", rules.bank_account, net_minor, "N", "payout")
+    limit = str(from_minor(abs(net_minor) + abs(fee_minor), currency))
     with unit.tx() as session:
         row = claim_payout(
             session,
@@ -174,8 +179,8 @@ def on_payout(unit: Unit) -> None:
                 record_id,
                 f"booked fees and transfer of payout {payout_id} in batch {rules.payout_journal}",
                 deps.bc.create_general_journal_lines,
-                {"journal": rules.payout_journal, "lines": lines, "post": True},
-                request={"journal": rules.payout_journal, "lines": len(lines)},
+                {"journal": rules.payout_journal, "limit": limit, "lines": lines, "post": True},
+                request={"journal": rules.payout_journal, "limit": limit, "lines": len(lines)},
             )
         except Exception as exc:
             give_back(unit, Payout, payout_row_id, exc)

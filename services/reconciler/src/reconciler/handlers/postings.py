@@ -10,6 +10,12 @@
    answers with the invoice as it read it: number, currency, remaining amount.
 4. **Confirm** the line on the posting; then post the batch if the rules say so.
 
+A payment larger than what BC says remains open on the invoice is refused by bc-gateway
+(``amount_exceeds_remaining``, with the remaining amount) unless the command says it is an
+overpayment. The handler then flags the record for review, notes why, and sends the same
+command again with ``overpayment: true``: the flag is sent exactly when the reconciler has
+flagged the payment, and the common case costs no extra read of the invoice.
+
 Missing or unknown metadata never leads to a guess: the record is marked ``unmatched`` with the
 reason, for a person to resolve; so is a BC invoice that does not exist or is in another
 currency. A failed attempt gives its lease back unless the gateway may still be writing
@@ -45,6 +51,9 @@ from reconciler.rules import HandlerDeps
 from reconciler.store import claim_posting
 from reconciler.store import mark_posting_posted
 from reconciler.unit import Unit
+
+# bc-gateway's refusal of a payment above the invoice's remaining amount (without the flag).
+EXCEEDS_REMAINING = "amount_exceeds_remaining"
 
 
 def unmatched(unit: Unit, record_id: int, reason: str) -> None:
@@ -133,13 +142,15 @@ def post_to_bc(
             "posting_date": deps.today().isoformat(),
             "description": f"Stripe {stripe_id}"[:100],
         }
+        overpaid = _Overpaid(unit, record_id, amount, amount_minor, currency)
         try:
-            line = unit.call(
+            line = _write_line(
+                unit,
                 record_id,
                 f"created the BC {what} line for {stripe_id}",
-                deps.bc.create_payment,
                 command,
-                request=command,
+                overpaid,
+                number,
             )
         except Exception as exc:
             give_back(unit, Posting, posting_id, exc)
@@ -152,15 +163,10 @@ def post_to_bc(
         number = str(line.get("invoice_number") or number)
         remaining = Decimal(str(line.get("invoice_remaining_amount", "0")))
         # A line BC posted already has reduced the remaining amount: no overpayment test then.
+        # One written by an earlier attempt as a flagged overpayment comes back as it is.
         if is_payment and not line.get("already_posted") and amount > remaining:
-            flags = {"overpaid": True, "overpaid_by": str(amount - remaining)}
-            unit.step(
-                record_id,
-                "decided",
-                f"{format_amount(amount_minor, currency)} overpays BC invoice {number} "
-                f"(open: {remaining}) by {flags['overpaid_by']}: flagged for review",
-                outcome=AuditOutcome.SKIPPED,
-            )
+            overpaid.flag(remaining, number)
+        flags = overpaid.flags
         # A line BC already posted (found by its external document number in the G/L)
         # has no journal line id any more: the Stripe id stands for it.
         with unit.tx() as session:
@@ -196,6 +202,64 @@ def post_to_bc(
     if flags:
         fields["flags"] = flags
     unit.update(record_id, **fields)
+
+
+class _Overpaid:
+    """The overpayment flag of one payment: set once, with the audit step that says why."""
+
+    def __init__(
+        self, unit: Unit, record_id: int, amount: Decimal, amount_minor: int, currency: str
+    ) -> None:
+        self._unit = unit
+        self._record_id = record_id
+        self._amount = amount
+        self._shown = format_amount(amount_minor, currency)
+        self.flags: dict[str, Any] = {}
+
+    def flag(self, remaining: Decimal, number: str, then: str = "") -> None:
+        if self.flags:
+            return
+        self.flags = {"overpaid": True, "overpaid_by": str(self._amount - remaining)}
+        self._unit.step(
+            self._record_id,
+            "decided",
+            f"{self._shown} overpays BC invoice {number} (open: {remaining}) by "
+            f"{self.flags['overpaid_by']}: flagged for review{then}",
+            outcome=AuditOutcome.SKIPPED,
+        )
+
+
+def _write_line(
+    unit: Unit,
+    record_id: int,
+    summary: str,
+    command: dict[str, Any],
+    overpaid: _Overpaid,
+    number: str,
+) -> dict[str, Any]:
+    """Ask bc-gateway for the line; if it refuses an overpayment, flag it and ask again."""
+    deps: HandlerDeps = unit.deps
+    try:
+        line: dict[str, Any] = unit.call(
+            record_id, summary, deps.bc.create_payment, command, request=command
+        )
+        return line
+    except GatewayRejected as exc:
+        if exc.code != EXCEEDS_REMAINING:
+            raise
+        details = exc.details
+    remaining = Decimal(str(details.get("invoice_remaining_amount", "0")))
+    number = str(details.get("invoice_number") or number)
+    overpaid.flag(remaining, number, then="; writing it as a flagged overpayment")
+    flagged = {**command, "overpayment": True}
+    again: dict[str, Any] = unit.call(
+        record_id,
+        f"{summary} (a flagged overpayment)",
+        deps.bc.create_payment,
+        flagged,
+        request=flagged,
+    )
+    return again
 
 
 def already_settled(unit: Unit, kind: PostingKind, stripe_id: str) -> bool:

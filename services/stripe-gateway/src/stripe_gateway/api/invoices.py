@@ -7,14 +7,21 @@ from flask import Blueprint
 from stripe_gateway.api import dependencies
 from stripe_gateway.api import dump
 from stripe_gateway.api import json_body
+from stripe_gateway.api.schemas import INVOICE_PREFIXES
 from stripe_gateway.api.schemas import InvoiceSchema
 from stripe_gateway.api.schemas import PushedInvoiceSchema
 from stripe_gateway.api.schemas import PushInvoiceSchema
+from stripe_gateway.api.schemas import stripe_path_id
 from stripe_gateway.services import invoices
 from stripe_gateway.services.reads import invoice_fields
 from stripe_gateway.services.reads import read_invoice
 
 bp = Blueprint("invoices", __name__, url_prefix="/commands/invoices")
+
+
+def _invoice_id(value: str) -> str:
+    """The path's invoice id, refused (422 ``invoice_id``) unless it is an ``in_...`` id."""
+    return stripe_path_id(value, field="invoice_id", prefixes=INVOICE_PREFIXES)
 
 
 @bp.post("")
@@ -36,16 +43,16 @@ def push() -> tuple[dict[str, object], int]:
 @bp.get("/<invoice_id>")
 def read(invoice_id: str) -> dict[str, object]:
     """The invoice with every payment (PaymentIntent and charge ids, amounts, status)."""
-    return dump(InvoiceSchema(), read_invoice(dependencies().stripe, invoice_id))
+    return dump(InvoiceSchema(), read_invoice(dependencies().stripe, _invoice_id(invoice_id)))
 
 
 @bp.post("/<invoice_id>/void")
 def void(invoice_id: str) -> dict[str, object]:
-    invoice = invoices.void_invoice(dependencies().stripe, invoice_id)
+    invoice = invoices.void_invoice(dependencies().stripe, _invoice_id(invoice_id))
     return dump(InvoiceSchema(exclude=("payments",)), invoice_fields(invoice))
 
 
 @bp.post("/<invoice_id>/mark-paid-out-of-band")
 def mark_paid_out_of_band(invoice_id: str) -> dict[str, object]:
-    invoice = invoices.mark_paid_out_of_band(dependencies().stripe, invoice_id)
+    invoice = invoices.mark_paid_out_of_band(dependencies().stripe, _invoice_id(invoice_id))
     return dump(InvoiceSchema(exclude=("payments",)), invoice_fields(invoice))

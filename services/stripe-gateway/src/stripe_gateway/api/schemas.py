@@ -3,13 +3,19 @@
 Requests are strict: unknown fields, floats or strings where minor units are expected, unknown
 currencies and metadata Stripe would refuse (more than 50 keys, keys over 40 characters or with
 square brackets, values over 500 characters) all fail with 422 ``validation_failed`` before any
-Stripe call. Loaded requests become the services' command dataclasses. Response schemas list
-exactly what the gateway promises to return, so a field added to a Stripe object does not leak
-into the contract by accident.
+Stripe call. Every string is also checked for control characters and for a length that fits
+where it goes (``mlconnector.validators`` has each limit and its source): BC numbers are at most
+Code[20], a BC customer name Text[100], ids the gateway joins into idempotency keys and search
+queries (``mlc:{company}:{invoice}:step``) letters, digits and ``_ . -`` only, Stripe ids their
+own prefix and alphabet. Ids in paths are checked the same way (``stripe_path_id``). Loaded
+requests become the services' command dataclasses. Response schemas list exactly what the
+gateway promises to return, so a field added to a Stripe object does not leak into the contract
+by accident.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from marshmallow import Schema
@@ -20,13 +26,36 @@ from marshmallow import validate
 from marshmallow import validates
 
 from mlconnector import money
+from mlconnector import validators
+from mlconnector.validators import Identifier
+from mlconnector.validators import Metadata
+from mlconnector.validators import StripeId
+from mlconnector.validators import Text
 from stripe_gateway.services.customers import EnsureCustomer
 from stripe_gateway.services.invoices import InvoiceLine
 from stripe_gateway.services.invoices import PushInvoice
 
-MAX_AMOUNT_MINOR = 10**12
-_ID = validate.Length(min=1, max=100)
+MAX_AMOUNT_MINOR = validators.MAX_MINOR_AMOUNT
+_ID = Identifier(100)
+# What BC sends as a number (customer, invoice): Code[20]; any character BC can store.
+_BC_NUMBER = Text(validators.CUSTOMER_NUMBER, min_length=1, kind="BC Code[20]")
+_CUSTOMER_ID = StripeId("cus")
 _OUR_METADATA_KEYS = 4  # bc_company_id, bc_invoice_id, bc_invoice_number, bc_customer_number
+# Stripe's limit on a description (an invoice line's, say), as for a metadata value.
+_DESCRIPTION = Text(500, min_length=1, kind="a Stripe description")
+_EMAIL_LENGTH = 512  # stripe-api.md §4, customer e-mail
+
+CHARGE_PREFIXES = ("ch", "py")  # card charges and the ``py_`` charges of other payment methods
+INVOICE_PREFIXES = ("in",)
+PAYOUT_PREFIXES = ("po",)
+
+
+def stripe_path_id(value: str, *, field: str, prefixes: Collection[str]) -> str:
+    """An id in a path, checked like a body field (422 ``validation_failed`` naming it)."""
+    try:
+        return validators.check_stripe_id(value, prefixes)
+    except ValidationError as exc:
+        raise ValidationError({field: exc.messages}) from None
 
 
 class MinorUnits(fields.Integer):
@@ -46,29 +75,26 @@ class MinorUnits(fields.Integer):
         return result
 
 
-def _metadata_key(key: str) -> None:
-    if not 1 <= len(key) <= 40 or "[" in key or "]" in key:
-        raise ValidationError("metadata keys are 1-40 characters without '[' or ']'")
-
-
-def metadata_field(max_keys: int = 50) -> fields.Dict:
+def metadata_field(max_keys: int = validators.METADATA_MAX_KEYS) -> fields.Dict:
     return fields.Dict(
-        keys=fields.Str(validate=_metadata_key),
-        values=fields.Str(validate=validate.Length(max=500)),
+        keys=fields.Str(),
+        values=fields.Str(),
         load_default=dict,
-        validate=validate.Length(max=max_keys),
+        validate=Metadata(max_keys),
     )
 
 
 class EnsureCustomerSchema(Schema):
     bc_company_id = fields.Str(required=True, validate=_ID)
     bc_customer_id = fields.Str(required=True, validate=_ID)
-    bc_customer_number = fields.Str(required=True, validate=_ID)
-    name = fields.Str(required=True, validate=validate.Length(min=1, max=256))
-    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=512))
-    link_hint = fields.Str(
-        load_default=None, allow_none=True, validate=validate.Regexp(r"^cus_[A-Za-z0-9]+$")
+    bc_customer_number = fields.Str(required=True, validate=_BC_NUMBER)
+    name = fields.Str(
+        required=True, validate=Text(validators.NAME, min_length=1, kind="BC Text[100]")
     )
+    email = fields.Email(
+        load_default=None, allow_none=True, validate=Text(_EMAIL_LENGTH, kind="Stripe's e-mail")
+    )
+    link_hint = fields.Str(load_default=None, allow_none=True, validate=_CUSTOMER_ID)
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> EnsureCustomer:
@@ -76,7 +102,7 @@ class EnsureCustomerSchema(Schema):
 
 
 class InvoiceLineSchema(Schema):
-    description = fields.Str(required=True, validate=validate.Length(min=1, max=500))
+    description = fields.Str(required=True, validate=_DESCRIPTION)
     amount_minor = MinorUnits(required=True)
     quantity = fields.Int(
         strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1)
@@ -91,12 +117,12 @@ class InvoiceLineSchema(Schema):
 class PushInvoiceSchema(Schema):
     bc_company_id = fields.Str(required=True, validate=_ID)
     bc_invoice_id = fields.Str(required=True, validate=_ID)
-    bc_invoice_number = fields.Str(required=True, validate=_ID)
-    bc_customer_number = fields.Str(required=True, validate=_ID)
-    stripe_customer_id = fields.Str(required=True, validate=validate.Regexp(r"^cus_[A-Za-z0-9]+$"))
+    bc_invoice_number = fields.Str(required=True, validate=_BC_NUMBER)
+    bc_customer_number = fields.Str(required=True, validate=_BC_NUMBER)
+    stripe_customer_id = fields.Str(required=True, validate=_CUSTOMER_ID)
     currency = fields.Str(required=True)
     days_until_due = fields.Int(strict=True, required=True, validate=validate.Range(0, 3650))
-    metadata = metadata_field(50 - _OUR_METADATA_KEYS)
+    metadata = metadata_field(validators.METADATA_MAX_KEYS - _OUR_METADATA_KEYS)
     lines = fields.List(
         fields.Nested(InvoiceLineSchema), required=True, validate=validate.Length(1, 250)
     )
