@@ -186,9 +186,9 @@ def test_debug_logs_of_every_service_contain_no_secret(
             with pytest.raises(urllib.error.HTTPError) as info:
                 urllib.request.urlopen(request, timeout=10)
             info.value.close()
-            # The reconciler checks its bearer token before routing (401 unless the probe value
-            # is its own replay token); the gateways have no such page (404).
-            assert info.value.code in ((401, 404) if service.name == "reconciler" else (404,))
+            # Every service checks its credential before routing: 401 unless the probe value is
+            # the service's own credential (the reconciler's replay token), then 404.
+            assert info.value.code in (401, 404)
     for service in [*services, consumer]:
         assert service.stop() == 0
 

@@ -1,19 +1,99 @@
 """Gunicorn settings shared by the HTTP services, and the ``serve`` command that starts them.
 
 Each service keeps a tiny ``gunicorn_conf`` module inside its package (so it ships in the
-wheel and the image) that calls ``gunicorn_config``. Workers are ``gthread``: request threads
-wait on publisher confirms while the process's single publisher I/O thread keeps many confirms
-in flight. ``preload_app`` stays off: pika connections, SQLAlchemy engines and MSAL apps must be
-created after the fork, and our factories only create them lazily anyway.
+wheel and the image) that calls ``gunicorn_config``. ``preload_app`` stays off: pika
+connections, SQLAlchemy engines and MSAL apps must be created after the fork, and our factories
+only create them lazily anyway.
+
+Workers are ``mlconnector.http_worker.EdgeWorker``: gunicorn's ``gthread`` worker (request
+threads wait on publisher confirms while the process's single publisher I/O thread keeps many
+confirms in flight), except that a request reaches a thread only once it has fully arrived, a
+thread never waits on a client longer than ``MLC_CLIENT_READ_TIMEOUT``, and the refusals
+gunicorn itself makes (431, 414, malformed requests) are answered in the services' JSON error
+shape. ``MLC_WEB_WORKER_CLASS=gthread`` restores the stock worker, for comparison
+(``bench/slow_clients.py``) or as an escape hatch.
+
+With ``MLC_COMMAND_PORT`` set, gunicorn listens on that port as well as on the main one: the
+gateways answer commands on the first and webhooks on the second (``mlconnector.service_auth``),
+so a NetworkPolicy can admit each caller to its own port.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
+from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
+from mlconnector.config import EnvReader
 from mlconnector.logging import gunicorn_logconfig
+
+WORKER_CLASSES = {
+    "edge": "mlconnector.http_worker.EdgeWorker",
+    "gthread": "gthread",
+}
+# Request headers gunicorn accepts. Fewer fields than gunicorn's default (100) bound what a
+# connection may make the worker buffer before its parser refuses with 431.
+LIMIT_REQUEST_LINE = 4094
+LIMIT_REQUEST_FIELDS = 50
+LIMIT_REQUEST_FIELD_SIZE = 8190
+
+
+def _bounded(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], float]:
+    def coerce(raw: str) -> float:
+        value = kind(raw)
+        if not low <= value <= high:
+            raise ValueError(f"expected a value between {low:g} and {high:g}")
+        return value
+
+    return coerce
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    check = _bounded(int, low, high)
+    return lambda raw: int(check(raw))
+
+
+_port = _bounded_int(1, 65535)
+
+
+def _worker_class(raw: str) -> str:
+    name = raw.strip().lower()
+    if name not in WORKER_CLASSES:
+        raise ValueError(f"expected one of {', '.join(WORKER_CLASSES)}")
+    return name
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientLimits:
+    """How long and how much the worker waits for a client's request.
+
+    ``read_timeout_s``: the time a request has to arrive whole (head and body) once its first
+    byte is expected; a client still sending after it gets a 408 and is disconnected.
+    ``buffer_bytes``: bodies up to this size are received without a thread; a larger declared
+    body goes to a thread at once (the application refuses it by its ``Content-Length``).
+    """
+
+    read_timeout_s: float = 5.0
+    buffer_bytes: int = 1024 * 1024
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ClientLimits:
+        env = EnvReader(environ)
+        limits = cls.from_reader(env)
+        env.finish()
+        return limits
+
+    @classmethod
+    def from_reader(cls, env: EnvReader) -> ClientLimits:
+        return cls(
+            read_timeout_s=env("CLIENT_READ_TIMEOUT", _bounded(float, 0.5, 300), 5.0),
+            buffer_bytes=env(
+                "CLIENT_BUFFER_BYTES", _bounded_int(16 * 1024, 16 * 1024**2), 1024 * 1024
+            ),
+        )
 
 
 def gunicorn_config(service: str, *, default_port: int) -> dict[str, Any]:
@@ -21,16 +101,29 @@ def gunicorn_config(service: str, *, default_port: int) -> dict[str, Any]:
     port = int(os.environ.get("MLC_PORT", os.environ.get("PORT", default_port)))
     host = os.environ.get("MLC_BIND_HOST", "0.0.0.0")  # noqa: S104 - containers listen on all
     level = os.environ.get("MLC_LOG_LEVEL", "INFO").upper()
+    env = EnvReader()
+    command_port = env.optional("COMMAND_PORT", _port)
+    worker = env("WEB_WORKER_CLASS", _worker_class, "edge")
+    ClientLimits.from_reader(env)  # read again by each worker; checked here to fail at start
+    if command_port == port:
+        env.problems.append(f"MLC_COMMAND_PORT={command_port} is the main port as well")
+    env.finish()
+    bind = [f"{host}:{port}"]
+    if command_port is not None:
+        bind.append(f"{host}:{command_port}")
     return {
-        "bind": f"{host}:{port}",
+        "bind": bind,
         "workers": int(os.environ.get("MLC_WEB_WORKERS", "2")),
-        "worker_class": "gthread",
+        "worker_class": WORKER_CLASSES[worker],
         "threads": int(os.environ.get("MLC_WEB_THREADS", "8")),
         "timeout": int(os.environ.get("MLC_WEB_TIMEOUT", "60")),
         "graceful_timeout": 30,
         "keepalive": 5,
         "max_requests": 2048,
         "max_requests_jitter": 128,
+        "limit_request_line": LIMIT_REQUEST_LINE,
+        "limit_request_fields": LIMIT_REQUEST_FIELDS,
+        "limit_request_field_size": LIMIT_REQUEST_FIELD_SIZE,
         "preload_app": False,
         # gunicorn 27's control socket would need a writable home or runtime directory, which a
         # read-only root file system does not have; the services do not use it.

@@ -3,10 +3,16 @@
 Errors are typed exceptions raised anywhere and translated once, here, into
 ``{"error": {"code": ..., "message": ...}}`` with a precise status: ``ApiError`` as declared,
 marshmallow ``ValidationError`` as 422 with the field errors, werkzeug ``HTTPException`` (413 for an
-oversized body among them) with its own status, and anything unexpected as a generic 500 whose
-message cannot carry a secret. ``/healthz`` says the process is alive; ``/readyz`` runs each named
-dependency check with a short timeout and reports each by name, so an operator sees which one
-failed.
+oversized body among them) with its own status, a body that stopped arriving as 408, and anything
+unexpected as a generic 500 whose message cannot carry a secret. ``/healthz`` says the process is
+alive; ``/readyz`` runs each named dependency check with a short timeout and reports each by name,
+so an operator sees which one failed.
+
+Every refusal (any 4xx answer, whoever produced it: a view, a guard, a rate limit, werkzeug) is
+logged here, once, at WARNING: method, path without the query string, status, error code and
+correlation id, plus a reason when the code that refused named one with ``note_refusal``. Nothing
+else logs refusals at WARNING, so one refused request is one line; bodies, header values and
+secrets are never part of it.
 """
 
 from __future__ import annotations
@@ -22,12 +28,15 @@ from flask import Blueprint
 from flask import Flask
 from flask import Response
 from flask import g
+from flask import has_request_context
 from flask import jsonify
 from flask import request
 from marshmallow import ValidationError
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from mlconnector.client_socket import ClientTooSlow
 from mlconnector.logging import new_correlation_id
 from mlconnector.logging import reset_correlation_id
 from mlconnector.logging import set_correlation_id
@@ -38,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-Id"
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
+MAX_CORRELATION_ID = 64
+_MAX_LOGGED_PATH = 256
 
 HealthCheck = Callable[[], object]
 
@@ -80,6 +91,41 @@ def error_response(status: int, code: str, message: str, **details: Any) -> tupl
     return jsonify({"error": body}), status
 
 
+def clean_correlation_id(incoming: str | None) -> str:
+    """``incoming`` if it is a short, printable token; otherwise "" (the caller makes a new one).
+
+    The id is logged and echoed, so it must not be an injection vector.
+    """
+    if incoming and len(incoming) <= MAX_CORRELATION_ID and incoming.isprintable():
+        return incoming
+    return ""
+
+
+def note_refusal(reason: str) -> None:
+    """Name why this request is being refused; the one WARNING line for it will say so.
+
+    ``reason`` is for operators: it must not contain the body, a header value or a secret
+    (it is redacted anyway). Outside a request it does nothing.
+    """
+    if has_request_context():
+        g.refusal_reason = reason
+
+
+def printable(text: str, limit: int = _MAX_LOGGED_PATH) -> str:
+    """``text`` cut to ``limit`` characters with control characters replaced, fit for a log line."""
+    cut = text[:limit] + ("..." if len(text) > limit else "")
+    return "".join(ch if ch.isprintable() else "?" for ch in cut)
+
+
+def _timed_out() -> tuple[Response, int]:
+    """The 408 for a request whose body stopped arriving; the connection is not reused."""
+    response, status = error_response(
+        408, "request_timeout", "the request body did not arrive in time"
+    )
+    response.headers["Connection"] = "close"
+    return response, status
+
+
 def register_error_handlers(app: Flask) -> None:
     """Translate every exception into the JSON error shape; nothing leaves as an HTML page."""
 
@@ -93,8 +139,24 @@ def register_error_handlers(app: Flask) -> None:
             422, "validation_failed", "the request did not validate", fields=exc.messages
         )
 
+    @app.errorhandler(ClientTooSlow)
+    def _too_slow(exc: ClientTooSlow) -> tuple[Response, int]:
+        note_refusal(str(exc))
+        return _timed_out()
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int]:
+        cause = exc.__context__ if isinstance(exc, ClientDisconnected) else None
+        if isinstance(cause, TimeoutError):
+            # werkzeug wraps the socket's timeout (``ClientSocket``'s budget) in this 400: the
+            # client did not disconnect, it stalled, and that is a 408.
+            note_refusal(str(cause) or "the request body did not arrive in time")
+            return _timed_out()
+        if isinstance(cause, ValueError):
+            # The server could not decode the body (``http_worker.MalformedBody``): still a 400,
+            # but one that says so rather than blaming a disconnect.
+            note_refusal(str(cause))
+            return error_response(400, "bad_request", "the request body is malformed")
         status = exc.code or 500
         code = (exc.name or "error").lower().replace(" ", "_")
         response, status = error_response(status, code, exc.description or exc.name or "error")
@@ -116,9 +178,7 @@ def install_correlation_ids(app: Flask) -> None:
 
     @app.before_request
     def _bind() -> None:
-        incoming = request.headers.get(CORRELATION_HEADER, "")
-        # Accept only a short, plain token: the id is logged and must not be an injection vector.
-        cid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else ""
+        cid = clean_correlation_id(request.headers.get(CORRELATION_HEADER))
         g.correlation_id = cid or new_correlation_id()
         g.correlation_token = set_correlation_id(g.correlation_id)
 
@@ -156,12 +216,55 @@ def _limit_streamed_bodies(app: Flask) -> None:
             raise RequestEntityTooLarge()
 
 
+def _error_code(response: Response) -> str:
+    body = response.get_json(silent=True) if response.is_json else None
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return printable(code, 64) if isinstance(code, str) else "-"
+
+
+def log_refusals(app: Flask) -> None:
+    """Log every 4xx answer once at WARNING, with its correlation id (see the module docstring).
+
+    An ``after_request`` hook sees every answer the app gives, including those of error handlers
+    and of ``before_request`` guards, so no refusal depends on its author remembering to log.
+    """
+
+    @app.after_request
+    def _log_refusal(response: Response) -> Response:
+        status = response.status_code
+        if not 400 <= status < 500:
+            return response
+        cid = g.get("correlation_id") or "-"
+        code = _error_code(response)
+        path = printable(request.path)
+        reason = g.get("refusal_reason")
+        logger.warning(
+            "refused %s %s: %d %s (correlation id %s)%s",
+            request.method,
+            path,
+            status,
+            code,
+            cid,
+            f"; {printable(reason)}" if reason else "",
+            extra={
+                "http_method": request.method,
+                "http_path": path,
+                "http_status": status,
+                "error_code": code,
+                "correlation_id": cid,
+            },
+        )
+        return response
+
+
 def configure_app(app: Flask, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
-    """Body limit, JSON errors and correlation ids: the baseline every service app gets."""
+    """Body limit, JSON errors, correlation ids, refusal logs: every service app's baseline."""
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     register_error_handlers(app)
     install_correlation_ids(app)
+    log_refusals(app)
     _limit_streamed_bodies(app)  # after the id is bound, so a 413 carries it
 
 

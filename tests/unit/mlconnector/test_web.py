@@ -1,4 +1,4 @@
-"""Tests for mlconnector.web: JSON errors, body limits, correlation ids and health probes."""
+"""Tests for mlconnector.web: JSON errors, body limits, correlation ids, refusal logs, health."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from mlconnector.web import HealthCheck
 from mlconnector.web import configure_app
 from mlconnector.web import error_response
 from mlconnector.web import health_blueprint
+from mlconnector.web import note_refusal
 from mlconnector.web import run_checks
 
 STORE_SECRET = "db-password-from-store-77"
@@ -95,6 +96,23 @@ def _make_app(checks: Mapping[str, HealthCheck] | None = None, timeout: float = 
     @app.get("/cid")
     def cid() -> dict[str, object]:
         return {"cid": get_correlation_id()}
+
+    @app.before_request
+    def guard() -> tuple[object, int] | None:
+        # A guard in the style of the services' authentication: answers before any view.
+        if request.path == "/guarded" and request.headers.get("Authorization") != "Bearer ok":
+            note_refusal("no bearer token")
+            return error_response(401, "unauthorized", "a bearer token is required")
+        return None
+
+    @app.get("/guarded")
+    def guarded() -> dict[str, object]:
+        return {"ok": True}
+
+    @app.post("/refuse")
+    def refuse() -> dict[str, object]:
+        note_refusal("the invoice is locked by a posting run")
+        raise ApiError("refused", status_code=409, code="invoice_locked")
 
     app.register_blueprint(health_blueprint(checks or {}, timeout=timeout))
     return app
@@ -417,3 +435,173 @@ class TestRunChecksVerdicts:
             "bus": {"ok": True},
             "x": {"ok": True},
         }
+
+
+class _FailingBody(io.RawIOBase):
+    """A server's ``wsgi.input`` whose read fails the way ``error`` says."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, _buffer: object) -> int:
+        raise self.error
+
+
+def _post_failing_body(client: FlaskClient, error: Exception, cid: str) -> TestResponse:
+    return client.post(
+        "/echo",
+        headers={CORRELATION_HEADER: cid},
+        environ_overrides={"wsgi.input": _FailingBody(error), "CONTENT_LENGTH": "10"},
+    )
+
+
+class TestRefusalLogging:
+    """Every 4xx is logged once at WARNING with its correlation id; nothing else at WARNING."""
+
+    @pytest.fixture
+    def warnings(self, caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+        caplog.set_level(logging.DEBUG)
+        return caplog
+
+    @staticmethod
+    def only_warning(caplog: pytest.LogCaptureFixture) -> logging.LogRecord:
+        records = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(records) == 1, [r.getMessage() for r in records]
+        assert records[0].levelno == logging.WARNING
+        return records[0]
+
+    @pytest.mark.parametrize(
+        ("method", "path", "kwargs", "status", "code"),
+        [
+            ("GET", "/guarded", {}, 401, "unauthorized"),
+            ("GET", "/api-error", {}, 409, "invoice_locked"),
+            ("POST", "/payments", {"json": {"amount": "x"}}, 422, "validation_failed"),
+            (
+                "POST",
+                "/payments",
+                {"data": b"{", "content_type": "application/json"},
+                400,
+                "bad_request",
+            ),
+            ("GET", "/no/such/route", {}, 404, "not_found"),
+            ("DELETE", "/echo", {}, 405, "method_not_allowed"),
+            ("POST", "/echo", {"data": b"x" * (MAX_BODY + 1)}, 413, "request_entity_too_large"),
+        ],
+        ids=lambda value: str(value) if isinstance(value, int) else None,
+    )
+    def test_each_refusal_is_one_warning_with_the_correlation_id(
+        self,
+        client: FlaskClient,
+        warnings: pytest.LogCaptureFixture,
+        method: str,
+        path: str,
+        kwargs: dict[str, object],
+        status: int,
+        code: str,
+    ) -> None:
+        response = client.open(
+            path, method=method, headers={CORRELATION_HEADER: "cid-4xx"}, **kwargs
+        )
+
+        assert response.status_code == status
+        record = self.only_warning(warnings)
+        assert record.__dict__["correlation_id"] == "cid-4xx"
+        expected = f"refused {method} {path}: {status} {code} (correlation id cid-4xx)"
+        assert record.getMessage().startswith(expected)
+        fields = record.__dict__
+        assert [fields[k] for k in ("http_method", "http_path", "http_status", "error_code")] == [
+            method,
+            path,
+            status,
+            code,
+        ]
+
+    def test_a_streamed_body_over_the_limit_is_one_warning(
+        self, client: FlaskClient, warnings: pytest.LogCaptureFixture
+    ) -> None:
+        assert _chunked_post(client, b"x" * (MAX_BODY * 2)).status_code == 413
+        assert "413 request_entity_too_large (correlation id chunked-1)" in (
+            self.only_warning(warnings).getMessage()
+        )
+
+    def test_the_reason_a_refuser_noted_is_on_the_line(
+        self, client: FlaskClient, warnings: pytest.LogCaptureFixture
+    ) -> None:
+        assert client.get("/guarded", headers={CORRELATION_HEADER: "g-1"}).status_code == 401
+        assert self.only_warning(warnings).getMessage() == (
+            "refused GET /guarded: 401 unauthorized (correlation id g-1); no bearer token"
+        )
+        warnings.clear()
+        assert client.post("/refuse", headers={CORRELATION_HEADER: "r-1"}).status_code == 409
+        assert (
+            self.only_warning(warnings)
+            .getMessage()
+            .endswith("; the invoice is locked by a posting run")
+        )
+
+    def test_a_generated_correlation_id_is_logged_and_echoed(
+        self, client: FlaskClient, warnings: pytest.LogCaptureFixture
+    ) -> None:
+        response = client.get("/missing")
+        cid = response.headers[CORRELATION_HEADER]
+        assert self.only_warning(warnings).__dict__["correlation_id"] == cid
+
+    def test_neither_query_body_nor_header_values_are_logged(
+        self, client: FlaskClient, warnings: pytest.LogCaptureFixture
+    ) -> None:
+        response = client.post(
+            "/payments?token=sk_live_inquery123",
+            json={"amount": "sk_live_inbody123", "currency": "EUR"},
+            headers={"Authorization": "Bearer sk_live_inheader123", CORRELATION_HEADER: "q-1"},
+        )
+        assert response.status_code == 422
+        record = self.only_warning(warnings)
+        assert (
+            record.getMessage()
+            == "refused POST /payments: 422 validation_failed (correlation id q-1)"
+        )
+        assert "sk_live_in" not in warnings.text
+
+    def test_a_control_character_in_the_path_cannot_forge_a_log_line(
+        self, client: FlaskClient, warnings: pytest.LogCaptureFixture
+    ) -> None:
+        client.get("/nope%0Aforged%20line", headers={CORRELATION_HEADER: "p-1"})
+        message = self.only_warning(warnings).getMessage()
+        assert "\n" not in message
+        assert "/nope?forged line" in message
+
+    def test_success_and_server_errors_are_not_logged_as_refusals(
+        self, client: FlaskClient, warnings: pytest.LogCaptureFixture
+    ) -> None:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/guarded", headers={"Authorization": "Bearer ok"}).status_code == 200
+        assert [r for r in warnings.records if r.levelno >= logging.WARNING] == []
+        assert client.get("/crash").status_code == 500
+        assert [r.levelname for r in warnings.records if r.levelno >= logging.WARNING] == ["ERROR"]
+
+    def test_a_body_that_stopped_arriving_is_a_408_and_one_warning(
+        self, client: FlaskClient, warnings: pytest.LogCaptureFixture
+    ) -> None:
+        response = _post_failing_body(client, TimeoutError("the request did not arrive"), "t-1")
+
+        assert response.status_code == 408
+        assert response.get_json()["error"]["code"] == "request_timeout"
+        assert response.headers["Connection"] == "close"
+        assert response.headers[CORRELATION_HEADER] == "t-1"
+        assert self.only_warning(warnings).getMessage() == (
+            "refused POST /echo: 408 request_timeout (correlation id t-1); "
+            "the request did not arrive"
+        )
+
+    def test_a_body_the_server_could_not_decode_is_a_400_and_one_warning(
+        self, client: FlaskClient, warnings: pytest.LogCaptureFixture
+    ) -> None:
+        error = ValueError("the request body is malformed (InvalidChunkSize)")
+        response = _post_failing_body(client, error, "m-1")
+
+        assert response.status_code == 400
+        assert "malformed" in response.get_json()["error"]["message"]
+        assert "m-1" in self.only_warning(warnings).getMessage()

@@ -1,9 +1,11 @@
 """JSON for the BC wire: amounts stay ``Decimal`` both ways, never ``float``.
 
 BC sends amounts as JSON numbers (``1500``, ``123.45``); ``loads`` parses them with
-``parse_float=Decimal``. BC expects numbers back, and the standard encoder can only write a
-``Decimal`` through ``float``, so ``dumps`` writes them itself, in plain notation (no exponent).
-Dates become ``YYYY-MM-DD`` and datetimes ISO 8601 UTC, as the API writes them.
+``parse_float=Decimal``, through ``mlconnector.jsonbody`` so that a hostile document (nested too
+deep, ``NaN``, lone surrogates) is an ``InvalidJSON`` -- a ``ValueError`` -- like any other
+malformed one, never a ``RecursionError``. BC expects numbers back, and the standard encoder can
+only write a ``Decimal`` through ``float``, so ``dumps`` writes them itself, in plain notation
+(no exponent). Dates become ``YYYY-MM-DD`` and datetimes ISO 8601 UTC, as the API writes them.
 """
 
 from __future__ import annotations
@@ -14,14 +16,12 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"invalid JSON number {name}")
+from mlconnector import jsonbody
 
 
 def loads(text: str | bytes) -> Any:
-    """Parse JSON with exact decimals; NaN and Infinity are refused."""
-    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    """Parse JSON with exact decimals; ``jsonbody.InvalidJSON`` (a ``ValueError``) if refused."""
+    return jsonbody.loads(text, parse_float=Decimal)
 
 
 def _decimal(value: Decimal) -> str:

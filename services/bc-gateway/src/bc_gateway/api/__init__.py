@@ -3,14 +3,17 @@
 Views raise; ``register_error_handlers`` translates (style.md §3.4). The command API's codes are
 stable: ``bc_unavailable`` (503 with ``Retry-After``: retryable BC errors, token and
 configuration problems), ``bc_rejected`` (422 with BC's code and message: BC refused the
-request), ``not_found`` (404), ``validation_failed`` (422, from marshmallow), plus the gateway's
-own refusals (``rejections.Rejected``). The webhook view does not rely on these handlers: it maps
-every internal failure to 503 itself, because BC deletes a subscription on any 4xx.
+request), ``not_found`` (404), ``validation_failed`` (422, from marshmallow), ``invalid_json``
+(400: the body is not JSON, or is hostile JSON such as a document nested too deep), plus the
+gateway's own refusals (``rejections.Rejected``). The webhook view does not rely on these
+handlers: it maps every internal failure to 503 itself, because BC deletes a subscription on any
+4xx.
 """
 
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any
 
 from flask import Flask
@@ -18,9 +21,7 @@ from flask import Response
 from flask import current_app
 from flask import jsonify
 from flask import request
-from marshmallow import ValidationError
 
-from bc_gateway.adapters import bc_json
 from bc_gateway.adapters.bc_client import BCClient
 from bc_gateway.adapters.bc_errors import BCError
 from bc_gateway.adapters.bc_errors import BCNotFound
@@ -30,6 +31,7 @@ from bc_gateway.adapters.token import TokenError
 from bc_gateway.bootstrap import Dependencies
 from bc_gateway.rejections import Rejected
 from mlconnector.config import ConfigError
+from mlconnector.jsonbody import request_json
 from mlconnector.web import error_response
 
 EXTENSION = "bc_gateway"
@@ -52,12 +54,14 @@ def bc_client() -> BCClient:
 
 
 def json_body() -> Any:
-    """The request body as JSON with exact decimals (never a float for an amount)."""
-    raw = request.get_data()
-    try:
-        return bc_json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationError({"_body": ["The body is not valid JSON."]}) from None
+    """The request body as JSON with exact decimals (never a float for an amount).
+
+    An empty body is ``{}`` (the schema then names the missing fields); a body that is not
+    acceptable JSON is a 400 ``invalid_json`` with the reason (``mlconnector.jsonbody``).
+    """
+    if not request.get_data(cache=True).strip():
+        return {}
+    return request_json(parse_float=Decimal)
 
 
 def _retry_after(response: Response, seconds: float | None) -> Response:

@@ -14,6 +14,8 @@ Status codes are chosen for BC's subscription-deletion rule (bc-api.md §7.6): B
 - Any internal failure -- broker down or not confirming, secret store unreachable, BC or Entra
   failing while a collection is expanded, missing configuration -- 503 with ``Retry-After``, so
   BC tries again later. An unexpected exception leaves as the generic 500, still a 5xx.
+
+Each refusal (4xx) is logged once, at WARNING, by ``mlconnector.web``; this view only notes why.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from mlconnector.config import ConfigError
 from mlconnector.logging import new_correlation_id
 from mlconnector.secrets import SecretStoreError
 from mlconnector.web import error_response
+from mlconnector.web import note_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,7 @@ _INTERNAL = (PublishError, SecretStoreError, BCError, TokenError, ConfigError)
 
 def _handshake(token: str) -> tuple[Response, int] | Response:
     if not token or len(token) > MAX_VALIDATION_TOKEN:
+        note_refusal("validation token missing or too long")
         return error_response(400, "bad_validation_token", "validation token missing or too long")
     response = Response(token, status=200, mimetype="text/plain")
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -73,9 +77,10 @@ def bc_webhook() -> tuple[Response, int] | Response:
             correlation_id=g.get("correlation_id") or new_correlation_id(),
         )
     except MalformedPayload as exc:
+        note_refusal(str(exc))
         return error_response(400, "bad_request", str(exc))
     except ForgedNotification:
-        logger.warning("refused a BC notification with a missing or wrong clientState")
+        note_refusal("a notification carries a missing or wrong clientState")
         return error_response(401, "unauthorized", "notification refused")
     except _INTERNAL as exc:
         logger.warning("BC notification not accepted, BC will retry: %s", exc)

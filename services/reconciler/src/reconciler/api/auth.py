@@ -6,7 +6,8 @@ caller without the token rather than revealing which routes exist.
 
 The token is the ``replay_token`` from the secret store (``ml-connector/reconciler``), compared in
 constant time with ``hmac.compare_digest``. A missing or wrong token is a 401 with
-``WWW-Authenticate: Bearer`` (RFC 6750); the token itself is never logged or echoed.
+``WWW-Authenticate: Bearer`` (RFC 6750), logged once at WARNING by ``mlconnector.web`` with the
+reason noted here; the token itself is never logged or echoed.
 
 One token for now guards both reading and replaying. reliability.md §6.7 asks for more: a
 company IdP (OIDC/JWT) or mTLS instead of a static shared secret (API2), and a replay role
@@ -17,7 +18,6 @@ public ingress and the token is rotated through the secret store.
 from __future__ import annotations
 
 import hmac
-import logging
 from collections.abc import Callable
 from collections.abc import Iterable
 
@@ -26,8 +26,7 @@ from flask import Response
 from flask import request
 
 from mlconnector.web import error_response
-
-logger = logging.getLogger(__name__)
+from mlconnector.web import note_refusal
 
 REALM = "reconciler"
 
@@ -48,16 +47,16 @@ def _unauthorized(message: str, error: str | None) -> tuple[Response, int]:
 def check_bearer(expected: str | None, header: str | None) -> tuple[Response, int] | None:
     """None if ``header`` carries the expected token; otherwise the 401 answer to send."""
     if not header:
+        note_refusal("no bearer token")
         return _unauthorized("a bearer token is required", None)
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
+        note_refusal("the Authorization header is not a bearer token")
         return _unauthorized("a bearer token is required", "invalid_request")
     # An empty configured token must never match an empty one: refuse everything instead.
     if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
-        logger.warning(
-            "rejected a request to %s %s: wrong bearer token", request.method, request.path
-        )
+        note_refusal("wrong bearer token")
         return _unauthorized("the bearer token is not valid", "invalid_token")
     return None
 

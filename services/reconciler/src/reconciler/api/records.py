@@ -17,6 +17,7 @@ from flask import request
 
 from mlconnector.bus import PublishError
 from mlconnector.db import read_only_session
+from mlconnector.jsonbody import request_json
 from mlconnector.web import ApiError
 from mlconnector.web import error_response
 from reconciler.api.schemas import RecordDetailSchema
@@ -63,7 +64,10 @@ def show(record_id: int) -> dict[str, object]:
 
 @bp.post("/<int:record_id>/replay")
 def replay(record_id: int) -> tuple[dict[str, object], int]:
-    command = ReplayRequestSchema().load(request.get_json(silent=True) or {})
+    # A body that is not JSON (or not declared JSON) reads as no body, and the schema names the
+    # missing fields (422); hostile JSON is still a 400 (``mlconnector.jsonbody``).
+    given = request_json(silent=True) if request.is_json else None
+    command = ReplayRequestSchema().load(given or {})
     deps = _deps()
     result = replay_record(
         deps.session_factory,

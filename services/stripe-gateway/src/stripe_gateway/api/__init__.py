@@ -13,7 +13,9 @@ from typing import Any
 from flask import current_app
 from flask import request
 from marshmallow import Schema
+from werkzeug.exceptions import UnsupportedMediaType
 
+from mlconnector.jsonbody import request_json
 from stripe_gateway.bootstrap import Dependencies
 
 
@@ -24,8 +26,11 @@ def dependencies() -> Dependencies:
 
 
 def json_body() -> Any:
-    """The request's JSON (a non-JSON body is a 400/415 from Flask, rendered as JSON)."""
-    return request.get_json()
+    """The request's JSON: 415 without a JSON content type, 400 ``invalid_json`` naming the
+    reason for a body that is not JSON or is hostile JSON (``mlconnector.jsonbody``)."""
+    if not request.is_json:
+        raise UnsupportedMediaType("the body must be JSON (Content-Type: application/json)")
+    return request_json()
 
 
 def dump(schema: Schema, obj: Any) -> dict[str, object]:

@@ -8,10 +8,12 @@ The steps, in order (style.md §3.5, reliability.md §6.1):
 2. The signature is checked over the raw bytes of ``request.get_data()``, never re-serialised
    JSON, against every active secret; a missing, oversized or malformed header, a timestamp
    more than the tolerance away in either direction, or no matching ``v1`` all give the same
-   400 with a generic message. The log line says which check failed, with the request id, but
-   never the body, the header or a secret.
-3. The body must be a JSON event (400 otherwise; it was signed, so this is Stripe's or a
-   proxy's bug, not an attack, but retrying cannot fix it either).
+   400 with a generic message. The one WARNING line for the refusal (``mlconnector.web``) says
+   which check failed, with the request id, but never the body, the header or a secret.
+3. The body must be a JSON event (400 otherwise, naming the reason; it was signed, so this is
+   Stripe's or a proxy's bug, not an attack, but retrying cannot fix it either). It is parsed
+   by ``mlconnector.jsonbody``, so even a signed document nested thousands deep is a 400, not a
+   ``RecursionError``.
 4. Types outside ``HANDLED_EVENTS`` are acknowledged (200) and dropped: a 4xx would make Stripe
    retry for three days and eventually disable the endpoint.
 5. The event is published as an ``Envelope`` whose message id is the event id; 200 only after
@@ -26,15 +28,16 @@ its ``livemode`` flag) and logged; the reconciler, which owns the decisions, can
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 
 from flask import Blueprint
 from flask import g
 from flask import request
 
+from mlconnector import jsonbody
 from mlconnector.bus import PublishError
 from mlconnector.web import ApiError
+from mlconnector.web import note_refusal
 from stripe_gateway.api import dependencies
 from stripe_gateway.bootstrap import Dependencies
 from stripe_gateway.envelopes import MalformedEvent
@@ -54,7 +57,8 @@ SIGNATURE_HEADER = "Stripe-Signature"
 
 
 def _reject(reason: str, *, code: str, message: str) -> ApiError:
-    logger.warning("stripe webhook rejected: %s (request %s)", reason, g.get("correlation_id"))
+    # mlconnector.web logs the refusal once, at WARNING, with this reason and the request id.
+    note_refusal(f"stripe webhook rejected: {reason}")
     return ApiError(message, status_code=400, code=code)
 
 
@@ -85,11 +89,17 @@ def stripe_webhook() -> tuple[dict[str, object], int]:
     except SignatureRejected as exc:
         raise _reject(exc.reason, code="invalid_signature", message="invalid signature") from None
     try:
-        event = json.loads(payload)
+        event = jsonbody.loads(payload)
+    except jsonbody.InvalidJSON as exc:
+        raise _reject(
+            f"body is not acceptable JSON: {exc.reason}",
+            code="invalid_payload",
+            message=f"invalid payload: {exc.reason}",
+        ) from None
+    try:
         event_type = event_type_of(event)
-    except (ValueError, MalformedEvent) as exc:
-        reason = "body is not JSON" if not isinstance(exc, MalformedEvent) else str(exc)
-        raise _reject(reason, code="invalid_payload", message="invalid payload") from None
+    except MalformedEvent as exc:
+        raise _reject(str(exc), code="invalid_payload", message="invalid payload") from None
     if not is_handled(event_type):
         logger.info("stripe event type %s is not handled; acknowledged, not published", event_type)
         return {"received": True, "published": False}, 200
