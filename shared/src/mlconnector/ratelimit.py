@@ -50,7 +50,9 @@ from limits import parse_many
 
 from mlconnector.config import EnvReader
 from mlconnector.redaction import register_secrets
+from mlconnector.web import RUNS_FIRST
 from mlconnector.web import error_response
+from mlconnector.web import note_refusal
 
 if TYPE_CHECKING:
     # Types only, so that ``mlconnector.runtime`` can embed ``RateLimitSettings`` in its
@@ -205,8 +207,11 @@ def _on_breach(
     def respond(breached: RequestLimit) -> Response:
         # The window ends at reset_time; Redis reports whole seconds, so round up by one.
         retry_after = max(1, int(breached.window.reset_time - time.time()) + 1)
+        # Each 429 is logged once at WARNING by ``mlconnector.web`` with this reason; the first
+        # of a window also gets an INFO line saying how long the address is held off.
+        note_refusal(f"rate limit {rule.name} ({breached.limit}) exceeded by {client()}")
         if log.first_in_window(breached.key, breached.limit.get_expiry()):
-            logger.warning(
+            logger.info(
                 "rate limit %s (%s) exceeded by %s on %s %s; answering 429 for %d s",
                 rule.name,
                 breached.limit,
@@ -275,9 +280,11 @@ def _install(
     # refused request never registers the deduction that Flask-Limiter makes after the answer,
     # and a flood of wrong tokens is answered 401 forever. Running first also answers a blocked
     # client before a streamed body is read.
+    # Only the correlation id is bound before it, so that a 429 is logged and answered with one.
     hooks = app.before_request_funcs.setdefault(None, [])
     added = [hook for hook in hooks if hook not in before]
-    hooks[:] = added + [hook for hook in hooks if hook not in added]
+    first = [hook for hook in hooks if getattr(hook, RUNS_FIRST, False)]
+    hooks[:] = first + added + [hook for hook in hooks if hook not in added and hook not in first]
     app.register_error_handler(RateLimitExceeded, _too_many_requests)
     logger.info(
         "rate limits on %s (%s store): %s",

@@ -46,6 +46,8 @@ from mlconnector.redaction import redact_data
 logger = logging.getLogger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-Id"
+# Marks a before_request hook that must stay ahead of hooks moved to the front later.
+RUNS_FIRST = "mlc_runs_first"
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
 MAX_CORRELATION_ID = 64
 _MAX_LOGGED_PATH = 256
@@ -181,6 +183,9 @@ def install_correlation_ids(app: Flask) -> None:
         cid = clean_correlation_id(request.headers.get(CORRELATION_HEADER))
         g.correlation_id = cid or new_correlation_id()
         g.correlation_token = set_correlation_id(g.correlation_id)
+
+    # Hooks that reorder the app's hooks (the rate limiter's) keep this one first.
+    setattr(_bind, RUNS_FIRST, True)
 
     @app.after_request
     def _echo(response: Response) -> Response:

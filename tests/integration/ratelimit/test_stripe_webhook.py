@@ -7,6 +7,7 @@ backlog arriving at full speed is never refused and never answered 429; a forger
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pika
@@ -85,16 +86,28 @@ class TestForger:
         for _ in range(3):
             forged(client, kit)
         caplog.clear()
+        caplog.set_level(logging.INFO, logger="mlconnector.ratelimit")
 
         for _ in range(50):
             assert forged(client, kit).status_code == 429
 
         messages = [r.getMessage() for r in caplog.records]
         assert not [m for m in messages if "webhook rejected" in m]
-        # One warning per client and window, not one per refused request.
-        breaches = [m for m in messages if "rate limit webhook-refusals" in m]
-        assert len(breaches) == 1
-        assert FORGER in breaches[0]
+        # Each 429 is one WARNING line with its reason and correlation id; the breach itself is
+        # summarised once per client and window at INFO.
+        refusals = [
+            r
+            for r in caplog.records
+            if r.levelname == "WARNING" and "429 rate_limited" in r.getMessage()
+        ]
+        assert len(refusals) == 50
+        assert all("rate limit webhook-refusals" in r.getMessage() for r in refusals)
+        assert all("correlation id -" not in r.getMessage() for r in refusals)
+        summaries = [
+            r for r in caplog.records if r.levelname == "INFO" and "answering 429" in r.getMessage()
+        ]
+        assert len(summaries) == 1
+        assert FORGER in summaries[0].getMessage()
 
 
 class TestStripeBacklog:
