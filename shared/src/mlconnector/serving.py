@@ -99,7 +99,10 @@ class ClientLimits:
 def gunicorn_config(service: str, *, default_port: int) -> dict[str, Any]:
     """Settings for ``gunicorn -c python:<service>.gunicorn_conf``, overridable by ``MLC_*``."""
     port = int(os.environ.get("MLC_PORT", os.environ.get("PORT", default_port)))
-    host = os.environ.get("MLC_BIND_HOST", "0.0.0.0")  # noqa: S104 - containers listen on all
+    # Loopback unless told otherwise: a laptop or a CI host must not expose the services to its
+    # network. The images set MLC_BIND_HOST=0.0.0.0, where the pod network and its
+    # NetworkPolicies decide who may connect.
+    host = os.environ.get("MLC_BIND_HOST", "127.0.0.1")
     level = os.environ.get("MLC_LOG_LEVEL", "INFO").upper()
     env = EnvReader()
     command_port = env.optional("COMMAND_PORT", _port)

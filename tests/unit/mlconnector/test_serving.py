@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mlconnector.config import ConfigError
@@ -17,9 +19,18 @@ def _no_mlc_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
+ROOT = Path(__file__).resolve().parents[3]
+
+
 class TestBind:
-    def test_one_listener_by_default(self) -> None:
-        assert gunicorn_config("svc", default_port=8081)["bind"] == ["0.0.0.0:8081"]
+    def test_one_listener_on_loopback_by_default(self) -> None:
+        # Issue 10: services bound to every interface by default; only the images open them.
+        assert gunicorn_config("svc", default_port=8081)["bind"] == ["127.0.0.1:8081"]
+
+    def test_the_images_listen_on_every_interface(self) -> None:
+        for service in ("bc-gateway", "stripe-gateway", "reconciler"):
+            dockerfile = (ROOT / "services" / service / "Dockerfile").read_text()
+            assert "MLC_BIND_HOST=0.0.0.0" in dockerfile, service
 
     def test_a_command_port_adds_a_second_listener_on_the_same_host(
         self, monkeypatch: pytest.MonkeyPatch
