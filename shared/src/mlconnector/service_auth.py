@@ -31,6 +31,7 @@ from mlconnector.identity import CallerPolicy
 from mlconnector.identity import IdentityUnavailable
 from mlconnector.identity import TokenVerifier
 from mlconnector.web import error_response
+from mlconnector.web import note_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -102,12 +103,14 @@ def install_service_auth(
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if not header:
+            note_refusal("no service token")
             return _unauthorized("a service token is required", None, realm)
         if scheme.lower() != "bearer" or not token:
             return _unauthorized("a service token is required", "invalid_request", realm)
         try:
             caller = verifier().verify(token)
         except AuthenticationFailed as exc:
+            note_refusal(str(exc))
             return _unauthorized(str(exc), exc.error, realm)
         except IdentityUnavailable as exc:
             logger.error("cannot check service tokens: %s", exc)
@@ -119,6 +122,7 @@ def install_service_auth(
             return None  # an authenticated caller learns the real 404/405
         needed = permissions.get(request.endpoint or "")
         if needed is None or not policy.allows(caller.subject, needed):
+            note_refusal(f"caller {caller.subject} lacks {needed or 'a declared permission'}")
             return error_response(
                 403,
                 "forbidden",
