@@ -16,6 +16,9 @@ where apispec's defaults would describe something other than what marshmallow do
 - a ``Boolean`` loads marshmallow's truthy and falsy spellings (``"yes"``, ``1``, ...), which a
   request schema lists (unless a subclass reads values its own way), while responses always
   carry JSON booleans;
+- the ``mlconnector.validators`` on a field (lengths, character classes, Stripe ids, currency
+  codes, metadata limits, amount bounds) become the JSON Schema keywords that accept exactly
+  what the validator accepts;
 - a nested schema with ``exclude`` gets its own component name instead of apispec's numbered
   duplicate (and its warning).
 
@@ -267,11 +270,6 @@ def _camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 
-def _type_list(ret: Mapping[str, Any]) -> list[str]:
-    current = ret.get("type", [])
-    return list(current) if isinstance(current, list) else [current]
-
-
 def _with_null(types: list[str], nullable: bool) -> list[str] | str:
     if nullable and "null" not in types:
         types = [*types, "null"]
@@ -341,9 +339,10 @@ def currency_pattern() -> str:
 def validator_keywords(field: fields.Field[Any], ret: dict[str, Any]) -> dict[str, Any]:
     """JSON Schema for the ``mlconnector.validators`` on a field, exactly what each accepts.
 
-    Amount decimals and anything decided across fields (``@validates_schema``) stay out: they
-    are rules of the request as a whole, answered 422 ``validation_failed`` and stated in the
-    operation's description.
+    The decimals of an amount written as a string, and anything decided across fields
+    (``@validates_schema``, a currency's own decimals) stay out: those refusals are 422
+    ``validation_failed`` listed in the operation's ``x-also-refused``. The unit tests feed the
+    same values to each validator and to its JSON Schema and require the same verdict.
     """
     found: dict[str, Any] = {}
     patterns: list[str] = []
@@ -429,6 +428,7 @@ def new_spec(
     security_schemes: Iterable[str] = (),
     tags: Iterable[tuple[str, str]] = (),
     field_rules: Iterable[FieldRule] = (),
+    description_errors: Iterable[int] = (),
 ) -> APISpec:
     """An APISpec with the shared components, the health probes and ``/openapi.json`` described.
 
@@ -436,7 +436,8 @@ def new_spec(
     marshmallow accepts (see the module docstring); every other schema by what it dumps.
     ``field_rules`` describe a service's own field classes: each gets a field and the keywords
     found so far (which it may trim), and returns keywords to add or replace (``{}`` for fields
-    it ignores).
+    it ignores). ``description_errors`` are the shared errors ``GET /openapi.json`` itself can
+    give (429 where a rate limit covers it).
     """
     plugin = MarshmallowPlugin(schema_name_resolver=schema_name)
     spec = APISpec(
@@ -470,7 +471,7 @@ def new_spec(
     for name, text in (("health", "Liveness and readiness probes (no credentials)."), *tags):
         spec.tag({"name": name, "description": text})
     _describe_health(spec)
-    _describe_self(spec)
+    _describe_self(spec, description_errors)
     return spec
 
 
@@ -546,7 +547,7 @@ def _describe_health(spec: APISpec) -> None:
     )
 
 
-def _describe_self(spec: APISpec) -> None:
+def _describe_self(spec: APISpec, errors: Iterable[int]) -> None:
     spec.path(
         path=SPEC_PATH,
         operations={
@@ -559,7 +560,8 @@ def _describe_self(spec: APISpec) -> None:
                     "200": {
                         "description": "The OpenAPI 3.1 document.",
                         "content": {"application/json": {"schema": {"type": "object"}}},
-                    }
+                    },
+                    **error_responses(*errors),
                 },
             }
         },
@@ -597,6 +599,8 @@ def app_operations(app: Flask) -> set[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
+            # Flask adds it whenever a static folder is configured, even one that does not
+            # exist: it serves nothing and is not part of the API.
             continue
         for method in (rule.methods or set()) - AUTOMATIC_METHODS:
             found.add((openapi_path(rule.rule), method))

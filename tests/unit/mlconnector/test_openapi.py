@@ -257,7 +257,7 @@ class TestTruthfulness:
     def test_routes_and_described_operations_are_compared_without_flask_extras(self) -> None:
         app = Flask(__name__)
         app.add_url_rule("/things/<int:thing_id>", "show", lambda thing_id: "", methods=["GET"])
-        document = {"paths": {"/things/{thing_id}": {"get": {}, "parameters": []}}}
+        document: dict[str, Any] = {"paths": {"/things/{thing_id}": {"get": {}, "parameters": []}}}
 
         assert (
             app_operations(app) == document_operations(document) == {("/things/{thing_id}", "GET")}

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import re
 import urllib.parse
 from typing import Any
+
+from mlconnector import jsonbody
 
 CHANGE_TYPES = ("created", "updated", "deleted", "collection")
 MAX_ELEMENTS = 5000
@@ -62,9 +63,9 @@ class Notification:
 def parse_payload(body: bytes) -> list[dict[str, Any]]:
     """The ``value[]`` elements; ``MalformedPayload`` if BC cannot have sent this body."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedPayload("the body is not JSON") from None
+        data = jsonbody.loads(body)
+    except jsonbody.InvalidJSON as exc:
+        raise MalformedPayload(f"the body is not acceptable JSON: {exc.reason}") from None
     if not isinstance(data, dict) or not isinstance(data.get("value"), list):
         raise MalformedPayload("the body has no value[] list")
     elements: list[dict[str, Any]] = data["value"]
@@ -83,13 +84,20 @@ def parse_timestamp(raw: object) -> dt.datetime:
     value = dt.datetime.fromisoformat(text)
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        # 9999-12-31T23:59:59-01:00 is a valid ISO time that UTC cannot hold.
+        raise ValueError("the time is out of range in UTC") from None
 
 
 def parse_resource(resource: str) -> Resource:
     """Company, entity set, key and collection filter of a notification resource."""
     if "://" in resource:
-        parts = urllib.parse.urlsplit(resource)
+        try:
+            parts = urllib.parse.urlsplit(resource)
+        except ValueError:  # e.g. an unclosed IPv6 host: "https://[::1/..."
+            raise MalformedNotification(f"resource {resource[:200]!r} is not a URL") from None
         path, query = parts.path, parts.query
     else:
         path, _, query = resource.partition("?")

@@ -52,8 +52,9 @@ REQUEST_SCHEMAS = (
 )
 
 # Statuses every command can give: no or a bad token (401), no grant (403), the identity key set
-# unreadable or BC unavailable (503), BC answering unexpectedly (502), rate limited (429).
-_COMMAND_ERRORS = (401, 403, 429, 502, 503)
+# unreadable or BC unavailable (503), BC answering unexpectedly (502). Commands are not rate
+# limited (the limiter watches the webhook only).
+_COMMAND_ERRORS = (401, 403, 502, 503)
 _BODY_ERRORS = (400, 413, 422)
 
 
@@ -137,7 +138,10 @@ def _webhook(method: str) -> dict[str, Any]:
     if method == "post":
         refused[400] = ["neither `validationToken` nor a notification body"]
         responses["202"] = json_response(
-            "Every notification is durably queued (the broker confirmed each message).",
+            "Every notification is durably queued (the broker confirmed each message). An "
+            "element with the right `clientState` that cannot be read (an unknown "
+            "`changeType`, a malformed field) is logged and skipped rather than refused: a 4xx "
+            "would make BC delete the subscription. `published` counts what was queued.",
             NotificationAcceptedSchema,
         )
         responses["401"] = {
@@ -153,7 +157,8 @@ def _webhook(method: str) -> dict[str, Any]:
         body=body,
         body_required=False,
         responses=responses,
-        errors=(413, 429, 503) if method == "post" else (429,),
+        # 404: on the command port (MLC_COMMAND_PORT) the webhook is not served.
+        errors=(404, 413, 429, 503) if method == "post" else (404, 429),
         also_refused=refused,
         description=(
             "No credentials: each element's `clientState` is the proof. Any internal failure is "

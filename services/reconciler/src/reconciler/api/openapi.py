@@ -17,6 +17,7 @@ from marshmallow import Schema
 from marshmallow import fields
 
 from mlconnector.openapi import OPERATOR_AUTH
+from mlconnector.openapi import PATH_SEGMENT
 from mlconnector.openapi import finish
 from mlconnector.openapi import json_response
 from mlconnector.openapi import new_spec
@@ -76,6 +77,7 @@ def build() -> dict[str, Any]:
             ("payouts", "Reconciled Stripe payouts."),
         ],
         field_rules=[_date_or_datetime],
+        description_errors=[429],  # the API's overall rate limit covers it
     )
     record_id = path_parameter(
         "record_id",
@@ -160,7 +162,7 @@ def build() -> dict[str, Any]:
                     path_parameter(
                         "stripe_payout_id",
                         "The Stripe payout id (`po_...`).",
-                        {"type": "string", "minLength": 1, "pattern": "^[^/]+$"},
+                        PATH_SEGMENT,
                     )
                 ],
                 responses={"200": json_response("The payout.", schemas.PayoutDetailSchema)},

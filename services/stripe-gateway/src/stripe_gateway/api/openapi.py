@@ -145,7 +145,7 @@ def _webhook() -> dict[str, Any]:
                 "content": error_content(),
             },
         },
-        errors=(413, 429, 503),
+        errors=(404, 413, 429, 503),  # 404: not served on the command port (MLC_COMMAND_PORT)
         also_refused={
             400: [
                 "a `Stripe-Signature` that does not verify over the raw body with an active "
