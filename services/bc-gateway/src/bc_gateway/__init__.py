@@ -31,7 +31,7 @@ def create_app(
     from bc_gateway.api import payments
     from bc_gateway.api import webhooks
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no files to serve, so no /static route
     settings = deps.settings if deps is not None else Settings.from_env()
     configure_app(app, max_body_bytes=settings.max_body_bytes)
     if test_config:

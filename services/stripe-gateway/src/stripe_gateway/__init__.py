@@ -23,7 +23,7 @@ def create_app(
     test_config: Mapping[str, Any] | None = None, deps: Dependencies | None = None
 ) -> Flask:
     """Build the app; nothing connects to the broker until a request needs it."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no files to serve, so no /static route
     settings = Settings.from_env()
     configure_app(app, max_body_bytes=settings.max_body_bytes)
     if test_config:

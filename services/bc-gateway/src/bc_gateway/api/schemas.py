@@ -242,7 +242,7 @@ class GeneralLinesRequestSchema(_Strict):
 
     journal = fields.Str(validate=Code(validators.JOURNAL_CODE), load_default=None)
     limit = _money(required=True, validate=Amount())
-    post = fields.Bool(load_default=False)
+    post = StrictBool(load_default=False)  # it posts a batch: only a JSON true or false
     lines = fields.List(
         fields.Nested(GeneralLineSchema), required=True, validate=validate.Length(min=1, max=100)
     )
