@@ -6,6 +6,7 @@ A refused command must not reach BC at all: the guard answers before the view ru
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -129,3 +130,24 @@ class TestReconcilerAdapter:
             # A transient error: during a key rotation the gateway may not know the key yet.
             with pytest.raises(GatewayUnavailable, match="refused the service token"):
                 stranger.get_customer(company.customer_id)
+
+
+class TestRefusalsAreLogged:
+    def test_each_refused_command_is_one_warning_with_its_reason_and_no_token(
+        self, app: Any, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        token = service_token(AUDIENCE, key=UNPUBLISHED_KEY)
+        caplog.set_level(logging.WARNING)
+        response = app.test_client().post(
+            "/commands/payments",
+            json={},
+            headers={"Authorization": f"Bearer {token}", "X-Correlation-Id": "cid-auth-1"},
+        )
+        assert response.status_code == 401
+        lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(lines) == 1, lines
+        assert "401" in lines[0]
+        assert "unknown key" in lines[0]
+        assert "cid-auth-1" in lines[0]
+        assert token not in caplog.text
+        assert token.split(".")[2] not in caplog.text
