@@ -281,3 +281,29 @@ def _events_about(stack: LocalStack, stripe_invoice: str, charge: str) -> list[E
         engine.dispose()
     events = [load_message(row[0]) for row in rows]
     return [e for e in events if e.data.get("object_id") in (stripe_invoice, charge)]
+
+
+class TestReplayOfASettledPayment:
+    def test_fifty_replays_in_a_row_leave_it_succeeded_with_one_bc_line(
+        self, stack: LocalStack, connector: Connector
+    ) -> None:
+        """Issue 11, finding 2: the record was marked pending after the publish, so a quick
+        handler could finish first and leave it pending for ever."""
+        invoice = post_invoice(stack, new_customer(stack), {"quantity": 1, "unitPrice": "42.00"})
+        record = pushed(connector, invoice)
+        charge = connector.pay(record["stripe_ref"])["charge"]["id"]
+        payment = wait_record(connector, kind="payment", stripe_ref=charge)
+        assert payment["state"] == "succeeded"
+        for attempt in range(50):
+            connector.replay(payment["id"], actor="clerk@firm.example", reason=f"check {attempt}")
+            connector.wait_for(
+                f"replay {attempt} handled",
+                lambda: connector.record(payment["id"])["record"]["state"] != "pending",
+                timeout=30,
+            )
+            assert connector.record(payment["id"])["record"]["state"] == "succeeded"
+        time.sleep(1)  # nothing handled late may change it
+        assert connector.record(payment["id"])["record"]["state"] == "succeeded"
+        assert len(posted_lines(stack, charge)) == 1
+        replays = [s for s in connector.record(payment["id"])["audit"] if s["action"] == "replayed"]
+        assert len(replays) == 50

@@ -490,7 +490,7 @@ class TestReplay:
         assert response.status_code == 404
         assert response.get_json()["error"]["code"] == "not_found"
 
-    def test_broker_down_is_503_and_nothing_is_recorded(
+    def test_broker_down_is_503_and_the_record_keeps_its_state(
         self,
         operator_env: Topology,
         engine: Engine,
@@ -527,7 +527,14 @@ class TestReplay:
         assert response.status_code == 503
         assert response.get_json()["error"]["code"] == "bus_unavailable"
         assert response.headers["Retry-After"] == "5"
-        assert _audit_rows(sessions, record.id) == []
+        # The attempt is part of the story (who tried, and that it was not published); the
+        # record is back to its state.
+        rows = _audit_rows(sessions, record.id)
+        assert [(r.action, r.outcome, r.actor) for r in rows] == [
+            ("replayed", AuditOutcome.OK, REPLAY["actor"]),
+            ("replayed", AuditOutcome.ERROR, REPLAY["actor"]),
+        ]
+        assert "not published" in rows[1].summary
         assert _state(sessions, record.id) is RecordState.FAILED
 
 

@@ -7,7 +7,7 @@ are already in the environment, so no API token has to be handed around.
 
 Output is a table or a story for people by default, and the API's JSON shapes with ``--json``.
 Exit codes: 0 done, 1 no such record or payout / nothing to replay, 2 invalid arguments,
-3 the broker did not confirm a replay (nothing was recorded; try again).
+3 the broker did not confirm a replay (the record keeps its state; try again).
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         _fail(str(exc))
         return EXIT_NOT_FOUND
     except PublishError as exc:
-        _fail(f"the message bus did not confirm the replay; nothing was recorded: {exc}")
+        _fail(f"the message bus did not confirm the replay; the record keeps its state: {exc}")
         return EXIT_BUS
     finally:
         publisher.close()

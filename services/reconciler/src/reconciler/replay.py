@@ -7,10 +7,11 @@ because the handlers are idempotent (unique postings, deterministic idempotency 
 can never write a second BC line or raise a second Stripe invoice (reliability.md §6.7, API6).
 
 The replayed message gets a new id, ``replay:<record id>:<n>``, where ``n`` counts this record's
-replays: the inbox would otherwise swallow it as a duplicate of the original. Only after the
-broker confirmed the publish is the replay recorded, in one transaction: an audit event naming
-who replayed and why, and the record set back to ``pending``. A publish that fails records
-nothing and raises ``PublishError``, so the caller can say "not replayed, try again".
+replays: the inbox would otherwise swallow it as a duplicate of the original. Before the publish,
+one transaction records an audit event naming who replayed and why and sets the record back to
+``pending``, so that the consumer's verdict on the replayed message always comes last. A publish
+that fails gives the record its previous state back, adds an audit event saying so, and raises
+``PublishError``, so the caller can say "not replayed, try again".
 
 Two operators replaying one record at the same moment may compute the same ``n``; the second
 message is then a duplicate the inbox drops, which is the outcome both wanted anyway.
@@ -106,49 +107,79 @@ def replay_record(
     actor: str,
     reason: str,
 ) -> ReplayResult:
-    """Publish the record's source message again and record who did it and why.
+    """Record who replays and why, set the record ``pending``, *then* publish.
 
-    Raises ``RecordNotFound``, ``NotReplayable``, or the publisher's ``PublishError`` (in which
-    case nothing was written). No transaction is open while the broker is waited for.
+    The order matters: the consumer may handle the replayed message before this function gets
+    its next turn (a settled payment takes no call at all), and whatever it decides must be the
+    record's last word. Publishing first and marking ``pending`` afterwards left about a third of
+    the replays of a succeeded payment ``pending`` for ever (issue 11, finding 2).
+
+    If the broker does not confirm, the record gets its previous state back (unless the consumer
+    has changed it meanwhile) and a second audit row says the replay was not published; the
+    publisher's ``PublishError`` is raised. History is only ever added to. No transaction is
+    open while the broker is waited for.
     """
-    with session_factory() as session:
+    with session_factory.begin() as session:
         record, original, replays = _prepare(session, record_id)
-    previous_state = record.state
-    envelope = dataclasses.replace(
-        original,
-        id=replay_message_id(record_id, replays + 1),
-        received_at=utcnow(),
-        correlation_id=new_correlation_id(),
-    )
-    publisher.publish(
-        envelope.routing_key,
-        envelope.to_json(),
-        message_id=envelope.id,
-        correlation_id=envelope.correlation_id,
-    )
-    try:
-        with session_factory.begin() as session:
-            session.add(
-                AuditEvent(
-                    record_id=record_id,
-                    message_id=envelope.id,
-                    action=AuditAction.REPLAYED.value,
-                    summary=redact(f"replayed by {actor}: {reason}"),
-                    request_summary={"reason": redact(reason), "new_message_id": envelope.id},
-                    outcome=AuditOutcome.OK,
-                    actor=actor,
-                    correlation_id=envelope.correlation_id,
-                )
-            )
-            session.get_one(SyncRecord, record_id).state = RecordState.PENDING
-    except Exception:
-        # The message is on the bus and will be handled; only its audit row is missing.
-        logger.exception(
-            "record %s was replayed as %s but the replay could not be recorded",
-            record_id,
-            envelope.id,
+        previous_state = record.state
+        envelope = dataclasses.replace(
+            original,
+            id=replay_message_id(record_id, replays + 1),
+            received_at=utcnow(),
+            correlation_id=new_correlation_id(),
         )
+        session.add(
+            AuditEvent(
+                record_id=record_id,
+                message_id=envelope.id,
+                action=AuditAction.REPLAYED.value,
+                summary=redact(f"replayed by {actor}: {reason}"),
+                request_summary={"reason": redact(reason), "new_message_id": envelope.id},
+                outcome=AuditOutcome.OK,
+                actor=actor,
+                correlation_id=envelope.correlation_id,
+            )
+        )
+        record.state = RecordState.PENDING
+    try:
+        publisher.publish(
+            envelope.routing_key,
+            envelope.to_json(),
+            message_id=envelope.id,
+            correlation_id=envelope.correlation_id,
+        )
+    except Exception as exc:
+        _undo(session_factory, record_id, previous_state, envelope, actor, exc)
         raise
     logger.info("record %s replayed by %s as message %s", record_id, actor, envelope.id)
     note = SUCCEEDED_NOTE if previous_state is RecordState.SUCCEEDED else None
     return ReplayResult(record_id, envelope.id, previous_state, note)
+
+
+def _undo(
+    session_factory: sessionmaker[Session],
+    record_id: int,
+    previous_state: RecordState,
+    envelope: Envelope,
+    actor: str,
+    exc: Exception,
+) -> None:
+    """The replay was not published: give the record its state back and say so in its story."""
+    with session_factory.begin() as session:
+        record = session.get_one(SyncRecord, record_id)
+        if record.state is RecordState.PENDING:
+            record.state = previous_state
+        session.add(
+            AuditEvent(
+                record_id=record_id,
+                message_id=envelope.id,
+                action=AuditAction.REPLAYED.value,
+                summary=redact(
+                    f"the replay was not published ({type(exc).__name__}); the record is "
+                    f"{previous_state.value} again; try again later"
+                ),
+                outcome=AuditOutcome.ERROR,
+                actor=actor,
+                correlation_id=envelope.correlation_id,
+            )
+        )

@@ -131,7 +131,8 @@ def build() -> dict[str, Any]:
                 errors=(*_ERRORS, 400, 404, 409, 413, 422, 503),
                 description=(
                     "409 `not_replayable` when the record has no stored source message; 503 "
-                    "`bus_unavailable` when the broker did not confirm (nothing was recorded)."
+                    "`bus_unavailable` when the broker did not confirm (the record keeps its "
+                    "state)."
                 ),
             )
         },

@@ -2,8 +2,8 @@
 
 Views stay thin (style.md §3.3): validate with a schema, call one function of ``queries`` or
 ``replay``, dump with a schema. Replay failures are domain exceptions mapped to statuses here:
-unknown record 404, nothing to replay 409, broker unavailable 503 (nothing was recorded, so the
-operator can simply try again).
+unknown record 404, nothing to replay 409, broker unavailable 503 (the record keeps its state,
+so the operator can simply try again).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def _bus_unavailable(exc: PublishError) -> tuple[Response, int]:
     response, status = error_response(
         503,
         "bus_unavailable",
-        "the message bus did not confirm the replay; nothing was recorded, try again later",
+        "the message bus did not confirm the replay; the record keeps its state, try again later",
     )
     response.headers["Retry-After"] = "5"
     return response, status
