@@ -15,7 +15,6 @@ end of the accepted socket, never the ``Host`` header, which the client controls
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
@@ -27,9 +26,9 @@ from flask import request
 
 from mlconnector.identity import AuthenticationFailed
 from mlconnector.identity import Caller
-from mlconnector.identity import CallerPolicy
 from mlconnector.identity import IdentityUnavailable
 from mlconnector.identity import TokenVerifier
+from mlconnector.runtime import CommonSettings
 from mlconnector.web import error_response
 from mlconnector.web import note_refusal
 
@@ -69,20 +68,20 @@ def current_caller() -> Caller | None:
 def install_service_auth(
     app: Flask,
     *,
-    verifier: Callable[[], TokenVerifier],
-    policy: CallerPolicy,
+    verifier: TokenVerifier,
+    common: CommonSettings,
     permissions: Mapping[str, str],
     realm: str,
-    command_port: int | None = None,
     open_blueprints: Iterable[str] = OPEN_BLUEPRINTS,
 ) -> None:
     """Guard every request outside the open blueprints and the webhooks.
 
     ``permissions`` maps each command endpoint (``blueprint.view``) to the permission it needs;
-    ``verifier`` is called per request so the app can build it lazily (the key set is read from
-    the secret store on first use, not at import or start-up).
+    the callers' grants (``MLC_COMMAND_CALLERS``) and the command port come from ``common``. The
+    verifier reads the key set from the secret store on first use, not at start-up.
     """
     public = frozenset(open_blueprints)
+    policy, command_port = common.command_callers, common.command_port
 
     @app.before_request
     def _guard() -> tuple[Response, int] | None:
@@ -108,7 +107,7 @@ def install_service_auth(
         if scheme.lower() != "bearer" or not token:
             return _unauthorized("a service token is required", "invalid_request", realm)
         try:
-            caller = verifier().verify(token)
+            caller = verifier.verify(token)
         except AuthenticationFailed as exc:
             note_refusal(str(exc))
             return _unauthorized(str(exc), exc.error, realm)

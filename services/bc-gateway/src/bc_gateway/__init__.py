@@ -7,13 +7,12 @@ from typing import Any
 
 from flask import Flask
 
+from bc_gateway.api.access import PERMISSIONS
 from bc_gateway.bootstrap import Dependencies
 from bc_gateway.bootstrap import build_dependencies
 from bc_gateway.settings import SERVICE
 from bc_gateway.settings import Settings
 from mlconnector.ratelimit import install_webhook_limits
-from mlconnector.runtime import CommonSettings
-from mlconnector.runtime import identity_verifier
 from mlconnector.service_auth import install_service_auth
 from mlconnector.web import configure_app
 from mlconnector.web import health_blueprint
@@ -56,21 +55,13 @@ def create_app(
         app.register_blueprint(module.bp)
     app.register_blueprint(openapi.bp)
     api.register_error_handlers(app)
-    _guard_commands(app, dependencies, settings.common)
-    return app
-
-
-def _guard_commands(app: Flask, deps: Dependencies, common: CommonSettings) -> None:
-    """Every command needs the reconciler's token and a grant (``api.access``); see
-    ``mlconnector.service_auth``. The webhooks carry their own proof and stay open."""
-    from bc_gateway.api.access import PERMISSIONS
-
-    verifier = deps.verifier or identity_verifier(deps.secret_store, SERVICE)
+    # Every command needs the reconciler's token and a grant (``api.access``); the webhooks
+    # carry their own proof and stay open.
     install_service_auth(
         app,
-        verifier=lambda: verifier,
-        policy=common.command_callers,
+        verifier=dependencies.verifier,
+        common=settings.common,
         permissions=PERMISSIONS,
         realm=SERVICE,
-        command_port=common.command_port,
     )
+    return app

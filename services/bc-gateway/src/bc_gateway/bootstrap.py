@@ -44,14 +44,14 @@ class Dependencies:
     secret_store: SecretStore
     secrets: dict[str, str] = dataclasses.field(repr=False)
     client_states: ClientStates
+    # Checks the reconciler's service tokens on the command API (keys read on first use).
+    verifier: TokenVerifier
     publish: Publish
     books: Books
     lcy: LocalCurrency
     batches: BatchDirectory
     tokens: MsalTokenProvider | None = None
     bc: BCClient | None = None
-    # Checks the reconciler's service tokens on the command API (keys read on first use).
-    verifier: TokenVerifier | None = None
 
 
 def build_bc(

@@ -28,9 +28,9 @@ class Dependencies:
     secrets: dict[str, str] = dataclasses.field(repr=False)
     stripe: StripeClient = dataclasses.field(repr=False)
     webhook_secrets: WebhookSecrets = dataclasses.field(repr=False)
-    webhook_tolerance_s: int = 300
     # Checks the reconciler's service tokens on the command API (keys read on first use).
-    verifier: TokenVerifier | None = None
+    verifier: TokenVerifier
+    webhook_tolerance_s: int = 300
 
 
 def build_stripe_client(settings: Settings, api_key: str) -> StripeClient:
