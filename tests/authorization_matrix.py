@@ -23,6 +23,7 @@ from factories import RECONCILER_KEY
 from factories import UNPUBLISHED_KEY
 from factories import service_token
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 from werkzeug.routing import Rule
 
 from mlconnector.service_auth import OPEN_BLUEPRINTS
@@ -50,7 +51,10 @@ class Route:
 
 
 def _sample_path(rule: Rule) -> str:
-    values = {name: SAMPLE_ID for name in rule.arguments}
+    values: dict[str, object] = {
+        name: 1 if isinstance(rule._converters[name], IntegerConverter) else SAMPLE_ID
+        for name in rule.arguments
+    }
     built = rule.build(values, append_unknown=False)
     assert built is not None
     return built[1]
