@@ -16,17 +16,16 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterator
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-import schemathesis
 from factories import SERVICE_SECRETS
 from flask import Flask
-from hypothesis import HealthCheck
-from hypothesis import settings
-from schemathesis.schemas import APIOperation
+from schemathesis_support import SETTINGS
+from schemathesis_support import Case
+from schemathesis_support import schemas
+from schemathesis_support import undeclared_method
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
@@ -54,64 +53,12 @@ from reconciler.rules import Rules
 
 pytestmark = pytest.mark.rabbitmq
 
-Case = schemathesis.Case[APIOperation[Any, Any, Any, Any]]
 
 TOKEN = SERVICE_SECRETS["ml-connector/reconciler"]["replay_token"]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MASTER_KEY = "test-master-key-reconciler-schemathesis"
 T0 = dt.datetime(2026, 3, 1, 9, 0, 0, tzinfo=dt.UTC)
 OPEN_PATHS = ("/healthz", "/readyz", "/openapi.json")
-
-# Bounded, reproducible generation: a fixed seed, Hypothesis derandomized and without an example
-# database (nothing written into the shared working tree), no stateful phase. The tests send the
-# credentials themselves (or none), so Schemathesis does not generate the Authorization header.
-# An operation whose description lists what a schema-valid request can still be refused for
-# (``x-also-refused``, per status) may answer such a request so; nothing else is added to the
-# expectations.
-# Without credentials every unrouted request, an undeclared method on an open path included, is
-# 401 by design (the guard never tells an anonymous caller which routes exist), so the check
-# that expects 405 there is off in that run.
-POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
-
-
-def schemathesis_config(document: Mapping[str, Any], *, anonymous: bool) -> schemathesis.Config:
-    """Generation bounds and checks; per operation, the refusals its description declares."""
-    declared = [
-        {
-            "include-operation-id": op["operationId"],
-            "checks": {
-                "positive_data_acceptance": {
-                    "expected-statuses": [*POSITIVE_STATUSES, *op["x-also-refused"]]
-                }
-            },
-        }
-        for item in document["paths"].values()
-        for op in item.values()
-        if op.get("x-also-refused")
-    ]
-    return schemathesis.Config.from_dict(
-        {
-            "seed": 34,
-            "generation": {
-                "mode": "all",
-                "deterministic": True,
-                "database": "none",
-                "with-security-parameters": False,
-            },
-            "phases": {"stateful": {"enabled": False}},
-            "checks": {"unsupported_method": {"enabled": not anonymous}},
-            "operations": declared,
-        }
-    )
-
-
-SETTINGS = settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
 
 
 def _add(sessions: sessionmaker[Session], *rows: Any) -> None:
@@ -234,32 +181,9 @@ def app(
     publisher.close()
 
 
-class CurrentApp:
-    """The WSGI app of the running test.
-
-    Schemathesis builds its tests when this module is imported, from the description alone;
-    each test builds its own app from fixtures. Generated requests (and the ones its checks send
-    again, without the token) go through this to the app of the test that is running.
-    """
-
-    def __init__(self) -> None:
-        self.app: Flask | None = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        assert self.app is not None, "no app for this test"
-        return self.app(environ, start_response)
-
-
-CURRENT = CurrentApp()
-# The description as the app serves it (tests/unit/reconciler/test_openapi.py checks that the
-# served document is this one).
-schema = schemathesis.openapi.from_dict(
-    dict(document()), config=schemathesis_config(document(), anonymous=False)
-)
-anonymous_schema = schemathesis.openapi.from_dict(
-    dict(document()), config=schemathesis_config(document(), anonymous=True)
-)
-schema.app = anonymous_schema.app = CURRENT
+# The description as the app serves it (tests/unit/mlconnector/test_service_descriptions.py
+# checks that the served document is this one).
+schema, anonymous_schema, CURRENT = schemas(document())
 
 
 @pytest.fixture
@@ -280,8 +204,8 @@ def test_with_the_operator_token(case: Case, current: Flask) -> None:
 @SETTINGS
 def test_without_credentials(case: Case, current: Flask) -> None:
     response = case.call_and_validate()
-    if case.method.upper() != case.operation.method.upper():
-        return  # an undeclared method (Flask answers OPTIONS itself); checked by Schemathesis
+    if undeclared_method(case):
+        return
     if case.path not in OPEN_PATHS:
         assert response.status_code == 401, case.as_curl_command()
 

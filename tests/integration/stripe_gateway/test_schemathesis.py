@@ -22,18 +22,17 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
-import schemathesis
 from factories import SERVICE_SECRETS
 from factories import service_token
 from flask import Flask
-from hypothesis import HealthCheck
-from hypothesis import settings
 from schemathesis.core import NotSet
-from schemathesis.schemas import APIOperation
+from schemathesis_support import SETTINGS
+from schemathesis_support import Case
+from schemathesis_support import schemas
+from schemathesis_support import undeclared_method
 
 from stripe_emulator.server import EmulatorServer
 from stripe_gateway import create_app
@@ -41,84 +40,13 @@ from stripe_gateway.api.openapi import document
 
 pytestmark = pytest.mark.rabbitmq
 
-Case = schemathesis.Case[APIOperation[Any, Any, Any, Any]]
 
 AUDIENCE = "stripe-gateway"
 WEBHOOK_SECRET = SERVICE_SECRETS["ml-connector/stripe"]["webhook_secret"]
 WEBHOOK = "/webhooks/stripe"
 OPEN_PATHS = ("/healthz", "/readyz", "/openapi.json")
-POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 
-SETTINGS = settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-
-
-def schemathesis_config(document: Mapping[str, Any], *, anonymous: bool) -> schemathesis.Config:
-    """Bounded, reproducible generation; per operation, the refusals its description declares.
-
-    The tests send the credentials themselves (or none), so Schemathesis generates neither the
-    Authorization nor the Stripe-Signature header. Without credentials every unrouted request
-    is 401 by design (the guard never tells an anonymous caller which routes exist), so the
-    check that expects 405 for an undeclared method is off in that run.
-    """
-    declared = [
-        {
-            "include-operation-id": op["operationId"],
-            "checks": {
-                "positive_data_acceptance": {
-                    "expected-statuses": [*POSITIVE_STATUSES, *op["x-also-refused"]]
-                }
-            },
-        }
-        for item in document["paths"].values()
-        for op in item.values()
-        if op.get("x-also-refused")
-    ]
-    return schemathesis.Config.from_dict(
-        {
-            "seed": 34,
-            "generation": {
-                "mode": "all",
-                "deterministic": True,
-                "database": "none",
-                "with-security-parameters": False,
-            },
-            "phases": {"stateful": {"enabled": False}},
-            "checks": {"unsupported_method": {"enabled": not anonymous}},
-            "operations": declared,
-        }
-    )
-
-
-class CurrentApp:
-    """The WSGI app of the running test.
-
-    Schemathesis builds its tests when this module is imported, from the description alone;
-    each test builds its own gateway from fixtures. Generated requests (and the ones its checks
-    send again) go through this to the gateway of the test that is running.
-    """
-
-    def __init__(self) -> None:
-        self.app: Flask | None = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        assert self.app is not None, "no app for this test"
-        return self.app(environ, start_response)
-
-
-CURRENT = CurrentApp()
-schema = schemathesis.openapi.from_dict(
-    dict(document()), config=schemathesis_config(document(), anonymous=False)
-)
-anonymous_schema = schemathesis.openapi.from_dict(
-    dict(document()), config=schemathesis_config(document(), anonymous=True)
-)
-schema.app = anonymous_schema.app = CURRENT
+schema, anonymous_schema, CURRENT = schemas(document())
 
 
 @pytest.fixture
@@ -183,8 +111,8 @@ def test_with_credentials(case: Case, current: Flask) -> None:
 @SETTINGS
 def test_without_credentials(case: Case, current: Flask) -> None:
     response = case.call_and_validate()
-    if case.method.upper() != case.operation.method.upper():
-        return  # an undeclared method (Flask answers OPTIONS itself); checked by Schemathesis
+    if undeclared_method(case):
+        return
     if case.path == WEBHOOK:
         assert response.status_code in (400, 413), case.as_curl_command()
     elif case.path not in OPEN_PATHS:
