@@ -27,19 +27,15 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pika
+from stripe_gateway_setup import SECRET
+from stripe_gateway_setup import prepare
 
-from mlconnector.bus import Topology
-from mlconnector.secrets_file import EncryptedFileSecrets
-
-SECRET = "whsec_BenchmarkSigningSecret0000"  # noqa: S105 - a throwaway benchmark secret
 STALL = (
     b"POST /webhooks/stripe HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
     b"Content-Length: 100000\r\n\r\n{"
@@ -217,28 +213,8 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(n) for n in args.stalled.split(",")]
 
-    namespace = "bench-" + uuid.uuid4().hex[:8]
-    topology = Topology.isolated(namespace)
-    connection = pika.BlockingConnection(pika.URLParameters(args.url))
-    topology.declare(connection.channel())
-    connection.close()
-    workdir = Path(tempfile.mkdtemp(prefix="mlc-bench-slow-"))
-    master_key = "bench-master-key-" + uuid.uuid4().hex
-    EncryptedFileSecrets(workdir / "secrets.enc", master_key).write(
-        "ml-connector/stripe", {"api_key": "sk_test_bench", "webhook_secret": SECRET}
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLC_")}
-    env.update(
-        MLC_ENVIRONMENT="test",
-        MLC_AMQP_URL=args.url,
-        MLC_BUS_NAMESPACE=namespace,
-        MLC_SECRETS_FILE=str(workdir / "secrets.enc"),
-        MLC_MASTER_KEY=master_key,
-        MLC_BIND_HOST="127.0.0.1",
-        MLC_WEB_WORKERS=str(args.workers),
-        MLC_WEB_THREADS=str(args.threads),
-        MLC_LOG_LEVEL="WARNING",
-    )
+    setup = prepare(args.url, workers=args.workers, threads=args.threads, prefix="mlc-bench-slow-")
+    env, workdir, topology = setup.env, setup.workdir, setup.topology
     results: dict[tuple[str, int], dict[str, float]] = {}
     try:
         for name, worker in WORKERS.items():
