@@ -55,6 +55,24 @@ def parse_bool(raw: str) -> bool:
     raise ValueError(f"expected a boolean (true/false), got {raw!r}")
 
 
+def bounded(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], float]:
+    """A coercer of ``kind`` that refuses values outside ``[low, high]``, saying the range."""
+
+    def coerce(raw: str) -> float:
+        value = kind(raw)
+        if not low <= value <= high:
+            raise ValueError(f"expected a value between {low:g} and {high:g}")
+        return value
+
+    return coerce
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """``bounded`` for whole numbers."""
+    check = bounded(int, low, high)
+    return lambda raw: int(check(raw))
+
+
 def parse_list(raw: str) -> list[str]:
     """Comma-separated list; blanks dropped."""
     return [part.strip() for part in raw.split(",") if part.strip()]

@@ -19,6 +19,7 @@ from mlconnector.bus import Topology
 from mlconnector.config import ConfigError
 from mlconnector.config import Environment
 from mlconnector.config import EnvReader
+from mlconnector.config import bounded_int
 from mlconnector.identity import IDENTITY_PATH
 from mlconnector.identity import JWKS_KEY
 from mlconnector.identity import SIGNING_KEY
@@ -66,20 +67,6 @@ def _storage_uri(raw: str) -> str:
     return raw
 
 
-def _small_count(raw: str) -> int:
-    value = int(raw)
-    if not 0 <= value <= 5:
-        raise ValueError("expected 0 to 5")
-    return value
-
-
-def _port(raw: str) -> int:
-    value = int(raw)
-    if not 1 <= value <= 65535:
-        raise ValueError("expected a TCP port (1-65535)")
-    return value
-
-
 @dataclasses.dataclass(frozen=True)
 class CommonSettings:
     """What every service reads: where it runs, how it logs, the broker and the secrets."""
@@ -123,8 +110,8 @@ class CommonSettings:
             readiness_timeout_s=env("READINESS_TIMEOUT", float, 2.0),
             bus_namespace=env.optional("BUS_NAMESPACE", _namespace),
             ratelimit_storage_uri=env("RATELIMIT_STORAGE", _storage_uri, "memory://"),
-            trusted_proxies=env("TRUSTED_PROXIES", _small_count, 0),
-            command_port=env.optional("COMMAND_PORT", _port),
+            trusted_proxies=env("TRUSTED_PROXIES", bounded_int(0, 5), 0),
+            command_port=env.optional("COMMAND_PORT", bounded_int(1, 65535)),
             ratelimits=RateLimitSettings.from_reader(env),
             command_callers=env(
                 "COMMAND_CALLERS", CallerPolicy.parse, CallerPolicy.parse(DEFAULT_COMMAND_CALLERS)

@@ -23,11 +23,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
 
 from mlconnector.config import EnvReader
+from mlconnector.config import bounded
+from mlconnector.config import bounded_int
 from mlconnector.logging import gunicorn_logconfig
 
 WORKER_CLASSES = {
@@ -41,22 +42,7 @@ LIMIT_REQUEST_FIELDS = 50
 LIMIT_REQUEST_FIELD_SIZE = 8190
 
 
-def _bounded(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], float]:
-    def coerce(raw: str) -> float:
-        value = kind(raw)
-        if not low <= value <= high:
-            raise ValueError(f"expected a value between {low:g} and {high:g}")
-        return value
-
-    return coerce
-
-
-def _bounded_int(low: int, high: int) -> Callable[[str], int]:
-    check = _bounded(int, low, high)
-    return lambda raw: int(check(raw))
-
-
-_port = _bounded_int(1, 65535)
+_port = bounded_int(1, 65535)
 
 
 def _worker_class(raw: str) -> str:
@@ -89,9 +75,9 @@ class ClientLimits:
     @classmethod
     def from_reader(cls, env: EnvReader) -> ClientLimits:
         return cls(
-            read_timeout_s=env("CLIENT_READ_TIMEOUT", _bounded(float, 0.5, 300), 5.0),
+            read_timeout_s=env("CLIENT_READ_TIMEOUT", bounded(float, 0.5, 300), 5.0),
             buffer_bytes=env(
-                "CLIENT_BUFFER_BYTES", _bounded_int(16 * 1024, 16 * 1024**2), 1024 * 1024
+                "CLIENT_BUFFER_BYTES", bounded_int(16 * 1024, 16 * 1024**2), 1024 * 1024
             ),
         )
 

@@ -9,10 +9,11 @@ replay window and how quickly a rotated signing secret is picked up from the sec
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from collections.abc import Mapping
 
 from mlconnector.config import EnvReader
+from mlconnector.config import bounded
+from mlconnector.config import bounded_int
 from mlconnector.runtime import CommonSettings
 
 SERVICE = "stripe-gateway"
@@ -28,21 +29,6 @@ def _api_base(raw: str) -> str:
         # No credentials in the URL: it appears in log lines and error messages.
         raise ValueError("expected http(s)://host[:port] without credentials")
     return base
-
-
-def _bounded(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], float]:
-    def coerce(raw: str) -> float:
-        value = kind(raw)
-        if not low <= value <= high:
-            raise ValueError(f"expected a value between {low:g} and {high:g}")
-        return value
-
-    return coerce
-
-
-def _bounded_int(low: int, high: int) -> Callable[[str], int]:
-    check = _bounded(int, low, high)
-    return lambda raw: int(check(raw))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,16 +50,16 @@ class Settings:
         settings = cls(
             common=CommonSettings.from_reader(env),
             secrets_path=env("STRIPE_SECRETS_PATH", default=SECRETS_PATH),
-            max_body_bytes=env("STRIPE_MAX_BODY_BYTES", _bounded_int(1024, 16 * 1024**2), 262144),
+            max_body_bytes=env("STRIPE_MAX_BODY_BYTES", bounded_int(1024, 16 * 1024**2), 262144),
             stripe_api_base=env("STRIPE_API_BASE", _api_base, DEFAULT_API_BASE),
-            stripe_max_network_retries=env("STRIPE_MAX_NETWORK_RETRIES", _bounded_int(0, 5), 2),
-            stripe_rate_limit_retries=env("STRIPE_RATE_LIMIT_RETRIES", _bounded_int(0, 10), 3),
-            stripe_timeout_s=env("STRIPE_TIMEOUT", _bounded(float, 1, 120), 20.0),
+            stripe_max_network_retries=env("STRIPE_MAX_NETWORK_RETRIES", bounded_int(0, 5), 2),
+            stripe_rate_limit_retries=env("STRIPE_RATE_LIMIT_RETRIES", bounded_int(0, 10), 3),
+            stripe_timeout_s=env("STRIPE_TIMEOUT", bounded(float, 1, 120), 20.0),
             # Stripe's own default; never 0, which would disable the replay window.
-            webhook_tolerance_s=env("STRIPE_WEBHOOK_TOLERANCE", _bounded_int(30, 600), 300),
-            webhook_secret_ttl_s=env("STRIPE_WEBHOOK_SECRET_TTL", _bounded(float, 0, 3600), 30.0),
+            webhook_tolerance_s=env("STRIPE_WEBHOOK_TOLERANCE", bounded_int(30, 600), 300),
+            webhook_secret_ttl_s=env("STRIPE_WEBHOOK_SECRET_TTL", bounded(float, 0, 3600), 30.0),
             webhook_secret_max_stale_s=env(
-                "STRIPE_WEBHOOK_SECRET_MAX_STALE", _bounded(float, 0, 86400), 300.0
+                "STRIPE_WEBHOOK_SECRET_MAX_STALE", bounded(float, 0, 86400), 300.0
             ),
         )
         env.finish()
