@@ -151,16 +151,40 @@ def test_sigterm_stops_the_consumer_cleanly_after_finishing_its_work(
         assert _counts(service_env["MLC_DATABASE_URL"], message.id) == ONCE
 
 
-def test_a_message_breaking_its_contract_is_dead_lettered(
+def test_a_message_breaking_its_contract_is_dead_lettered_and_kept_whole_as_a_failed_record(
     service_env: dict[str, str], bus: tuple[Topology, Publisher]
 ) -> None:
     topology, publisher = bus
+    url = service_env["MLC_AMQP_URL"]
     consumer = _consumer(service_env)
+    body = b'{"id": "x", "note": "\xff not a message"}'
     try:
-        publisher.publish("bc.invoice.observed", b'{"id": "x"}', message_id="broken")
-        assert wait_until(
-            lambda: queue_depth(service_env["MLC_AMQP_URL"], topology.dead_queue) == 1
-        )
+        publisher.publish("bc.invoice.observed", body, message_id="broken")
+        assert wait_until(lambda: _dead_letters(service_env["MLC_DATABASE_URL"]))
+        # Parked by the broker, recorded by the consumer, then taken off the dead-letter queue.
+        assert wait_until(lambda: queue_depth(url, topology.dead_queue) == 0)
     finally:
         assert _stop(consumer) == 0
-    assert queue_depth(service_env["MLC_AMQP_URL"], topology.queue) == 0
+    assert queue_depth(url, topology.queue) == 0
+    [(kept, reason, record_state, kind, last_error)] = _dead_letters(
+        service_env["MLC_DATABASE_URL"]
+    )
+    assert bytes(kept) == body
+    assert reason == "rejected"
+    assert (record_state, kind) == ("failed", "message")
+    assert "cannot be read" in last_error
+
+
+def _dead_letters(database_url: str) -> list[tuple[bytes, str, str, str, str]]:
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text(
+                    "SELECT d.body, d.reason, r.state, r.kind, r.last_error FROM dead_letters d "
+                    "JOIN sync_records r ON r.id = d.record_id"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return [tuple(row) for row in rows]  # type: ignore[misc]

@@ -40,14 +40,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _consume(settings: Settings) -> int:
+    import threading
+
     from reconciler.bootstrap import build_dependencies
+    from reconciler.consumer import build_poster
     from reconciler.consumer import build_runner
 
     deps = build_dependencies(settings)
     runner = build_runner(settings, deps)
     runner.install_signal_handlers()
+    stop_posting = threading.Event()
+    poster = build_poster(settings, deps).start(stop_posting)
     logger.info("reconciler consumer starting")
-    return runner.run()
+    try:
+        return runner.run()
+    finally:
+        stop_posting.set()
+        if poster is not None:
+            poster.join(timeout=settings.gateway_timeout_s)
 
 
 def _migrate(settings: Settings, revision: str) -> int:

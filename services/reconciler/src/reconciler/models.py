@@ -28,6 +28,7 @@ from sqlalchemy import Enum
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import Integer
+from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
@@ -63,6 +64,8 @@ class RecordKind(enum.StrEnum):
     PAYMENT = "payment"
     REFUND = "refund"
     PAYOUT = "payout"
+    # A dead-lettered message that concerned no record yet (or could not even be read).
+    MESSAGE = "message"
 
 
 class RecordState(enum.StrEnum):
@@ -275,6 +278,9 @@ class Posting(_CurrencyMixin, Base):
     currency: Mapped[str] = mapped_column(String(3))
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the batch poster posted the journal batch holding the line (None: not yet, or the
+    # batch waits for review in BC).
+    batch_posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The lease (see ``store``): which handling attempt may write the line, and until when.
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -303,3 +309,51 @@ class Payout(_CurrencyMixin, Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class DeadLetter(Base):
+    """A message the broker parked in the dead-letter queue, kept whole for a person.
+
+    ``dead_key`` identifies one parking (the message, its body and the death the broker
+    recorded), so recording it again after a crash adds nothing. The body is kept as bytes,
+    exactly as it arrived, even when it cannot be parsed. ``record_id`` is the record it
+    concerns (a failed record created for it when it concerned none).
+    """
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dead_key: Mapped[str] = mapped_column(String(64), unique=True)
+    message_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    message_type: Mapped[str | None] = mapped_column(String(128))
+    routing_key: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    queue: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
+    headers: Mapped[Any | None] = mapped_column(JSONDocument)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("sync_records.id"), index=True)
+    dead_lettered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class JournalBatch(Base):
+    """A BC journal batch the connector posts, and the lease of the one poster posting it.
+
+    Every line confirmed in the batch adds one to ``written_seq``; a post that succeeds sets
+    ``posted_seq`` to the ``written_seq`` it saw when it started, so the batch waits for a post
+    exactly while ``written_seq > posted_seq`` (counters, not clocks: consumers on different
+    hosts need not agree on the time). ``claimed_by`` / ``lease_expires_at`` let exactly one
+    poster across all consumer processes post the batch at a time (issue 11, finding 4).
+    """
+
+    __tablename__ = "journal_batches"
+
+    journal: Mapped[str] = mapped_column(String(20), primary_key=True)
+    written_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    posted_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failures: Mapped[int] = mapped_column(Integer, default=0)

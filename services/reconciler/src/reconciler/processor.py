@@ -5,10 +5,18 @@
 3. The handler does the work through a ``Unit`` (short transactions, audited calls); it is
    idempotent on its own, because the same message can be in flight twice.
 4. On failure the attempt's audit steps and the error are committed to every record it
-   touched, marked ``failed`` when no retry will follow (a permanent error, or the last retry)
-   and left ``pending`` otherwise; then the error goes back to the runner, which schedules the
-   retry or dead-letters the message. Meeting another attempt's claim on a posting is not a
-   failure: the steps say the message will look again later, and the records stay as they are.
+   touched, marked ``failed`` when no retry will follow and left ``pending`` otherwise; then the
+   error goes back to the runner, which schedules the retry or dead-letters the message.
+
+   The message's own failures are counted here, in its inbox row, not by the broker: a broker
+   counts a delivery against every message a consumer held when it died, so a crash loop would
+   park innocent messages (issue 11). A failure counts when the message itself is the cause:
+   the gateway refused it, a handler broke on it. An outage (a gateway or the database
+   unavailable) does not count: the message backs off and waits it out however long it lasts,
+   and the records say what it waits for. The ``max_retries``-th counted failure after the
+   first is final: the records fail and the message is dead-lettered (``PermanentError``).
+   Meeting another attempt's claim on a posting is not a failure either: the steps say the
+   message will look again later, and the records stay as they are.
 5. On success the inbox row is claimed and marked processed in one transaction, with the
    remaining audit steps. Only after that commit does the runner acknowledge the delivery.
 """
@@ -20,14 +28,17 @@ import time
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from mlconnector.bus import Delivery
 from mlconnector.bus import PermanentError
+from mlconnector.bus import RetryLater
 from mlconnector.contracts import ContractError
 from mlconnector.contracts import load_message
 from mlconnector.db import read_only_session
+from reconciler.adapters.http import GatewayUnavailable
 from reconciler.handlers import handler_for
 from reconciler.kill_points import AFTER_COMMIT
 from reconciler.kill_points import BEFORE_COMMIT
@@ -37,15 +48,31 @@ from reconciler.models import InboxMessage
 from reconciler.models import MessageSource
 from reconciler.models import RecordState
 from reconciler.models import SyncRecord
-from reconciler.store import ClaimHeldError
 from reconciler.store import claim_inbox
 from reconciler.store import mark_inbox_processed
+from reconciler.store import record_inbox_attempt
 from reconciler.unit import MAX_ERROR_LENGTH
 from reconciler.unit import Unit
 
 logger = logging.getLogger(__name__)
 
 SETTLED_STATES = (RecordState.SUCCEEDED, RecordState.UNMATCHED, RecordState.SKIPPED)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether the failure is a system being unavailable rather than anything about the message.
+
+    A gateway that answered 5xx or 429, timed out or could not be reached, and a database that
+    refused the connection or dropped it. None of these says the message is poison.
+    """
+    if isinstance(exc, GatewayUnavailable):
+        return True
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated) or type(exc.orig).__name__ in (
+            "OperationalError",
+            "InterfaceError",
+        )
+    return False
 
 
 class MessageProcessor:
@@ -87,12 +114,15 @@ class MessageProcessor:
         )
         try:
             handler_for(envelope.type)(unit)
+        except RetryLater as exc:
+            self._record_wait(unit, exc)
+            raise
         except Exception as exc:
-            final = isinstance(exc, PermanentError) or delivery.retry_count >= self._max_retries
-            if isinstance(exc, ClaimHeldError) and not final:
-                self._record_wait(unit, exc)
-            else:
-                self._record_failure(unit, exc, final=final)
+            failures = self._record_failure(unit, exc)
+            if failures is not None and not isinstance(exc, PermanentError):
+                raise PermanentError(
+                    f"message {envelope.id} gave up after {failures} failed attempts: {exc}"
+                ) from exc
             raise
         with self._session_factory.begin() as session:
             fresh = claim_inbox(
@@ -124,15 +154,40 @@ class MessageProcessor:
             )
         return processed_at is not None
 
-    def _record_failure(self, unit: Unit, exc: Exception, *, final: bool) -> None:
-        """Commit the failed attempt's story; never mask the original error."""
+    def _record_failure(self, unit: Unit, exc: Exception) -> int | None:
+        """Count the failure (unless it is an outage), commit the attempt's story.
+
+        Returns the message's failure count when this failure is final, None when a retry
+        follows (or when the database cannot even take the story: then the retry will tell it).
+        Never masks the original error.
+        """
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
-        action, outcome = (
-            ("failed", AuditOutcome.ERROR) if final else ("retried", AuditOutcome.RETRY)
-        )
-        summary = "failed for good: " if final else "failed, will retry: "
+        outage = is_outage(exc)
         try:
             with self._session_factory.begin() as session:
+                # The envelope is kept so the replay API can run the message again later.
+                claim_inbox(
+                    session,
+                    unit.envelope.id,
+                    message_type=unit.envelope.type,
+                    source=MessageSource(unit.envelope.source),
+                    correlation_id=unit.envelope.correlation_id,
+                    payload=unit.envelope.to_dict(),
+                )
+                failures = (
+                    None if outage else record_inbox_attempt(session, unit.envelope.id, error=error)
+                )
+                final = isinstance(exc, PermanentError) or (
+                    failures is not None and failures > self._max_retries
+                )
+                if final:
+                    action, outcome, summary = "failed", AuditOutcome.ERROR, "failed for good: "
+                elif outage:
+                    action, outcome, summary = "retried", AuditOutcome.RETRY, "waiting out: "
+                else:
+                    action, outcome = "retried", AuditOutcome.RETRY
+                    limit = self._max_retries + 1
+                    summary = f"failed (failure {failures} of {limit}), will retry: "
                 targets: list[int | None] = list(unit.touched) or [None]
                 for record_id in targets:
                     unit.step(
@@ -146,19 +201,14 @@ class MessageProcessor:
                     if record.state not in SETTLED_STATES:
                         record.state = RecordState.FAILED if final else RecordState.PENDING
                 unit.flush_steps(session)
-                # The envelope is kept so the replay API can run the message again later.
-                claim_inbox(
-                    session,
-                    unit.envelope.id,
-                    message_type=unit.envelope.type,
-                    source=MessageSource(unit.envelope.source),
-                    correlation_id=unit.envelope.correlation_id,
-                    payload=unit.envelope.to_dict(),
-                )
         except Exception:
             logger.exception("could not record the failure of %s", unit.envelope.id)
+            return None
+        if final:
+            return failures if failures is not None else 1
+        return None
 
-    def _record_wait(self, unit: Unit, exc: ClaimHeldError) -> None:
+    def _record_wait(self, unit: Unit, exc: RetryLater) -> None:
         """Another attempt is writing the same posting: a step in the story, not a failure.
 
         The records keep their state and error: the holder's outcome is theirs to tell.

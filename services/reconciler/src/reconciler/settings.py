@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlconnector.config import EnvReader
+from mlconnector.config import bounded
 from mlconnector.config import parse_bool
 from mlconnector.db import DEFAULT_SQLITE_URL
 from mlconnector.runtime import CommonSettings
@@ -58,6 +59,7 @@ class Settings:
     bc_gateway_url: str
     gateway_timeout_s: float
     claim_lease_s: float
+    batch_post_interval_s: float
     rules: Rules
 
     @classmethod
@@ -67,7 +69,8 @@ class Settings:
             common=CommonSettings.from_reader(env),
             database_url=env("DATABASE_URL", _database_url, DEFAULT_SQLITE_URL),
             secrets_path=env("RECONCILER_SECRETS_PATH", default=SECRETS_PATH),
-            prefetch=env("PREFETCH", int, 16),
+            # Twice the workers: enough to keep them busy (issue 11 explains why not more).
+            prefetch=env("PREFETCH", int, 8),
             workers=env("CONSUMER_WORKERS", int, 4),
             max_retries=env("MAX_RETRIES", int, 8),
             heartbeat_file=env.optional("HEARTBEAT_FILE", Path),
@@ -76,6 +79,7 @@ class Settings:
             bc_gateway_url=env("BC_GATEWAY_URL", _http_url, "http://127.0.0.1:8081"),
             gateway_timeout_s=env("GATEWAY_TIMEOUT", float, 60.0),
             claim_lease_s=env("CLAIM_LEASE", float, 120.0),
+            batch_post_interval_s=env("BATCH_POST_INTERVAL", bounded(float, 0.05, 60.0), 0.25),
             rules=Rules(
                 payment_journal=env("PAYMENT_JOURNAL", _code, Rules.payment_journal),
                 refund_journal=env("REFUND_JOURNAL", _code, Rules.refund_journal),

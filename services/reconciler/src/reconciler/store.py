@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 from typing import TypeVar
 
+from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -30,9 +31,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from mlconnector.bus import TransientError
+from mlconnector.bus import RetryLater
 from mlconnector.db import utcnow
 from reconciler.models import InboxMessage
+from reconciler.models import JournalBatch
 from reconciler.models import MessageSource
 from reconciler.models import Payout
 from reconciler.models import PayoutState
@@ -49,16 +51,24 @@ class UnknownMessageError(LookupError):
     """The inbox has no row for this message id."""
 
 
-class ClaimHeldError(TransientError):
-    """Another handling attempt holds the lease on this posting or payout: retry the message later.
+class ClaimHeldError(RetryLater):
+    """Another handling attempt holds the lease on this posting or payout: look again later.
 
-    A transient error on purpose: the holder either finishes (the retry then finds the work
-    done) or dies, and its lease runs out before the retries do, so the retry takes it over.
+    A wait, not a failure, so it never counts toward the message's retry limit: the holder
+    either finishes (the next look finds the work done) or dies, and then its lease runs out
+    and the next look takes the work over. However many holders a crash loop kills, each
+    lease ends, so the wait is bounded by the crashes themselves.
     """
 
     def __init__(self, key: str, holder: str | None, until: datetime | None) -> None:
         when = until.isoformat(timespec="seconds") if until else "unknown"
-        super().__init__(f"{key} is being written by {holder} (lease until {when})")
+        # The latest useful look is just after the lease ends (a dead holder's work is free
+        # then); the runner looks sooner, backing off from one second, for a live holder.
+        remaining = (until - utcnow()).total_seconds() if until else 1.0
+        super().__init__(
+            f"{key} is being written by {holder} (lease until {when})",
+            delay_s=max(remaining, 0.0) + 0.2,
+        )
         self.key = key
         self.holder = holder
         self.until = until
@@ -68,7 +78,7 @@ class PostingConflictError(RuntimeError):
     """A posting was confirmed twice with different BC lines; a person must look at it."""
 
 
-def _insert(session: Session, entity: Any) -> postgresql.Insert | sqlite.Insert:
+def dialect_insert(session: Session, entity: Any) -> postgresql.Insert | sqlite.Insert:
     """The dialect's own INSERT, which knows ``ON CONFLICT``."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -93,7 +103,7 @@ def claim_inbox(
     If the surrounding transaction rolls back, so does the claim, and a redelivery claims again.
     """
     statement = (
-        _insert(session, InboxMessage)
+        dialect_insert(session, InboxMessage)
         .values(
             message_id=message_id,
             message_type=message_type,
@@ -240,7 +250,7 @@ def _claim_leased(
     now = utcnow()
     until = now + timedelta(seconds=lease_s)
     session.execute(
-        _insert(session, model)
+        dialect_insert(session, model)
         .values(**values, claimed_by=holder, lease_expires_at=until)
         .on_conflict_do_nothing(index_elements=[key_column])
     )
@@ -290,3 +300,76 @@ def mark_posting_posted(
     posting.posted_at = utcnow()
     posting.lease_expires_at = None  # claimed_by stays: the attempt that wrote the line
     session.flush()
+
+
+# -- journal batches: one poster at a time (``reconciler.batch_poster``) -------------------
+
+
+def note_batch_line(session: Session, journal: str) -> None:
+    """A line was confirmed in ``journal``: the batch waits for a post (one upsert)."""
+    statement = dialect_insert(session, JournalBatch).values(
+        journal=journal, written_seq=1, posted_seq=0, failures=0
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[JournalBatch.journal],
+            set_={"written_seq": JournalBatch.written_seq + 1},
+        )
+    )
+
+
+def claim_batch(session: Session, journal: str, *, holder: str, lease_s: float) -> int | None:
+    """Take the poster's lease on a batch that waits for a post; the ``written_seq`` it covers.
+
+    None when nothing waits or another poster's lease runs. A compare-and-set UPDATE, like the
+    posting leases: exactly one poster wins.
+    """
+    now = utcnow()
+    statement = (
+        update(JournalBatch)
+        .where(
+            JournalBatch.journal == journal,
+            JournalBatch.written_seq > JournalBatch.posted_seq,
+            or_(
+                JournalBatch.claimed_by.is_(None),
+                JournalBatch.claimed_by == holder,
+                JournalBatch.lease_expires_at.is_(None),
+                JournalBatch.lease_expires_at <= now,
+            ),
+        )
+        .values(claimed_by=holder, lease_expires_at=now + timedelta(seconds=lease_s))
+        .returning(JournalBatch.written_seq)
+        .execution_options(synchronize_session=False)
+    )
+    seq = session.execute(statement).scalar_one_or_none()
+    return None if seq is None else int(seq)
+
+
+def finish_batch(
+    session: Session, journal: str, *, holder: str, covered_seq: int, error: str | None
+) -> int:
+    """Give the lease back; on success the batch is posted up to ``covered_seq``.
+
+    Returns the batch's count of consecutive failed posts.
+    """
+    values: dict[str, Any] = {"claimed_by": None, "lease_expires_at": None}
+    if error is None:
+        values.update(
+            posted_seq=func.greatest(JournalBatch.posted_seq, covered_seq)
+            if session.get_bind().dialect.name == "postgresql"
+            else func.max(JournalBatch.posted_seq, covered_seq),
+            last_posted_at=utcnow(),
+            last_error=None,
+            failures=0,
+        )
+    else:
+        values.update(last_error=error[:MAX_ERROR_LENGTH], failures=JournalBatch.failures + 1)
+    statement = (
+        update(JournalBatch)
+        .where(JournalBatch.journal == journal, JournalBatch.claimed_by == holder)
+        .values(**values)
+        .returning(JournalBatch.failures)
+        .execution_options(synchronize_session=False)
+    )
+    failures = session.execute(statement).scalar_one_or_none()
+    return int(failures or 0)

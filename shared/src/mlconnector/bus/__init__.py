@@ -14,6 +14,7 @@ from mlconnector.bus.errors import PermanentError
 from mlconnector.bus.errors import PublishError
 from mlconnector.bus.errors import PublishNacked
 from mlconnector.bus.errors import PublishTimeout
+from mlconnector.bus.errors import RetryLater
 from mlconnector.bus.errors import TransientError
 from mlconnector.bus.errors import Unroutable
 from mlconnector.bus.params import DEFAULT_URL
@@ -34,6 +35,7 @@ __all__ = [
     "PublishNacked",
     "PublishTimeout",
     "Publisher",
+    "RetryLater",
     "RetryPolicy",
     "Topology",
     "TransientError",

@@ -10,7 +10,10 @@ to settle the delivery:
 - success: ``basic_ack``;
 - ``TransientError`` or an unexpected exception: a copy goes to a delayed-retry wait queue with
   exponential backoff and jitter (published with a confirm), and only then is the original acked;
-  after ``max_retries`` it is dead-lettered instead;
+  after ``max_retries`` it is dead-lettered instead (``max_retries=None`` leaves that decision to
+  the handler, which then counts its message's failures itself and raises ``PermanentError``);
+- ``RetryLater``: the same delayed copy after the handler's own delay, without counting a retry
+  (the message is waiting on other work, it did not fail);
 - ``PermanentError`` or a message that fails its contract: ``basic_reject(requeue=False)``, which
   the queue's dead-letter exchange parks in the dead-letter queue.
 
@@ -20,6 +23,10 @@ Connection losses and broker restarts reconnect with capped, jittered backoff; a
 (a topology mismatch, a protocol bug) ends ``run()`` with a non-zero code so the orchestrator
 restarts the process. SIGTERM stops consuming, lets in-flight handlers finish within a grace
 period, settles them, and closes.
+
+The dead-letter queue can be consumed by the same runner (``dead_letter_handler``): a handler
+that records each parked message where people look, then acks it. If it fails (the database is
+down) the message goes back to the dead-letter queue after a pause, never to the work queue.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ import pika
 import pika.exceptions
 
 from mlconnector.bus.errors import PermanentError
+from mlconnector.bus.errors import RetryLater
 from mlconnector.bus.errors import TransientError
 from mlconnector.bus.params import Channel
 from mlconnector.bus.params import connection_parameters
@@ -52,6 +60,7 @@ from mlconnector.logging import correlation_scope
 logger = logging.getLogger(__name__)
 
 RETRY_COUNT_HEADER = "x-mlc-retry-count"
+WAIT_COUNT_HEADER = "x-mlc-wait-count"
 LAST_ERROR_HEADER = "x-mlc-last-error"
 
 
@@ -72,6 +81,11 @@ class Delivery:
         return value if isinstance(value, int) else 0
 
     @property
+    def wait_count(self) -> int:
+        value = self.headers.get(WAIT_COUNT_HEADER, 0)
+        return value if isinstance(value, int) else 0
+
+    @property
     def delivery_count(self) -> int:
         """How often the broker has delivered it before (quorum queues' ``x-delivery-count``)."""
         value = self.headers.get("x-delivery-count", 0)
@@ -84,20 +98,38 @@ Handler = Callable[[Delivery], None]
 class Outcome(enum.Enum):
     ACK = "ack"
     RETRY = "retry"
+    WAIT = "wait"
     DEAD = "dead"
+    REQUEUE = "requeue"
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """A handler's outcome, and for ``WAIT`` how long the message should wait."""
+
+    outcome: Outcome
+    delay_s: float | None = None
+
+
+# Called after each settlement with the queue, the outcome's name and the delivery (metrics).
+Observer = Callable[[str, str, Delivery], None]
+
+# How long a failing dead-letter handler pauses before its message goes back to the queue.
+DEAD_LETTER_PAUSE_S = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff with jitter, expressed through the topology's wait-queue tiers."""
 
-    max_retries: int = 8
+    max_retries: int | None = 8
     base_s: float = 1.0
     cap_s: float = 600.0
 
     def delay_s(self, retry_count: int) -> float:
         """'Equal jitter': half the exponential delay fixed, half random, never above the cap."""
-        ceiling = min(self.cap_s, self.base_s * float(2**retry_count))
+        # The exponent is capped: when the handler decides, an outage's retries go on and on.
+        ceiling = min(self.cap_s, self.base_s * float(2 ** min(retry_count, 30)))
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not crypto
 
 
@@ -119,6 +151,8 @@ class ConsumerRunner:
         heartbeat_file: Path | None = None,
         declare: bool = True,
         client_name: str = "mlc-consumer",
+        dead_letter_handler: Handler | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self._url = url
         self._topology = topology
@@ -132,10 +166,12 @@ class ConsumerRunner:
         self._heartbeat_file = heartbeat_file
         self._declare = declare
         self._client_name = client_name
+        self._dead_letter_handler = dead_letter_handler
+        self._observer = observer
         self._stop = threading.Event()
         self._generation = 0
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._in_flight: set[concurrent.futures.Future[Outcome]] = set()
+        self._in_flight: set[concurrent.futures.Future[Verdict]] = set()
         self.consuming = threading.Event()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -194,22 +230,35 @@ class ConsumerRunner:
             channel.basic_qos(prefetch_count=self._prefetch)
             retry_channel = connection.channel()
             retry_channel.confirm_delivery()
-            on_message = functools.partial(self._on_message, connection, retry_channel, generation)
-            consumer_tag = channel.basic_consume(self._topology.queue, on_message)
+            on_message = functools.partial(
+                self._on_message, connection, retry_channel, generation, self._handler, False
+            )
+            consumer_tags = [channel.basic_consume(self._topology.queue, on_message)]
+            if self._dead_letter_handler is not None:
+                on_dead = functools.partial(
+                    self._on_message,
+                    connection,
+                    retry_channel,
+                    generation,
+                    self._dead_letter_handler,
+                    True,
+                )
+                consumer_tags.append(channel.basic_consume(self._topology.dead_queue, on_dead))
             self.consuming.set()
             logger.info("consuming %s (prefetch %d)", self._topology.queue, self._prefetch)
             while not self._stop.is_set():
                 connection.process_data_events(time_limit=0.5)
                 self._touch_heartbeat()
-            self._drain(connection, channel, consumer_tag)
+            self._drain(connection, channel, consumer_tags)
         finally:
             self.consuming.clear()
             if connection.is_open:
                 connection.close()
 
-    def _drain(self, connection: Any, channel: Channel, consumer_tag: str) -> None:
+    def _drain(self, connection: Any, channel: Channel, consumer_tags: list[str]) -> None:
         """Stop new deliveries, give in-flight handlers the grace period, settle, return."""
-        channel.basic_cancel(consumer_tag)
+        for tag in consumer_tags:
+            channel.basic_cancel(tag)
         deadline = time.monotonic() + self._stop_grace_s
         while self._in_flight and time.monotonic() < deadline:
             connection.process_data_events(time_limit=0.2)
@@ -234,6 +283,8 @@ class ConsumerRunner:
         connection: Any,
         retry_channel: Channel,
         generation: int,
+        handler: Handler,
+        dead: bool,
         channel: Channel,
         method: Any,
         properties: Any,
@@ -248,12 +299,21 @@ class ConsumerRunner:
             redelivered=bool(method.redelivered),
         )
         assert self._pool is not None
-        future = self._pool.submit(self._handle, delivery)
+        work = self._handle_dead if dead else self._handle
+        future = self._pool.submit(work, handler, delivery)
         self._in_flight.add(future)
+        queue = self._topology.dead_queue if dead else self._topology.queue
 
-        def _done(fut: concurrent.futures.Future[Outcome]) -> None:
+        def _done(fut: concurrent.futures.Future[Verdict]) -> None:
             settle = functools.partial(
-                self._settle, channel, retry_channel, generation, method.delivery_tag, delivery, fut
+                self._settle,
+                channel,
+                retry_channel,
+                generation,
+                method.delivery_tag,
+                delivery,
+                fut,
+                queue,
             )
             try:
                 connection.add_callback_threadsafe(settle)
@@ -262,20 +322,36 @@ class ConsumerRunner:
 
         future.add_done_callback(_done)
 
-    def _handle(self, delivery: Delivery) -> Outcome:
+    def _handle(self, handler: Handler, delivery: Delivery) -> Verdict:
         with correlation_scope(delivery.correlation_id):
             try:
-                self._handler(delivery)
+                handler(delivery)
             except (PermanentError, ContractError) as exc:
                 logger.error("message %s rejected for good: %s", delivery.message_id, exc)
-                return Outcome.DEAD
+                return Verdict(Outcome.DEAD)
+            except RetryLater as exc:
+                logger.info("message %s waits %.1fs: %s", delivery.message_id, exc.delay_s, exc)
+                return Verdict(Outcome.WAIT, exc.delay_s)
             except TransientError as exc:
                 logger.warning("message %s failed transiently: %s", delivery.message_id, exc)
-                return Outcome.RETRY
+                return Verdict(Outcome.RETRY)
             except Exception:
                 logger.exception("message %s failed unexpectedly", delivery.message_id)
-                return Outcome.RETRY
-            return Outcome.ACK
+                return Verdict(Outcome.RETRY)
+            return Verdict(Outcome.ACK)
+
+    def _handle_dead(self, handler: Handler, delivery: Delivery) -> Verdict:
+        """A dead letter is recorded or put back on its own queue; it never goes to work again."""
+        with correlation_scope(delivery.correlation_id):
+            try:
+                handler(delivery)
+            except Exception:
+                logger.exception(
+                    "could not record dead letter %s; it stays parked", delivery.message_id
+                )
+                self._stop.wait(DEAD_LETTER_PAUSE_S)
+                return Verdict(Outcome.REQUEUE)
+            return Verdict(Outcome.ACK)
 
     def _settle(
         self,
@@ -284,7 +360,8 @@ class ConsumerRunner:
         generation: int,
         delivery_tag: int,
         delivery: Delivery,
-        future: concurrent.futures.Future[Outcome],
+        future: concurrent.futures.Future[Verdict],
+        queue: str,
     ) -> None:
         """Runs on the connection's thread: ack, retry or reject one delivery."""
         self._in_flight.discard(future)
@@ -293,8 +370,10 @@ class ConsumerRunner:
                 "channel of message %s is gone; it will be redelivered", delivery.message_id
             )
             return
-        outcome = future.result()
-        if outcome is Outcome.RETRY and delivery.retry_count >= self._retry.max_retries:
+        verdict = future.result()
+        outcome = verdict.outcome
+        limit = self._retry.max_retries
+        if outcome is Outcome.RETRY and limit is not None and delivery.retry_count >= limit:
             logger.error(
                 "message %s still failing after %d retries; dead-lettering it",
                 delivery.message_id,
@@ -305,20 +384,41 @@ class ConsumerRunner:
             channel.basic_ack(delivery_tag)
         elif outcome is Outcome.DEAD:
             channel.basic_reject(delivery_tag, requeue=False)
-        elif self._schedule_retry(retry_channel, delivery):
+        elif outcome is Outcome.REQUEUE:
+            channel.basic_reject(delivery_tag, requeue=True)
+        elif self._schedule_retry(retry_channel, delivery, verdict.delay_s):
             channel.basic_ack(delivery_tag)
         else:
             # The retry copy is not confirmed: put the original back (counts toward the
             # queue's delivery limit, so this cannot loop forever).
             channel.basic_reject(delivery_tag, requeue=True)
+        self._observe(queue, outcome, delivery)
 
-    def _schedule_retry(self, retry_channel: Channel, delivery: Delivery) -> bool:
-        delay = self._retry.delay_s(delivery.retry_count)
+    def _observe(self, queue: str, outcome: Outcome, delivery: Delivery) -> None:
+        if self._observer is None:
+            return
+        try:
+            self._observer(queue, outcome.value, delivery)
+        except Exception:  # metrics must never stop consumption
+            logger.exception("consumer observer failed")
+
+    def _schedule_retry(
+        self, retry_channel: Channel, delivery: Delivery, wait_s: float | None = None
+    ) -> bool:
+        """Publish the delayed copy: after ``wait_s`` (a wait, not counted) or the backoff."""
+        waiting = wait_s is not None
+        if wait_s is not None:
+            delay = min(wait_s, self._retry.delay_s(delivery.wait_count))
+        else:
+            delay = self._retry.delay_s(delivery.retry_count)
+        delay = max(0.05, delay)
         tier = self._topology.tier_for(delay)
         headers = dict(delivery.headers)
         headers.pop("x-delivery-count", None)
         headers.pop("x-death", None)
-        headers[RETRY_COUNT_HEADER] = delivery.retry_count + 1
+        headers[RETRY_COUNT_HEADER] = delivery.retry_count + (0 if waiting else 1)
+        if waiting:
+            headers[WAIT_COUNT_HEADER] = delivery.wait_count + 1
         properties = pika.BasicProperties(
             content_type="application/json",
             delivery_mode=pika.DeliveryMode.Persistent,
@@ -339,9 +439,10 @@ class ConsumerRunner:
             logger.error("cannot schedule retry of %s: %r", delivery.message_id, exc)
             return False
         logger.info(
-            "message %s retried in %.1fs (attempt %d)",
+            "message %s %s in %.1fs (attempt %d)",
             delivery.message_id,
+            "looked at again" if waiting else "retried",
             delay,
-            delivery.retry_count + 1,
+            delivery.retry_count + (0 if waiting else 1),
         )
         return True

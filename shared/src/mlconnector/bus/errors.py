@@ -3,7 +3,8 @@
 Publish failures all derive from ``PublishError``: a gateway catches that one type and answers
 503, because none of them proves the broker holds the message. Handler outcomes are signalled
 with ``TransientError`` (try again later, through a delayed retry queue) and ``PermanentError``
-(retrying cannot help: dead-letter it and fail the record).
+(retrying cannot help: dead-letter it and fail the record). ``RetryLater`` is a transient
+outcome that is not a failure at all: the work is waiting on something else.
 """
 
 from __future__ import annotations
@@ -35,6 +36,17 @@ class PublishTimeout(PublishError):
 
 class TransientError(Exception):
     """Raised by a handler when a later attempt may succeed (429, 503, timeouts, outages)."""
+
+
+class RetryLater(TransientError):
+    """Not a failure: the message must be looked at again, at the latest after ``delay_s``
+    (another attempt holds the work it needs, say). The runner schedules it without counting a
+    retry, sooner at first and backing off (a holder that is alive finishes quickly).
+    """
+
+    def __init__(self, message: str, *, delay_s: float) -> None:
+        super().__init__(message)
+        self.delay_s = max(0.0, delay_s)
 
 
 class PermanentError(Exception):

@@ -4,7 +4,8 @@ Layout (names are the defaults; tests derive isolated copies with ``Topology.iso
 
 - ``mlc.events``: durable topic exchange every gateway publishes to.
 - ``reconciler.events``: quorum queue bound to the routing-key families the reconciler handles,
-  with an explicit ``x-delivery-limit`` (RabbitMQ 3.10 has no default limit; 4.x defaults to 20)
+  with an explicit ``x-delivery-limit`` (RabbitMQ 3.10 has no default limit; 4.x defaults to 20),
+  set high because it punishes innocent prefetched messages when a consumer dies
   and at-least-once dead-lettering into ``mlc.dead`` so a poison message is parked, never dropped
   (at-least-once needs ``overflow=reject-publish``; see reliability.md §3.5).
 - ``mlc.dead`` / ``reconciler.dead``: where rejected and over-limit messages wait for a person.
@@ -34,7 +35,10 @@ class Topology:
     dead_queue: str = "reconciler.dead"
     retry_exchange: str = "mlc.retry"
     retry_tiers_s: tuple[int, ...] = (1, 5, 30, 120, 600)
-    delivery_limit: int = 10
+    # A backstop only, far above any crash loop: with prefetch > 1 a consumer's death counts
+    # against every message it held, not just the one it died on (reliability.md §3.4). The
+    # reconciler counts each message's own failures in its inbox; see docs/reliability.md.
+    delivery_limit: int = 1000
 
     @classmethod
     def isolated(cls, suffix: str, **overrides: Any) -> Topology:

@@ -8,7 +8,9 @@
 3. **Act**: bc-gateway creates the line unless BC already has it (it looks the external
    document number up first, so a crash after BC wrote the line but before step 4 is safe), and
    answers with the invoice as it read it: number, currency, remaining amount.
-4. **Confirm** the line on the posting; then post the batch if the rules say so.
+4. **Confirm** the line on the posting and, if the rules post the batch automatically, note in
+   the same transaction that the batch waits: the batch poster (``batch_poster``) posts it
+   within its interval, one poster at a time across all consumers, one post for many lines.
 
 A payment larger than what BC says remains open on the invoice is refused by bc-gateway
 (``amount_exceeds_remaining``, with the remaining amount) unless the command says it is an
@@ -50,6 +52,7 @@ from reconciler.models import SyncRecord
 from reconciler.rules import HandlerDeps
 from reconciler.store import claim_posting
 from reconciler.store import mark_posting_posted
+from reconciler.store import note_batch_line
 from reconciler.unit import Unit
 
 # bc-gateway's refusal of a payment above the invoice's remaining amount (without the flag).
@@ -117,6 +120,7 @@ def post_to_bc(
         unit.set_fields(session, record_id, bc_company_id=company_id, bc_ref=bc_invoice_id)
     deps.kill(AFTER_CLAIM)
     flags: dict[str, Any] = {}
+    auto_post = deps.rules.auto_post_payments if is_payment else deps.rules.auto_post_refunds
     if already_written:
         unit.step(
             record_id,
@@ -177,26 +181,18 @@ def post_to_bc(
                 bc_line_id=str(line.get("line_id") or f"posted:{stripe_id}"),
             )
             unit.set_fields(session, record_id, bc_number=number)
-    auto_post = deps.rules.auto_post_payments if is_payment else deps.rules.auto_post_refunds
-    if auto_post:
-        try:
-            unit.call(record_id, f"posted batch {journal}", deps.bc.post_journal, journal)
-        except GatewayRejected as exc:
-            # Another worker posted the batch first: our line went with it.
-            if "nothing to post" not in exc.message.lower():
-                raise
-            unit.step(
-                record_id,
-                "result",
-                f"batch {journal} was already posted",
-                outcome=AuditOutcome.SKIPPED,
-            )
+            if auto_post and not line.get("already_posted"):
+                note_batch_line(session, journal)
     unit.step(
         record_id,
         "result",
         f"{format_amount(amount_minor, currency)} from {stripe_id} is in BC "
         f"against invoice {number}"
-        + (" and posted" if auto_post else ", waiting in the batch for review"),
+        + (
+            f"; the batch poster posts batch {journal}"
+            if auto_post
+            else ", waiting in the batch for review"
+        ),
     )
     fields: dict[str, Any] = {"state": RecordState.SUCCEEDED, "last_error": None}
     if flags:

@@ -1,0 +1,241 @@
+"""Posting the connector's journal batches: one poster at a time, one post per short interval.
+
+Handlers used to post the payment batch right after writing each line, so several consumer
+threads posted the same batch at once: BC answered 422 to all but one (66 of 1,150 posts in one
+run, issue 11 finding 4), and a payment cost a post of its own. Now a handler only confirms its
+line and notes that the batch waits (``store.note_batch_line``, in the confirming transaction);
+every consumer process runs a ``BatchPoster`` thread that, every ``interval_s``:
+
+1. takes the batch's lease if lines wait and no other poster holds it (a compare-and-set in the
+   database, so exactly one poster across all processes posts a batch at a time), noting which
+   confirmed postings the post will carry;
+2. asks bc-gateway to post the batch (BC posts every line in it; "nothing to post" means a
+   person or an earlier post did it, which is just as good);
+3. gives the lease back, marks the batch posted up to what it saw at step 1 (lines confirmed
+   meanwhile keep it waiting for the next round), stamps the postings it carried and adds a
+   step to each of their records' stories.
+
+A post that fails keeps the batch waiting and backs off (doubling up to ``max_backoff_s``); the
+first failure of a streak is told in the waiting records' stories, every one is logged. A poster
+that dies holding the lease is replaced when the lease runs out. Only batches the rules post
+automatically are posted; the others wait in BC for a person's review, as before.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from mlconnector.db import utcnow
+from mlconnector.redaction import redact
+from reconciler.adapters.gateways import BcGateway
+from reconciler.adapters.http import GatewayRejected
+from reconciler.models import AuditEvent
+from reconciler.models import AuditOutcome
+from reconciler.models import Posting
+from reconciler.models import PostingKind
+from reconciler.models import PostingState
+from reconciler.rules import Rules
+from reconciler.store import claim_batch
+from reconciler.store import finish_batch
+
+logger = logging.getLogger(__name__)
+
+# A post carries at most this many postings' stamps; the rest are stamped by the next round.
+MAX_STAMPED = 5000
+
+
+def auto_posted_journals(rules: Rules) -> dict[str, tuple[PostingKind, ...]]:
+    """The batches the connector posts itself, with the kinds of posting each one carries."""
+    journals: dict[str, list[PostingKind]] = {}
+    if rules.auto_post_payments:
+        journals.setdefault(rules.payment_journal, []).append(PostingKind.PAYMENT)
+    if rules.auto_post_refunds:
+        journals.setdefault(rules.refund_journal, []).append(PostingKind.REFUND)
+    return {journal: tuple(kinds) for journal, kinds in journals.items()}
+
+
+@dataclasses.dataclass
+class _Backoff:
+    failures: int = 0
+    next_try: float = 0.0
+
+
+class BatchPoster:
+    """Posts the auto-posted batches when lines wait; see the module docstring."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        bc: BcGateway,
+        rules: Rules,
+        *,
+        actor: str,
+        interval_s: float = 0.25,
+        lease_s: float = 120.0,
+        max_backoff_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._session_factory = session_factory
+        self._bc = bc
+        self._journals = auto_posted_journals(rules)
+        self._actor = actor
+        self.interval_s = interval_s
+        self._lease_s = lease_s
+        self._max_backoff_s = max_backoff_s
+        self._clock = clock
+        self._backoff = {journal: _Backoff() for journal in self._journals}
+        self.holder = f"poster/{secrets.token_hex(6)}"
+        self.posts = 0
+
+    def run(self, stop: threading.Event) -> None:
+        """Post until ``stop`` is set; a failing round never ends the loop."""
+        logger.info(
+            "batch poster %s posting %s every %.2fs",
+            self.holder,
+            ", ".join(self._journals) or "nothing",
+            self.interval_s,
+        )
+        while not stop.wait(self.interval_s):
+            try:
+                self.tick()
+            except Exception:  # the database may be down: the next round tries again
+                logger.exception("batch poster round failed")
+
+    def start(self, stop: threading.Event) -> threading.Thread | None:
+        """Run in a daemon thread, if any batch is posted automatically."""
+        if not self._journals:
+            return None
+        thread = threading.Thread(
+            target=self.run, args=(stop,), name="mlc-batch-poster", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def tick(self) -> int:
+        """One round over the batches; returns how many posts it made."""
+        made = 0
+        for journal, kinds in self._journals.items():
+            backoff = self._backoff[journal]
+            if self._clock() < backoff.next_try:
+                continue
+            if self.post(journal, kinds):
+                made += 1
+        return made
+
+    def post(self, journal: str, kinds: tuple[PostingKind, ...]) -> bool:
+        """Post ``journal`` if lines wait and this poster gets the lease; True if it posted."""
+        with self._session_factory.begin() as session:
+            covered = claim_batch(session, journal, holder=self.holder, lease_s=self._lease_s)
+            if covered is None:
+                return False
+            carried = [
+                (int(row[0]), int(row[1]), str(row[2]))
+                for row in session.execute(
+                    select(Posting.id, Posting.record_id, Posting.stripe_id)
+                    .where(
+                        Posting.kind.in_(kinds),
+                        Posting.state == PostingState.POSTED,
+                        Posting.batch_posted_at.is_(None),
+                    )
+                    .order_by(Posting.id)
+                    .limit(MAX_STAMPED)
+                )
+            ]
+        started = time.monotonic()
+        error: str | None = None
+        try:
+            self._bc.post_journal(journal)
+        except GatewayRejected as exc:
+            if "nothing to post" not in exc.message.lower():
+                error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        duration_ms = int((time.monotonic() - started) * 1000)
+        with self._session_factory.begin() as session:
+            failures = finish_batch(
+                session, journal, holder=self.holder, covered_seq=covered, error=error
+            )
+            if error is None:
+                self._stamp(session, journal, carried, duration_ms)
+            elif failures == 1:
+                self._tell_failure(session, journal, carried, error)
+        backoff = self._backoff[journal]
+        if error is None:
+            backoff.failures, backoff.next_try = 0, 0.0
+            self.posts += 1
+            logger.info("posted batch %s (%d line(s)) in %d ms", journal, len(carried), duration_ms)
+            return True
+        backoff.failures += 1
+        delay = min(self._max_backoff_s, self.interval_s * 2.0**backoff.failures)
+        backoff.next_try = self._clock() + delay
+        logger.error(
+            "posting batch %s failed (%d in a row), next try in %.1fs: %s",
+            journal,
+            failures,
+            delay,
+            redact(error),
+        )
+        return False
+
+    def _stamp(
+        self, session: Session, journal: str, carried: list[tuple[int, int, str]], ms: int
+    ) -> None:
+        if not carried:
+            return
+        now = utcnow()
+        session.execute(
+            update(Posting)
+            .where(Posting.id.in_([row[0] for row in carried]), Posting.batch_posted_at.is_(None))
+            .values(batch_posted_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            insert(AuditEvent),
+            [
+                {
+                    "record_id": record_id,
+                    "message_id": None,
+                    "action": "result",
+                    "summary": f"BC posted batch {journal} with the line for {stripe_id} "
+                    f"({len(carried)} line(s) in the post)",
+                    "outcome": AuditOutcome.OK,
+                    "duration_ms": ms,
+                    "actor": self._actor,
+                    "created_at": now,
+                }
+                for _id, record_id, stripe_id in carried
+            ],
+        )
+
+    def _tell_failure(
+        self, session: Session, journal: str, carried: list[tuple[int, int, str]], error: str
+    ) -> None:
+        """The first failure of a streak joins the waiting records' stories."""
+        now = utcnow()
+        rows = [
+            {
+                "record_id": record_id,
+                "message_id": None,
+                "action": "called",
+                "summary": f"posting batch {journal} failed; the line for {stripe_id} waits in "
+                "the batch and the poster tries again",
+                "outcome": AuditOutcome.RETRY,
+                "actor": self._actor,
+                "error": redact(error)[:2000],
+                "created_at": now,
+            }
+            for _id, record_id, stripe_id in carried
+        ]
+        if rows:
+            session.execute(insert(AuditEvent), rows)
