@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from factories import wait_until
+
 from mlc_local.scenario import Connector
 from mlc_local.scenario import exact_numbers
 from mlc_local.stack import LocalStack
@@ -56,6 +58,35 @@ def stripe_object(stack: LocalStack, kind: str, object_id: str) -> dict[str, Any
 def posted_lines(stack: LocalStack, external_document_number: str) -> list[dict[str, Any]]:
     rows = stack.bc_admin("GET", f"/companies/{stack.company_id}/postedJournalLines")["value"]
     return [r for r in rows if r["externalDocumentNumber"] == external_document_number.upper()]
+
+
+def bc_lines(stack: LocalStack, external_document_number: str) -> list[dict[str, Any]]:
+    """Posted and unposted lines carrying the number, as one consistent snapshot.
+
+    The batch poster may post between two reads; the snapshot is taken again until the posted
+    lines read the same before and after the unposted ones.
+    """
+    while True:
+        before = posted_lines(stack, external_document_number)
+        waiting = unposted_lines(stack, external_document_number)
+        after = posted_lines(stack, external_document_number)
+        if before == after:
+            return after + waiting
+
+
+def wait_posted(
+    stack: LocalStack, external_document_number: str, timeout_s: float = 15
+) -> list[dict[str, Any]]:
+    """The posted lines once the batch poster has posted every line carrying the number."""
+    lines: list[dict[str, Any]] = []
+
+    def settled() -> bool:
+        nonlocal lines
+        lines = posted_lines(stack, external_document_number)
+        return bool(lines) and not unposted_lines(stack, external_document_number)
+
+    wait_until(settled, timeout_s=timeout_s)
+    return lines
 
 
 def bc_invoice(stack: LocalStack, invoice_id: str) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from e2e_helpers import bc_lines
 from e2e_helpers import new_customer
 from e2e_helpers import post_invoice
-from e2e_helpers import posted_lines
 from e2e_helpers import pushed
 from e2e_helpers import unposted_lines
 from e2e_helpers import wait_record
@@ -48,7 +48,7 @@ def _consumer(stack: LocalStack, name: str, kill_point: str | None = None) -> Pr
 
 def _bc_lines(stack: LocalStack, charge_id: str) -> list[dict[str, Any]]:
     """Posted and still unposted BC lines carrying the charge id."""
-    return posted_lines(stack, charge_id) + unposted_lines(stack, charge_id)
+    return bc_lines(stack, charge_id)
 
 
 @pytest.mark.parametrize("kill_point", ["after_claim", "after_bc_write"])

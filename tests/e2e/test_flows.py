@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from e2e_helpers import bc_invoice
 from e2e_helpers import new_customer
 from e2e_helpers import post_invoice
-from e2e_helpers import posted_lines
 from e2e_helpers import pushed
 from e2e_helpers import stripe_object
+from e2e_helpers import wait_posted
 from e2e_helpers import wait_record
 from factories import random_ref
 from factories import wait_until
@@ -103,7 +103,7 @@ class TestInboundPayment:
         charge = paid["charge"]["id"]
         payment = wait_record(connector, kind="payment", stripe_ref=charge)
         assert payment["state"] == "succeeded", payment
-        lines = posted_lines(stack, charge)
+        lines = wait_posted(stack, charge)
         assert len(lines) == 1
         assert Decimal(str(lines[0]["amount"])) == Decimal("-300.00")
         assert lines[0]["appliesToInvoiceId"] == invoice["id"]
@@ -117,7 +117,7 @@ class TestInboundPayment:
         record = pushed(connector, invoice)
         charge = connector.pay(record["stripe_ref"], amount=40000)["charge"]["id"]
         assert wait_record(connector, kind="payment", stripe_ref=charge)["state"] == "succeeded"
-        assert [Decimal(str(x["amount"])) for x in posted_lines(stack, charge)] == [
+        assert [Decimal(str(x["amount"])) for x in wait_posted(stack, charge)] == [
             Decimal("-400.00")
         ]
         after = bc_invoice(stack, str(invoice["id"]))
@@ -131,7 +131,7 @@ class TestInboundPayment:
             record = pushed(connector, invoice)
             charge = connector.pay(record["stripe_ref"])["charge"]["id"]
             assert wait_record(connector, kind="payment", stripe_ref=charge)["state"] == "succeeded"
-            [line] = posted_lines(stack, charge)
+            [line] = wait_posted(stack, charge)
             assert Decimal(str(line["amount"])) == -from_minor(minor, currency)
 
     def test_duplicated_and_shuffled_webhooks_post_each_payment_once(
@@ -165,7 +165,7 @@ class TestInboundPayment:
         finally:
             stack.stripe.configure(duplicate_rate=0.0, shuffle=False)
         for charge in charges:
-            assert len(posted_lines(stack, charge)) == 1
+            assert len(wait_posted(stack, charge)) == 1
             assert len(connector.records(kind="payment", stripe_ref=charge)) == 1
 
     def test_events_for_a_payment_already_in_bc_cost_no_stripe_or_bc_call(
@@ -205,7 +205,7 @@ class TestInboundPayment:
         assert any("nothing more to do" in text for text in summaries), summaries
         assert stack.stripe.request_count(method="GET")["total"] == reads_before
         assert int(stack.bc_admin("GET", "/stats")["apiRequests"]) == bc_before
-        assert len(posted_lines(stack, charge)) == 1
+        assert len(wait_posted(stack, charge)) == 1
 
     def test_a_payment_webhook_that_never_arrives_is_backfilled_by_the_poll(
         self, stack: LocalStack, connector: Connector
@@ -221,7 +221,7 @@ class TestInboundPayment:
             stack.stripe.configure(drop_rate=0.0)
         run_cli(["stripe-gateway", "poll", "--since-minutes", "10"], stack.env)
         assert wait_record(connector, kind="payment", stripe_ref=charge)["state"] == "succeeded"
-        assert len(posted_lines(stack, charge)) == 1
+        assert len(wait_posted(stack, charge)) == 1
 
     def test_a_bc_outage_during_a_payment_is_retried_until_it_succeeds(
         self, stack: LocalStack, connector: Connector
@@ -234,32 +234,73 @@ class TestInboundPayment:
         assert payment["state"] == "succeeded", payment
         story = connector.record(payment["id"])
         assert any(step["action"] == "retried" for step in story["audit"])
-        assert len(posted_lines(stack, charge)) == 1
+        assert len(wait_posted(stack, charge)) == 1
 
-    def test_a_failed_payment_replayed_after_the_fix_posts_once(
+    def test_a_payment_bc_refuses_fails_is_parked_and_replays_once_after_the_fix(
         self, stack: LocalStack, connector: Connector
     ) -> None:
         invoice = post_invoice(stack, new_customer(stack), {"quantity": 1, "unitPrice": "66.00"})
         record = pushed(connector, invoice)
-        stack.bc_admin("POST", "/faults", {"status": 503, "seconds": 600, "target": "api"})
+        refusal = {
+            "status": 400,
+            "code": "Application_DialogException",
+            "message": "The journal line is blocked for posting.",
+            "seconds": 600,
+            "target": "api",
+        }
+        stack.bc_admin("POST", "/faults", refusal)
         try:
             charge = connector.pay(record["stripe_ref"])["charge"]["id"]
-            failed = wait_record(connector, kind="payment", stripe_ref=charge, timeout=120)
-            # Pending records are skipped by wait_record; this one gave up after the retries.
+            failed = wait_record(connector, kind="payment", stripe_ref=charge, timeout=60)
+            # A refusal is the message's own failure: it fails the record at once.
             assert failed["state"] == "failed", failed
+            # ...and its message, parked in the dead-letter queue, is tied to the record.
+            connector.wait_for(
+                "the dead letter on the record",
+                lambda: (
+                    "dead-lettered"
+                    in {s["action"] for s in connector.record(failed["id"])["audit"]}
+                ),
+                timeout=30,
+            )
         finally:
             stack.bc_admin("DELETE", "/faults")
-        connector.replay(failed["id"], actor="clerk@firm.example", reason="BC is back")
+        connector.replay(failed["id"], actor="clerk@firm.example", reason="BC is fixed")
         connector.wait_for(
             "replayed payment",
             lambda: connector.record(failed["id"])["record"]["state"] == "succeeded",
             timeout=60,
         )
-        assert len(posted_lines(stack, charge)) == 1
+        assert len(wait_posted(stack, charge)) == 1
         story = connector.record(failed["id"])
         replayed = [s for s in story["audit"] if s["action"] == "replayed"]
         assert replayed
         assert replayed[0]["actor"] == "clerk@firm.example"
+
+    def test_a_bc_outage_longer_than_the_retry_budget_is_waited_out(
+        self, stack: LocalStack, connector: Connector
+    ) -> None:
+        """Checklist case 9, time-compressed: the outage lasts far longer than the four retries
+        a failing message gets (about 15 s of backoff here), and nothing fails or is parked."""
+        invoice = post_invoice(stack, new_customer(stack), {"quantity": 1, "unitPrice": "67.00"})
+        record = pushed(connector, invoice)
+        outage_s = 40
+        stack.bc_admin("POST", "/faults", {"status": 503, "seconds": outage_s, "target": "api"})
+        charge = connector.pay(record["stripe_ref"])["charge"]["id"]
+
+        def waiting_out() -> bool:
+            rows = connector.records(kind="payment", stripe_ref=charge)
+            if not rows:
+                return False
+            steps = connector.record(rows[0]["id"])["audit"]
+            return any("waiting out" in s["summary"] for s in steps)
+
+        connector.wait_for("the payment waiting out the outage", waiting_out, timeout=30)
+        payment = wait_record(connector, kind="payment", stripe_ref=charge, timeout=outage_s + 90)
+        assert payment["state"] == "succeeded", payment
+        assert len(wait_posted(stack, charge)) == 1
+        actions = {s["action"] for s in connector.record(payment["id"])["audit"]}
+        assert not {"failed", "dead-lettered"} & actions, actions
 
 
 def _topology(stack: LocalStack) -> Topology:
@@ -304,6 +345,6 @@ class TestReplayOfASettledPayment:
             assert connector.record(payment["id"])["record"]["state"] == "succeeded"
         time.sleep(1)  # nothing handled late may change it
         assert connector.record(payment["id"])["record"]["state"] == "succeeded"
-        assert len(posted_lines(stack, charge)) == 1
+        assert len(wait_posted(stack, charge)) == 1
         replays = [s for s in connector.record(payment["id"])["audit"] if s["action"] == "replayed"]
         assert len(replays) == 50

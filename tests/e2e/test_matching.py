@@ -18,6 +18,7 @@ from e2e_helpers import post_invoice
 from e2e_helpers import posted_lines
 from e2e_helpers import pushed
 from e2e_helpers import unposted_lines
+from e2e_helpers import wait_posted
 from e2e_helpers import wait_record
 
 from mlc_local.scenario import Connector
@@ -118,7 +119,7 @@ class TestPaymentsThatDoNotLineUp:
         assert payment["state"] == "succeeded", payment
         detail = connector.record(payment["id"])
         assert detail["record"]["flags"] == {"overpaid": True, "overpaid_by": "30.00"}
-        lines = posted_lines(stack, charge)
+        lines = wait_posted(stack, charge)
         assert [Decimal(str(r["amount"])) for r in lines] == [Decimal("-100")]
         story = [step["summary"] for step in detail["audit"]]
         assert any("overpays BC invoice" in text and "by 30.00" in text for text in story)
