@@ -263,6 +263,10 @@ class TestInboundPayment:
                 ),
                 timeout=30,
             )
+            parked = connector.record(failed["id"])["dead_letters"]
+            assert parked, "the parked message is shown with the record"
+            assert {d["reason"] for d in parked} == {"rejected"}
+            assert all(d["message_type"].startswith("stripe.event.") for d in parked)
         finally:
             stack.bc_admin("DELETE", "/faults")
         connector.replay(failed["id"], actor="clerk@firm.example", reason="BC is fixed")

@@ -154,6 +154,14 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
                 f"{p.currency.upper()}  BC line {p.bc_line_id or '-'} "
                 f"(journal {p.bc_journal_id or '-'}, invoice {p.bc_invoice_id or '-'})"
             )
+        if detail.dead_letters:
+            print("\ndead letters (parked messages, kept whole)")
+        for d in detail.dead_letters:
+            print(
+                f"  #{d.id}  {d.reason}  from {d.queue or '-'}  at {_when(d.dead_lettered_at)}  "
+                f"message {d.message_id or '-'}  {len(d.body)} bytes"
+            )
+            print("    " + redact(bytes(d.body).decode("utf-8", "replace"))[:2000])
     return 0
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from reconciler.models import AuditAction
 from reconciler.models import AuditEvent
+from reconciler.models import DeadLetter
 from reconciler.models import InboxMessage
 from reconciler.models import Payout
 from reconciler.models import Posting
@@ -70,6 +71,8 @@ class RecordDetail:
     record: SyncRecord
     audit: Sequence[AuditEvent]
     postings: Sequence[Posting]
+    # Messages parked in the dead-letter queue that concern the record, kept whole.
+    dead_letters: Sequence[DeadLetter] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +143,10 @@ def get_record(session: Session, record_id: int) -> RecordDetail | None:
     postings = session.scalars(
         select(Posting).where(Posting.record_id == record_id).order_by(Posting.id)
     )
-    return RecordDetail(record, audit_trail(session, record_id), list(postings))
+    dead = session.scalars(
+        select(DeadLetter).where(DeadLetter.record_id == record_id).order_by(DeadLetter.id)
+    )
+    return RecordDetail(record, audit_trail(session, record_id), list(postings), list(dead))
 
 
 def list_payouts(

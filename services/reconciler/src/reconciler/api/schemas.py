@@ -10,6 +10,7 @@ and a decimal string in the currency's own precision (``from_minor``), never a f
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +26,7 @@ from marshmallow import validates_schema
 from mlconnector.money import MoneyError
 from mlconnector.money import exponent
 from mlconnector.money import from_minor
+from mlconnector.redaction import redact
 from reconciler.models import RecordKind
 from reconciler.models import RecordState
 from reconciler.queries import DEFAULT_PAGE_SIZE
@@ -188,12 +190,33 @@ class PostingSchema(Schema):
     posted_at = fields.DateTime(allow_none=True)
 
 
+class DeadLetterSchema(Schema):
+    """A parked message as the broker gave it back; the body is shown as text for people.
+
+    The exact bytes stay in the database (``dead_letters.body``); ``body_sha256`` names them.
+    """
+
+    id = fields.Int()
+    message_id = fields.Str(allow_none=True)
+    message_type = fields.Str(allow_none=True)
+    routing_key = fields.Str(allow_none=True)
+    reason = fields.Str()
+    queue = fields.Str(allow_none=True)
+    error = fields.Function(lambda d: None if d.error is None else redact(d.error))
+    dead_lettered_at = fields.AwareDateTime(allow_none=True)
+    recorded_at = fields.AwareDateTime()
+    body_size = fields.Function(lambda d: len(d.body))
+    body_sha256 = fields.Function(lambda d: hashlib.sha256(d.body).hexdigest())
+    body_text = fields.Function(lambda d: redact(bytes(d.body).decode("utf-8", "replace")))
+
+
 class RecordDetailSchema(Schema):
-    """``GET /records/<id>``: the record, its audit trail in time order, its postings."""
+    """``GET /records/<id>``: the record, its audit trail, its postings, its dead letters."""
 
     record = fields.Nested(RecordSchema)
     audit = fields.List(fields.Nested(AuditEventSchema))
     postings = fields.List(fields.Nested(PostingSchema))
+    dead_letters = fields.List(fields.Nested(DeadLetterSchema))
 
 
 class PayoutSchema(Schema):
