@@ -6,7 +6,8 @@
 - `GET|POST /_emulator/config` (POST merges the given fields: fees, rate limits, search
   delay, latency, delivery knobs, keys; see config.py)
 - `GET|POST|DELETE /_emulator/faults` (POST `{status?, count?, method?, path?, stage?, kind?,
-  type?, code?, message?, should_retry?, headers?}`)
+  type?, code?, message?, should_retry?, headers?}`; `path` is a prefix, or a whole-path
+  pattern with `*`, see limits.py)
 - `GET|DELETE /_emulator/requests`, `GET /_emulator/requests/count` `?method=&path=`
 - `GET /_emulator/deliveries` `?event=&endpoint=`; `POST /_emulator/deliveries/flush` `{timeout?}`
 - `POST /_emulator/search/flush` (make the search index current)

@@ -3,18 +3,26 @@
 The limiter is a token bucket per scope (`global`, `search`) holding one second's worth of
 requests, refilled continuously in real time: sandbox 25 requests/s and search 20 requests/s
 by default (stripe-api.md §12). A refusal is Stripe's 429 with code `rate_limit` and
-`Stripe-Rate-Limited-Reason`. Faults are rules (status, count, method, path prefix, stage)
-consumed per matching request:
+`Stripe-Rate-Limited-Reason`. Faults are rules (status, count, method, path, stage) consumed
+per matching request. A rule's path is a prefix (`/v1/customers`), or, when it holds a `*`, a
+shell-style pattern for the whole path (`/v1/invoices/*/finalize`: one step of any invoice,
+whose id a test cannot know in advance). Stages:
 
 - `edge`: answered before the endpoint runs; nothing is stored under the idempotency key
   (a load balancer or network failure);
 - `endpoint`: answered instead of running the endpoint, and stored under the key, so an SDK
   retry with the same key gets the same 5xx (Stripe stores 500s);
 - `after`: the endpoint runs (its effects happen) and the caller gets the fault, stored.
+
+A rule with a `rate` below 1 hits each matching request with that probability only (drawn
+from its own generator, seeded by the rule's `seed`), for a steady background error rate; the
+requests it spares go on to the next rule.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import random
 import threading
 import time
 from dataclasses import asdict
@@ -71,6 +79,13 @@ class RateLimiter:
             return True
 
 
+def path_matches(rule: str, path: str) -> bool:
+    """A prefix match, or a whole-path pattern match when the rule holds a `*`."""
+    if "*" in rule:
+        return fnmatch.fnmatchcase(path, rule)
+    return path.startswith(rule)
+
+
 @dataclass
 class Fault:
     """One injected-fault rule; `count=None` means until cleared."""
@@ -85,6 +100,13 @@ class Fault:
     message: str = "An unknown error occurred"
     should_retry: bool | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    rate: float = 1.0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
+        self._rng = random.Random(self.seed)  # noqa: S311 - a fault knob, not security
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> Fault:
@@ -120,9 +142,13 @@ class Fault:
         return (
             self.stage == stage
             and (self.method is None or self.method.upper() == method)
-            and (self.path is None or path.startswith(self.path))
+            and (self.path is None or path_matches(self.path, path))
             and (self.count is None or self.count > 0)
         )
+
+    def fires(self) -> bool:
+        """Whether this matching request is hit: always at rate 1, else by a seeded draw."""
+        return self.rate >= 1.0 or self._rng.random() < self.rate
 
     def error(self) -> StripeError:
         headers = dict(self.headers)
@@ -156,7 +182,7 @@ class Faults:
     def take(self, stage: str, method: str, path: str) -> Fault | None:
         with self._lock:
             for rule in self._rules:
-                if rule.matches(stage, method, path):
+                if rule.matches(stage, method, path) and rule.fires():
                     if rule.count is not None:
                         rule.count -= 1
                     return rule

@@ -75,6 +75,22 @@ class TestIdempotency:
                 client.v1.customers.create(params={"email": "a@example.com"}, options=options)
         assert len(client.v1.customers.list().data) == 1
 
+    def test_a_path_with_a_star_matches_one_step_of_any_invoice(
+        self, emu: EmulatorServer, client: stripe.StripeClient
+    ) -> None:
+        customer = client.v1.customers.create(params={"name": "Glob"})
+        invoice = client.v1.invoices.create(params={"customer": customer.id, "auto_advance": False})
+        client.v1.invoices.add_lines(
+            invoice.id, params={"lines": [{"amount": 1000, "description": "x"}]}
+        )
+        emu.inject_fault(status=503, method="POST", path="/v1/invoices/*/finalize", stage="after")
+        with pytest.raises(stripe.APIError) as caught:
+            client.v1.invoices.finalize_invoice(invoice.id)
+        assert caught.value.http_status == 503
+        # The step ran (its answer was lost), and nothing else under the pattern's prefix matched.
+        assert client.v1.invoices.retrieve(invoice.id).status == "open"
+        assert emu.admin("GET", "faults")["faults"] == []
+
     def test_keys_expire_after_24_hours(
         self, emu: EmulatorServer, client: stripe.StripeClient
     ) -> None:
@@ -159,6 +175,29 @@ class TestFaultsAndCounting:
                 client.v1.customers.list()
             assert caught.value.http_status == 502
         assert client.v1.customers.list().data == []
+
+    def test_a_fault_with_a_rate_hits_that_share_of_requests_the_same_way_for_a_seed(
+        self, emu: EmulatorServer
+    ) -> None:
+        emu.configure(rate_limit=0)  # only the injected fault answers non-2xx
+
+        def statuses() -> list[int]:
+            emu.clear_faults()
+            emu.inject_fault(status=503, count=None, path="/v1/customers", rate=0.25, seed=11)
+            return [
+                requests.get(
+                    f"{emu.base_url}/v1/customers",
+                    headers={"Authorization": f"Bearer {TEST_KEY}"},
+                    timeout=5,
+                ).status_code
+                for _ in range(200)
+            ]
+
+        first = statuses()
+        assert set(first) == {200, 503}
+        assert 30 <= first.count(503) <= 70
+        assert statuses() == first
+        emu.clear_faults()
 
     def test_request_counter_counts_api_calls_by_route(
         self, emu: EmulatorServer, client: stripe.StripeClient

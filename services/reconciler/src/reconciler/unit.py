@@ -71,6 +71,9 @@ class Unit:
         self._actor = actor
         self._steps: list[Step] = []
         self.touched: list[int] = []
+        # Records this message created (``record``): a fresh record has no earlier attempt whose
+        # outcome could be unknown, so handlers skip their recovery look-ups for it.
+        self.created: set[int] = set()
         # Names this handling attempt in the leases it takes (``store.claim_posting``): a
         # redelivery of the same message is another attempt and must wait for a live lease.
         self.holder = f"{envelope.id[:80]}/{secrets.token_hex(6)}"
@@ -147,6 +150,7 @@ class Unit:
                     session.flush()
                     record_id = record.id
                     self.touch(record_id)
+                self.created.add(record_id)
             except Exception:
                 # A concurrent delivery created it first (unique kind + business key).
                 existing = self.read(find)

@@ -28,6 +28,16 @@ class StripeGateway(Protocol):
     def get_invoice(self, invoice_id: str) -> Json:
         """An invoice with its payments."""
 
+    def find_invoice_for_bc(
+        self, bc_company_id: str, bc_invoice_id: str, stripe_customer_id: str | None
+    ) -> Json:
+        """The invoice a push made for a BC invoice, by its metadata: ``{"invoice": {...} or
+        None, "matched_by": "customer" | "search", "candidates": n}``. With the customer its
+        invoices are listed (strongly consistent); without, Stripe's search (may lag)."""
+
+    def delete_draft_invoice(self, invoice_id: str) -> Json:
+        """Delete a draft invoice (``invalid_state`` once it is finalized); idempotent."""
+
     def get_charge(self, charge_id: str) -> Json:
         """A charge with its refunds, payment intent and invoice."""
 
@@ -78,6 +88,17 @@ class HttpStripeGateway:
 
     def get_invoice(self, invoice_id: str) -> Json:
         return self._http.get(f"/commands/invoices/{quote(invoice_id, safe='')}")
+
+    def find_invoice_for_bc(
+        self, bc_company_id: str, bc_invoice_id: str, stripe_customer_id: str | None
+    ) -> Json:
+        params = {"bc_company_id": bc_company_id, "bc_invoice_id": bc_invoice_id}
+        if stripe_customer_id:
+            params["stripe_customer_id"] = stripe_customer_id
+        return self._http.get("/commands/invoices/by-bc", params)
+
+    def delete_draft_invoice(self, invoice_id: str) -> Json:
+        return self._http.post(f"/commands/invoices/{quote(invoice_id, safe='')}/delete-draft")
 
     def get_charge(self, charge_id: str) -> Json:
         return self._http.get(f"/commands/charges/{quote(charge_id, safe='')}")

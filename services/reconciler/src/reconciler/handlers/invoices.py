@@ -5,6 +5,11 @@ invoice that is already linked is left alone; one that is not Open (a draft, pai
 skipped with the reason. The Stripe side is made idempotent by the stripe-gateway (keys derived
 from the BC company and invoice id), so a redelivered or replayed message can never raise a
 second Stripe invoice, and the link is stored only once (unique on both sides).
+
+A record with an earlier attempt behind it and no Stripe reference may stand for an invoice
+Stripe made although the answer was lost (``push_recovery``): before such a record is skipped,
+the invoice is looked for and linked, and the push itself says it is a retry (``attempt``), so
+the gateway resumes what the earlier attempt left. A fresh record costs no extra call.
 """
 
 from __future__ import annotations
@@ -16,10 +21,15 @@ from sqlalchemy import select
 from mlconnector.money import format_amount
 from reconciler.adapters.http import GatewayNotFound
 from reconciler.handlers.customers import ensure_stripe_customer
+from reconciler.handlers.push_recovery import Earlier
+from reconciler.handlers.push_recovery import insert_link
+from reconciler.handlers.push_recovery import may_have_pushed
+from reconciler.handlers.push_recovery import recover_pushed
 from reconciler.models import AuditOutcome
 from reconciler.models import InvoiceLink
 from reconciler.models import RecordKind
 from reconciler.models import RecordState
+from reconciler.models import SyncRecord
 from reconciler.rules import HandlerDeps
 from reconciler.translate import invoice_command
 from reconciler.unit import Unit
@@ -53,6 +63,13 @@ def _link(unit: Unit, company_id: str, invoice_id: str) -> InvoiceLink | None:
     )
 
 
+def _earlier(unit: Unit, record_id: int) -> Earlier | None:
+    """The record's past when this message did not create it (no read for a fresh record)."""
+    if record_id in unit.created:
+        return None
+    return unit.read(lambda s: Earlier.of(s.get_one(SyncRecord, record_id)))
+
+
 def push_invoice(unit: Unit, company_id: str, invoice_id: str) -> None:
     deps: HandlerDeps = unit.deps
     record_id = unit.record(
@@ -79,11 +96,15 @@ def push_invoice(unit: Unit, company_id: str, invoice_id: str) -> None:
             last_error=None,
         )
         return
+    earlier = _earlier(unit, record_id)
+    retry = earlier if earlier is not None and may_have_pushed(earlier) else None
     try:
         invoice = unit.call(
             record_id, f"fetched BC invoice {invoice_id}", deps.bc.get_invoice, invoice_id
         )
     except GatewayNotFound:
+        if retry and _recovered(unit, record_id, retry, company_id, invoice_id, None):
+            return
         unit.step(
             record_id, "decided", "the BC invoice no longer exists", outcome=AuditOutcome.SKIPPED
         )
@@ -92,19 +113,25 @@ def push_invoice(unit: Unit, company_id: str, invoice_id: str) -> None:
     number = str(invoice.get("number", ""))
     status = str(invoice.get("status", ""))
     if status != "Open":
+        if retry and _recovered(unit, record_id, retry, company_id, invoice_id, invoice):
+            return
         unit.step(
             record_id,
             "decided",
             f"BC invoice {number} is {status or 'without status'}; only Open invoices go to Stripe",
             outcome=AuditOutcome.SKIPPED,
         )
-        unit.update(record_id, state=RecordState.SKIPPED, bc_number=number)
+        # Whatever an earlier attempt failed with, this is the verdict now (the story keeps it).
+        unit.update(record_id, state=RecordState.SKIPPED, bc_number=number, last_error=None)
         return
 
     customer = ensure_stripe_customer(unit, record_id, company_id, invoice["customer"])
     command = invoice_command(
         invoice, company_id=company_id, stripe_customer_id=customer, today=deps.today()
     )
+    if retry:
+        # The gateway then first looks for what an earlier attempt made and resumes it.
+        command["attempt"] = max(2, retry.attempts + 1)
     currency, total = command["currency"], command["expected_total_minor"]
     unit.step(
         record_id,
@@ -121,18 +148,25 @@ def push_invoice(unit: Unit, company_id: str, invoice_id: str) -> None:
         request={"bc_invoice_number": number, "expected_total_minor": total},
     )
     stripe_invoice_id = str(result["id"])
+    if retry and result.get("resumed"):
+        finalized = ", finalized it now" if result.get("finalized_now") else ""
+        unit.step(
+            record_id,
+            "recovered",
+            f"recovered Stripe invoice {stripe_invoice_id} created by an earlier attempt whose "
+            f"answer was lost; it is {result.get('status')}{finalized}",
+        )
     with unit.tx() as session:
-        if _link(unit, company_id, invoice_id) is None:
-            session.add(
-                InvoiceLink(
-                    bc_company_id=company_id,
-                    bc_invoice_id=invoice_id,
-                    bc_invoice_number=number,
-                    stripe_invoice_id=stripe_invoice_id,
-                    currency=currency,
-                    total_minor=total,
-                )
-            )
+        # A retry and a BC notification may finish the same push at once: one link either way.
+        insert_link(
+            session,
+            company_id=company_id,
+            invoice_id=invoice_id,
+            bc_number=number,
+            stripe_invoice_id=stripe_invoice_id,
+            currency=currency,
+            total_minor=total,
+        )
         unit.step(
             record_id,
             "result",
@@ -148,4 +182,33 @@ def push_invoice(unit: Unit, company_id: str, invoice_id: str) -> None:
         amount_minor=total,
         currency=currency,
         last_error=None,
+    )
+
+
+def _recovered(
+    unit: Unit,
+    record_id: int,
+    earlier: Earlier,
+    company_id: str,
+    invoice_id: str,
+    invoice: dict[str, Any] | None,
+) -> bool:
+    """Look for the invoice an earlier attempt may have made (``invoice``: the BC invoice,
+    None when BC no longer has it); True when it was found and linked."""
+    if invoice is None:
+        number, state, customer_id = "", "no longer exists in BC", None
+    else:
+        customer = invoice.get("customer") or {}
+        number = str(invoice.get("number", ""))
+        state = f"is {invoice.get('status') or 'without status'}"
+        customer_id = str(invoice.get("customer_id") or customer.get("id") or "") or None
+    return recover_pushed(
+        unit,
+        record_id,
+        earlier,
+        company_id=company_id,
+        invoice_id=invoice_id,
+        bc_number=number,
+        bc_state=state,
+        bc_customer_id=customer_id,
     )

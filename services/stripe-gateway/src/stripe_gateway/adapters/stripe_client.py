@@ -74,20 +74,10 @@ class StripeClient(StripeCalls):
 
     def search_customers(self, query: str) -> list[stripe.Customer]:
         """All search results (eventually consistent: never for read-after-write)."""
-        found: list[stripe.Customer] = []
-        page: str | None = None
-        while True:
-            params: dict[str, Any] = {"query": query, "limit": PAGE_SIZE}
-            if page:
-                params["page"] = page
-            result = self.call(
-                "search_customers",
-                functools.partial(self._client.v1.customers.search, params=cast(Any, params)),
-            )
-            found.extend(result.data)
-            if not result.has_more or not result.next_page:
-                return found
-            page = result.next_page
+        found: list[stripe.Customer] = self._search(
+            "search_customers", self._client.v1.customers.search, query
+        )
+        return found
 
     def list_customers(self, params: Mapping[str, Any]) -> Iterator[stripe.Customer]:
         return self._pages(
@@ -177,6 +167,17 @@ class StripeClient(StripeCalls):
             lambda: self._client.v1.invoices.retrieve(invoice_id, params=cast(Any, params)),
         )
 
+    def search_invoices(self, query: str) -> list[stripe.Invoice]:
+        """All search results (eventually consistent: never for read-after-write)."""
+        found: list[stripe.Invoice] = self._search(
+            "search_invoices", self._client.v1.invoices.search, query
+        )
+        return found
+
+    def delete_invoice(self, invoice_id: str) -> stripe.Invoice:
+        """Delete a draft (Stripe refuses any other status); a DELETE needs no key (§11)."""
+        return self.call("delete_invoice", lambda: self._client.v1.invoices.delete(invoice_id))
+
     def list_invoices(self, params: Mapping[str, Any]) -> Iterator[stripe.Invoice]:
         return self._pages(
             "list_invoices", lambda p: self._client.v1.invoices.list(params=cast(Any, p)), params
@@ -263,6 +264,20 @@ class StripeClient(StripeCalls):
 
     def retrieve_balance(self) -> stripe.Balance:
         return self.call("retrieve_balance", lambda: self._client.v1.balance.retrieve())
+
+    def _search(self, operation: str, search: Callable[..., Any], query: str) -> list[Any]:
+        """Every page of a search (``next_page`` cursors), each page through ``call``."""
+        found: list[Any] = []
+        page: str | None = None
+        while True:
+            params: dict[str, Any] = {"query": query, "limit": PAGE_SIZE}
+            if page:
+                params["page"] = page
+            result = self.call(operation, functools.partial(search, params=cast(Any, params)))
+            found.extend(result.data)
+            if not result.has_more or not result.next_page:
+                return found
+            page = result.next_page
 
     def probe(self, resource: str) -> None:
         """A one-item list of ``resource`` (``customers``, ``payouts``...): can the key read it?"""

@@ -2,8 +2,8 @@
 
 One table, read by the guard (``mlconnector.service_auth``) and by the authorization tests.
 Reading Stripe objects (``stripe:read``) is kept apart from changing them (``stripe:write``:
-customers, invoices, voids and out-of-band payments). An endpoint missing here is refused to
-every caller.
+customers, invoices, voids, deleted drafts and out-of-band payments). An endpoint missing here
+is refused to every caller.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ PERMISSIONS: dict[str, str] = {
     "customers.ensure": WRITE,
     "invoices.push": WRITE,
     "invoices.read": READ,
+    "invoices.find_by_bc": READ,
+    "invoices.delete_draft": WRITE,
     "invoices.void": WRITE,
     "invoices.mark_paid_out_of_band": WRITE,
     "charges.read": READ,

@@ -1,18 +1,24 @@
-"""The invoice commands: push a BC invoice, read one, void it, mark it paid out of band."""
+"""The invoice commands: push a BC invoice, find the one pushed for a BC invoice, read one, void
+it, mark it paid out of band, delete a stray draft."""
 
 from __future__ import annotations
 
 from flask import Blueprint
+from flask import request
 
 from stripe_gateway.api import dependencies
 from stripe_gateway.api import dump
 from stripe_gateway.api import json_body
 from stripe_gateway.api.schemas import INVOICE_PREFIXES
+from stripe_gateway.api.schemas import DeletedDraftSchema
+from stripe_gateway.api.schemas import FindByBcQuerySchema
+from stripe_gateway.api.schemas import FoundInvoiceSchema
 from stripe_gateway.api.schemas import InvoiceSchema
 from stripe_gateway.api.schemas import PushedInvoiceSchema
 from stripe_gateway.api.schemas import PushInvoiceSchema
 from stripe_gateway.api.schemas import stripe_path_id
 from stripe_gateway.services import invoices
+from stripe_gateway.services import recovery
 from stripe_gateway.services.reads import invoice_fields
 from stripe_gateway.services.reads import read_invoice
 
@@ -40,6 +46,22 @@ def push() -> tuple[dict[str, object], int]:
     return body, 201 if result.created else 200
 
 
+@bp.get("/by-bc")
+def find_by_bc() -> dict[str, object]:
+    """The invoice made for a BC invoice (by its metadata), or ``invoice: null``: never a 404,
+    so "none" cannot be mistaken for a missing customer or route."""
+    query = FindByBcQuerySchema().load(request.args.to_dict())
+    found = recovery.find_bc_invoice(dependencies().stripe, **query)
+    return dump(
+        FoundInvoiceSchema(),
+        {
+            "invoice": invoice_fields(found.invoice) if found.invoice is not None else None,
+            "matched_by": found.matched_by,
+            "candidates": found.candidates,
+        },
+    )
+
+
 @bp.get("/<invoice_id>")
 def read(invoice_id: str) -> dict[str, object]:
     """The invoice with every payment (PaymentIntent and charge ids, amounts, status)."""
@@ -56,3 +78,12 @@ def void(invoice_id: str) -> dict[str, object]:
 def mark_paid_out_of_band(invoice_id: str) -> dict[str, object]:
     invoice = invoices.mark_paid_out_of_band(dependencies().stripe, _invoice_id(invoice_id))
     return dump(InvoiceSchema(exclude=("payments",)), invoice_fields(invoice))
+
+
+@bp.post("/<invoice_id>/delete-draft")
+def delete_draft(invoice_id: str) -> dict[str, object]:
+    """Delete a draft (409 ``invalid_state`` once finalized); deleting it again is a no-op."""
+    deleted_now = recovery.delete_draft(dependencies().stripe, _invoice_id(invoice_id))
+    return dump(
+        DeletedDraftSchema(), {"id": invoice_id, "deleted": True, "deleted_now": deleted_now}
+    )

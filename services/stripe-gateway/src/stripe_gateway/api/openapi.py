@@ -45,6 +45,7 @@ REQUEST_SCHEMAS = (
     schemas.EnsureCustomerSchema,
     schemas.PushInvoiceSchema,
     schemas.InvoiceLineSchema,
+    schemas.FindByBcQuerySchema,
 )
 
 STRIPE_SIGNATURE = "stripeSignature"
@@ -245,6 +246,30 @@ def build() -> dict[str, Any]:
             )
         },
     )
+    spec.path(
+        path="/commands/invoices/by-bc",
+        operations={
+            "get": _command(
+                "invoices.find_by_bc",
+                "The Stripe invoice made for a BC invoice, found by its metadata.",
+                parameters=[{"in": "query", "schema": schemas.FindByBcQuerySchema}],
+                responses={
+                    "200": json_response(
+                        "The preferred match (a non-void one, then the oldest), or "
+                        "`invoice: null` when no invoice carries both BC ids.",
+                        schemas.FoundInvoiceSchema,
+                    )
+                },
+                errors=(*_COMMAND_ERRORS, 404, 422),
+                description=(
+                    "With `stripe_customer_id` the customer's invoices are listed (strongly "
+                    "consistent: `matched_by: customer`); without it Stripe's Search API is "
+                    "used (`matched_by: search`), which may miss an invoice created within the "
+                    "last minute or so. 404 `not_found` for an unknown customer."
+                ),
+            )
+        },
+    )
     invoice_id = path_parameter("invoice_id", "A Stripe invoice id.", _stripe_id("in"))
     without_payments = schemas.InvoiceSchema(exclude=("payments",))
     spec.path(
@@ -275,6 +300,24 @@ def build() -> dict[str, Any]:
                 )
             },
         )
+    spec.path(
+        path="/commands/invoices/{invoice_id}/delete-draft",
+        operations={
+            "post": _command(
+                "invoices.delete_draft",
+                "Delete a draft invoice (one left by an earlier push that is no longer wanted).",
+                parameters=[invoice_id],
+                responses={
+                    "200": json_response(
+                        "Deleted now (`deleted_now: true`) or already gone.",
+                        schemas.DeletedDraftSchema,
+                    )
+                },
+                errors=(*_COMMAND_ERRORS, 409, 413, 422),
+                description="409 `invalid_state` when the invoice is no longer a draft.",
+            )
+        },
+    )
     spec.path(
         path="/commands/charges/{charge_id}",
         operations={

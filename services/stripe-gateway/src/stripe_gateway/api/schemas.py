@@ -147,6 +147,14 @@ class PushInvoiceSchema(Schema):
         )
 
 
+class FindByBcQuerySchema(Schema):
+    """``GET /commands/invoices/by-bc``: the BC ids, and the Stripe customer when it is known."""
+
+    bc_company_id = fields.Str(required=True, validate=_ID)
+    bc_invoice_id = fields.Str(required=True, validate=_ID)
+    stripe_customer_id = fields.Str(load_default=None, validate=_CUSTOMER_ID)
+
+
 # -- responses ------------------------------------------------------------------------------
 
 
@@ -192,6 +200,18 @@ class InvoiceSchema(Schema):
     voided_at = fields.Int(allow_none=True)
     metadata = fields.Dict(keys=fields.Str(), values=fields.Str())
     payments = fields.List(fields.Nested(InvoicePaymentSchema))
+
+
+class FoundInvoiceSchema(Schema):
+    invoice = fields.Nested(InvoiceSchema(exclude=("payments",)), allow_none=True)
+    matched_by = fields.Str(validate=validate.OneOf(("customer", "search")))
+    candidates = fields.Int()
+
+
+class DeletedDraftSchema(Schema):
+    id = fields.Str()
+    deleted = fields.Bool()
+    deleted_now = fields.Bool()
 
 
 class PushedInvoiceSchema(InvoiceSchema):

@@ -41,8 +41,8 @@ from mlconnector import money
 from mlconnector.web import ApiError
 from stripe_gateway.adapters.stripe_client import StripeCallError
 from stripe_gateway.adapters.stripe_client import StripeClient
-from stripe_gateway.adapters.stripe_client import metadata_of
 from stripe_gateway.errors import TotalMismatch
+from stripe_gateway.services import recovery
 from stripe_gateway.stripe_errors import Disposition
 
 logger = logging.getLogger(__name__)
@@ -173,14 +173,12 @@ def by_generation(
 
 def find_existing(client: StripeClient, cmd: PushInvoice) -> stripe.Invoice | None:
     """The invoice an earlier attempt made for this BC invoice, preferring any non-void one."""
-    ours = [
-        invoice
-        for invoice in client.list_invoices({"customer": cmd.stripe_customer_id})
-        if metadata_of(invoice).get("bc_invoice_id") == cmd.bc_invoice_id
-        and metadata_of(invoice).get("bc_company_id") == cmd.bc_company_id
-    ]
-    ours.sort(key=lambda inv: (inv.status == "void", inv.created, inv.id))
-    return ours[0] if ours else None
+    return recovery.find_bc_invoice(
+        client,
+        bc_company_id=cmd.bc_company_id,
+        bc_invoice_id=cmd.bc_invoice_id,
+        stripe_customer_id=cmd.stripe_customer_id,
+    ).invoice
 
 
 def create_draft(
