@@ -92,6 +92,8 @@ def service_env(tmp_path: Path, amqp_url: str) -> Iterator[dict[str, str]]:
             "MLC_SECRETS_FILE": str(secrets_file),
             "MLC_MASTER_KEY": master_key,
             "MLC_DATABASE_URL": database_url,
+            # A consumer's metrics exporter on any free port: tests share this host.
+            "MLC_METRICS_PORT": "0",
         }
     )
     yield env

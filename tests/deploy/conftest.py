@@ -155,6 +155,12 @@ def rendered() -> dict[str, Rendered]:
     }
 
 
+@pytest.fixture(scope="session")
+def monitoring() -> list[Doc]:
+    """The production overlay composed with components/monitoring (deploy/k8s/tests/monitoring)."""
+    return render(K8S / "tests" / "monitoring")
+
+
 @pytest.fixture(params=OVERLAYS)
 def overlay(request: pytest.FixtureRequest, rendered: dict[str, Rendered]) -> Rendered:
     """Each overlay in turn."""

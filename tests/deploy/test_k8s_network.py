@@ -12,7 +12,10 @@ The trust boundary (docs/security.md, "Network boundaries on Kubernetes") in bri
   (and the kubelet's probes, which come from the node and are not subject to these policies);
 - its `commands` port (8090) serves the command API; only the reconciler's consumer and API
   pods reach it, and the Ingress never routes to it;
-- the reconciler API is reachable only from labelled pods of its own namespace.
+- the reconciler API is reachable only from labelled pods of its own namespace;
+- Prometheus (namespace `monitoring`, label `app.kubernetes.io/name: prometheus`) reaches each
+  workload's metrics port and no other: the gateways' `commands` port, the reconciler API's port
+  and the consumer's `metrics` port; the poll CronJobs reach the Pushgateway there.
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ INGRESS_NAMESPACE = "nginx-ingress"
 # the controller's pods.
 INGRESS_CONTROLLER_LABELS = {"app.kubernetes.io/name": "nginx-ingress"}
 API_CLIENT_LABEL = {"ml-connector.io/reconciler-api-client": "true"}
+MONITORING_NAMESPACE = "monitoring"
+PROMETHEUS_LABELS = {"app.kubernetes.io/name": "prometheus"}
+PUSHGATEWAY_LABELS = {"app.kubernetes.io/name": "prometheus-pushgateway"}
+PUSHGATEWAY_PORT = 9091
+CONSUMER_METRICS_PORT = 9102
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
 # Connection-level reachability only; the API's own authentication is the application's.
 RECONCILER_CALLERS = {"reconciler-consumer", "reconciler-api"}
@@ -160,6 +168,9 @@ def _sources(overlay: Any) -> list[Source]:
         Source("unlabelled-pod-of-this-namespace", namespace, {"app": "toolbox"}),
         Source("api-client-of-this-namespace", namespace, API_CLIENT_LABEL),
         Source("api-client-elsewhere", "default", API_CLIENT_LABEL),
+        Source("prometheus", MONITORING_NAMESPACE, PROMETHEUS_LABELS),
+        Source("other-pod-of-the-monitoring-namespace", MONITORING_NAMESPACE, {"app": "grafana"}),
+        Source("prometheus-lookalike-elsewhere", "default", PROMETHEUS_LABELS),
     ]
 
 
@@ -260,11 +271,16 @@ def test_the_reconciler_reaches_its_database_and_the_gateways_but_not_the_intern
         assert WEBHOOK_PORT not in ports, "the reconciler has no business on the webhook port"
 
 
-def test_the_command_port_is_reachable_only_from_the_reconciler(overlay: Any) -> None:
+def test_the_command_port_is_reachable_only_from_the_reconciler_and_prometheus(
+    overlay: Any,
+) -> None:
+    """Prometheus reads /metrics there (never on the webhook port); commands still need the
+    reconciler's service token, which Prometheus does not hold."""
     for gateway in GATEWAYS:
         server = _template(overlay, f"Deployment/{gateway}")
         assert _container_ports(server)["commands"] == COMMAND_PORT
-        assert _who_reaches(overlay, server, COMMAND_PORT) == RECONCILER_CALLERS, gateway
+        reaching = _who_reaches(overlay, server, COMMAND_PORT)
+        assert reaching == RECONCILER_CALLERS | {"prometheus"}, gateway
 
 
 def test_the_webhook_port_is_reachable_only_from_the_ingress_controller(overlay: Any) -> None:
@@ -291,7 +307,7 @@ def test_the_reconciler_api_is_reachable_only_from_labelled_pods_of_its_namespac
 ) -> None:
     api = _template(overlay, "Deployment/reconciler-api")
     (port,) = _container_ports(api).values()
-    assert _who_reaches(overlay, api, port) == {"api-client-of-this-namespace"}
+    assert _who_reaches(overlay, api, port) == {"api-client-of-this-namespace", "prometheus"}
     opened = {p["port"] for rule in _ingress_rules(overlay, api.labels) for p in rule["ports"]}
     assert opened == {port}
     # Off the public ingress: no Ingress routes to its Service.
@@ -301,12 +317,57 @@ def test_the_reconciler_api_is_reachable_only_from_labelled_pods_of_its_namespac
                 assert path["backend"]["service"]["name"] != "reconciler-api"
 
 
-def test_the_consumer_and_the_cronjobs_accept_no_connections(overlay: Any) -> None:
-    quiet = _pods(overlay, "reconciler", "consumer") + [
-        t.labels for t in overlay.pod_templates() if t.owner_kind in ("CronJob", "Job")
-    ]
+def test_the_cronjobs_accept_no_connections(overlay: Any) -> None:
+    quiet = [t.labels for t in overlay.pod_templates() if t.owner_kind in ("CronJob", "Job")]
     for labels in quiet:
         assert _ingress_rules(overlay, labels) == [], labels
+
+
+def test_the_consumer_accepts_only_prometheus_on_its_metrics_port(overlay: Any) -> None:
+    consumer = _template(overlay, "Deployment/reconciler-consumer")
+    assert _container_ports(consumer) == {"metrics": CONSUMER_METRICS_PORT}
+    assert _who_reaches(overlay, consumer, CONSUMER_METRICS_PORT) == {"prometheus"}
+    opened = {p["port"] for rule in _ingress_rules(overlay, consumer.labels) for p in rule["ports"]}
+    assert opened == {CONSUMER_METRICS_PORT}
+
+
+def test_prometheus_reaches_the_metrics_ports_and_no_other(overlay: Any) -> None:
+    """Where /metrics answers (the pods' prometheus.io/port annotation), Prometheus gets in;
+    anywhere else it does not: not the gateways' webhook port, not any other pod."""
+    prometheus = Source("prometheus", MONITORING_NAMESPACE, PROMETHEUS_LABELS)
+    scraped = 0
+    for template in overlay.pod_templates():
+        if template.owner_kind != "Deployment":
+            continue
+        annotations = _annotations(overlay, template)
+        metrics_port = int(annotations["prometheus.io/port"])
+        assert annotations["prometheus.io/path"] == "/metrics", template.ident
+        assert metrics_port in _container_ports(template).values(), template.ident
+        for port in _container_ports(template).values():
+            admitted = _admitted(overlay, template, port, prometheus)
+            assert admitted is (port == metrics_port), f"{template.ident}:{port}"
+        scraped += 1
+    assert scraped == 4  # both gateways, the reconciler API and the consumer
+
+
+def _annotations(overlay: Any, template: Any) -> dict[str, str]:
+    kind, _, name = template.ident.partition("/")
+    owner = overlay.get(kind, name)
+    annotations: dict[str, str] = owner["spec"]["template"]["metadata"].get("annotations", {})
+    assert annotations.get("prometheus.io/scrape") == "true", template.ident
+    return annotations
+
+
+def test_only_the_poll_cronjobs_reach_the_pushgateway(overlay: Any) -> None:
+    pushgateway = Source("pushgateway", MONITORING_NAMESPACE, PUSHGATEWAY_LABELS)
+    pushing = set()
+    for template in overlay.pod_templates():
+        for rule in _rules(overlay, template.labels, "Egress"):
+            if _port_matches(rule, PUSHGATEWAY_PORT, {}) and any(
+                _peer_matches(peer, pushgateway, _namespace(overlay)) for peer in rule["to"]
+            ):
+                pushing.add(template.ident)
+    assert pushing == {"CronJob/bc-gateway-poll-invoices", "CronJob/stripe-gateway-poll"}
 
 
 def test_configured_urls_point_at_the_rendered_routes_and_services(overlay: Any) -> None:

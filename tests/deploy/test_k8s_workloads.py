@@ -115,8 +115,8 @@ def _ports(container: dict[str, Any]) -> dict[str, int]:
 def test_http_deployments_probe_healthz_and_readyz_on_the_http_port(overlay: Any) -> None:
     for deployment in overlay.of_kind("Deployment"):
         for container in deployment["spec"]["template"]["spec"]["containers"]:
-            if not container.get("ports"):
-                continue
+            if "http" not in _ports(container):
+                continue  # the consumer: a metrics port only, and a heartbeat file
             assert container["ports"][0]["name"] == "http"
             for probe in ("startupProbe", "livenessProbe"):
                 assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
@@ -164,7 +164,9 @@ def test_the_consumer_is_probed_by_its_heartbeat_file(overlay: Any) -> None:
     deployment = overlay.get("Deployment", "reconciler-consumer")
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert "ports" not in container
+    # No HTTP service, only its metrics exporter, on the port MLC_METRICS_PORT names.
+    assert _ports(container) == {"metrics": 9102}
+    assert _env(container, overlay.config())["MLC_METRICS_PORT"] == "9102"
     for probe in ("livenessProbe", "readinessProbe"):
         assert container[probe]["exec"]["command"] == HEARTBEAT_PROBE, probe
     heartbeat = _env(container, overlay.config())["MLC_HEARTBEAT_FILE"]

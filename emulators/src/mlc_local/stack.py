@@ -154,6 +154,8 @@ class LocalStack:
                 "MLC_DATABASE_URL": database,
                 "MLC_BIND_HOST": "127.0.0.1",
                 "MLC_WEB_WORKERS": "1",
+                # Each consumer's metrics exporter on a free port: consumers share this host.
+                "MLC_METRICS_PORT": "0",
                 "MLC_BC_TENANT_ID": TENANT,
                 "MLC_BC_ENVIRONMENT": ENVIRONMENT,
                 "MLC_BC_COMPANY_ID": self.company_id,

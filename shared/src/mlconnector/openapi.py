@@ -7,9 +7,10 @@ very marshmallow schemas the views load and dump, never written by hand next to 
 test compares every Flask URL rule with the documented paths.
 
 This module holds what all three descriptions share: the ``{"error": {code, message, details}}``
-body and one reusable response per error status, the bearer security schemes, the health probes,
-the ``openapi`` blueprint itself, and the rules that turn marshmallow fields into JSON Schema
-where apispec's defaults would describe something other than what marshmallow does:
+body and one reusable response per error status, the bearer security schemes, the health probes
+and ``/metrics``, the ``openapi`` blueprint itself, and the rules that turn marshmallow fields
+into JSON Schema where apispec's defaults would describe something other than what marshmallow
+does:
 
 - a ``Decimal(as_string=True)`` is dumped as a string but loaded from a string *or* a number, so
   request schemas (named by the service) say ``["string", "number"]`` and responses ``"string"``;
@@ -52,6 +53,7 @@ from mlconnector import validators
 OPENAPI_VERSION: Final = "3.1.0"
 BLUEPRINT: Final = "openapi"
 SPEC_PATH: Final = "/openapi.json"
+METRICS_PATH: Final = "/metrics"  # served by mlconnector.metrics
 
 #: What ``decimal.Decimal`` reads from a string, minus NaN and infinities (refused by
 #: ``allow_nan=False``): optional sign, digits with an optional fraction, optional exponent.
@@ -430,7 +432,7 @@ def new_spec(
     field_rules: Iterable[FieldRule] = (),
     description_errors: Iterable[int] = (),
 ) -> APISpec:
-    """An APISpec with the shared components, the health probes and ``/openapi.json`` described.
+    """An APISpec with the shared components, the probes, ``/openapi.json`` and ``/metrics``.
 
     ``request_schemas`` are the schemas the service *loads*: their fields are described by what
     marshmallow accepts (see the module docstring); every other schema by what it dumps.
@@ -472,6 +474,7 @@ def new_spec(
         spec.tag({"name": name, "description": text})
     _describe_health(spec)
     _describe_self(spec, description_errors)
+    _describe_metrics(spec, description_errors)
     return spec
 
 
@@ -560,6 +563,33 @@ def _describe_self(spec: APISpec, errors: Iterable[int]) -> None:
                     "200": {
                         "description": "The OpenAPI 3.1 document.",
                         "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    **error_responses(*errors),
+                },
+            }
+        },
+    )
+
+
+def _describe_metrics(spec: APISpec, errors: Iterable[int]) -> None:
+    spec.path(
+        path=METRICS_PATH,
+        operations={
+            "get": {
+                "operationId": "metrics",
+                "tags": ["health"],
+                "summary": "Prometheus metrics: aggregates only (docs/operations.md).",
+                "description": "No credentials. Where a command port is configured "
+                "(MLC_COMMAND_PORT) it is served there only, and is not found on the main port.",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "The Prometheus text exposition format (or OpenMetrics, "
+                        "when the Accept header asks for it).",
+                        "content": {
+                            "text/plain": {"schema": {"type": "string"}},
+                            "application/openmetrics-text": {"schema": {"type": "string"}},
+                        },
                     },
                     **error_responses(*errors),
                 },

@@ -4,12 +4,14 @@ Installed on the app, not on blueprints, and denying by default: a route added l
 entry in the gateway's permission table answers 403 to every caller, and an unknown URL answers
 401 to a caller without a token, so nothing about the routes leaks to an anonymous scanner. Only
 the blueprints named open (health probes, the webhooks that carry their own proof, the OpenAPI
-description) skip it.
+description, the Prometheus metrics) skip it.
 
 With a command port configured (``MLC_COMMAND_PORT``), commands answer only on that listener and
 webhooks only on the main one, so a NetworkPolicy can admit the reconciler to one port and the
 ingress controller to the other (NetworkPolicies see ports, not paths). The port is the local
-end of the accepted socket, never the ``Host`` header, which the client controls.
+end of the accepted socket, never the ``Host`` header, which the client controls. ``/metrics``
+needs no token (Prometheus holds none, and it shows aggregates only) but is internal: with a
+command port it answers there only, never on the public webhook port.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from mlconnector.web import note_refusal
 
 logger = logging.getLogger(__name__)
 
-OPEN_BLUEPRINTS = ("health", "openapi")
+OPEN_BLUEPRINTS = ("health", "openapi", "metrics")
+# Open, but served on the command port only when there is one (404 on the webhook port).
+INTERNAL_BLUEPRINTS = ("metrics",)
 WEBHOOK_BLUEPRINT = "webhooks"
 
 
@@ -86,11 +90,13 @@ def install_service_auth(
     @app.before_request
     def _guard() -> tuple[Response, int] | None:
         blueprint = request.blueprint if request.routing_exception is None else None
-        if blueprint in public:
-            return None
         on_command_port = (
             command_port is not None and listener_port(request.environ) == command_port
         )
+        if blueprint in INTERNAL_BLUEPRINTS and command_port is not None and not on_command_port:
+            return error_response(404, "not_found", "the requested URL was not found")
+        if blueprint in public:
+            return None
         if blueprint == WEBHOOK_BLUEPRINT:
             if on_command_port:
                 return error_response(404, "not_found", "webhooks are not served on this port")

@@ -16,12 +16,21 @@ shape. ``MLC_WEB_WORKER_CLASS=gthread`` restores the stock worker, for compariso
 With ``MLC_COMMAND_PORT`` set, gunicorn listens on that port as well as on the main one: the
 gateways answer commands on the first and webhooks on the second (``mlconnector.service_auth``),
 so a NetworkPolicy can admit each caller to its own port.
+
+Prometheus metrics run in prometheus-client's multiprocess mode (``mlconnector.metrics``): the
+master puts ``PROMETHEUS_MULTIPROC_DIR`` in the workers' environment (the operator's value, or a
+directory of its own under the worker temp directory), empties it when it starts (counts left by
+an earlier run would be added to this one's), tells prometheus-client when a worker exits (its
+live gauges go) and removes its own directory when it stops. Nothing here imports
+prometheus_client before that variable is set: the library picks its storage at import time, and
+workers inherit what the master imported.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -43,6 +52,7 @@ LIMIT_REQUEST_FIELD_SIZE = 8190
 
 
 _port = bounded_int(1, 65535)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _worker_class(raw: str) -> str:
@@ -82,13 +92,59 @@ class ClientLimits:
         )
 
 
+def bind_host() -> str:
+    """The address the services listen on (HTTP and the metrics exporter).
+
+    Loopback unless told otherwise: a laptop or a CI host must not expose the services to its
+    network. The images set MLC_BIND_HOST=0.0.0.0, where the pod network and its
+    NetworkPolicies decide who may connect.
+    """
+    return os.environ.get("MLC_BIND_HOST", "127.0.0.1")
+
+
+def metrics_directory(service: str, worker_tmp_dir: str) -> tuple[str, bool]:
+    """(the multiprocess metrics directory, whether this master owns it).
+
+    The operator's ``PROMETHEUS_MULTIPROC_DIR`` when set; otherwise one per master process, so
+    two servers on one host (tests, a laptop) never wipe each other's counts.
+    """
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        return given, False
+    return os.path.join(worker_tmp_dir, f"mlc-metrics-{service}-{os.getpid()}"), True
+
+
+def _on_starting(path: str) -> Any:
+    def on_starting(server: Any) -> None:
+        """Master start: an empty metrics directory (earlier runs' files would be summed in)."""
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        for name in os.listdir(path):
+            if name.endswith(".db"):
+                os.remove(os.path.join(path, name))
+
+    return on_starting
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    """A worker exited: drop its live gauges (imported here, after the variable is set)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def _on_exit(path: str, owned: bool) -> Any:
+    def on_exit(server: Any) -> None:
+        """Master stop: remove the directory it made for itself (an operator's one stays)."""
+        if owned:
+            shutil.rmtree(path, ignore_errors=True)
+
+    return on_exit
+
+
 def gunicorn_config(service: str, *, default_port: int) -> dict[str, Any]:
     """Settings for ``gunicorn -c python:<service>.gunicorn_conf``, overridable by ``MLC_*``."""
     port = int(os.environ.get("MLC_PORT", os.environ.get("PORT", default_port)))
-    # Loopback unless told otherwise: a laptop or a CI host must not expose the services to its
-    # network. The images set MLC_BIND_HOST=0.0.0.0, where the pod network and its
-    # NetworkPolicies decide who may connect.
-    host = os.environ.get("MLC_BIND_HOST", "127.0.0.1")
+    host = bind_host()
     level = os.environ.get("MLC_LOG_LEVEL", "INFO").upper()
     env = EnvReader()
     command_port = env.optional("COMMAND_PORT", _port)
@@ -100,6 +156,8 @@ def gunicorn_config(service: str, *, default_port: int) -> dict[str, Any]:
     bind = [f"{host}:{port}"]
     if command_port is not None:
         bind.append(f"{host}:{command_port}")
+    worker_tmp_dir = os.environ.get("MLC_WORKER_TMP_DIR", "/tmp")  # noqa: S108 - an emptyDir in k8s
+    metrics_dir, owned = metrics_directory(service, worker_tmp_dir)
     return {
         "bind": bind,
         "workers": int(os.environ.get("MLC_WEB_WORKERS", "2")),
@@ -117,7 +175,13 @@ def gunicorn_config(service: str, *, default_port: int) -> dict[str, Any]:
         # gunicorn 27's control socket would need a writable home or runtime directory, which a
         # read-only root file system does not have; the services do not use it.
         "control_socket_disable": True,
-        "worker_tmp_dir": os.environ.get("MLC_WORKER_TMP_DIR", "/tmp"),  # noqa: S108 - an emptyDir in k8s
+        "worker_tmp_dir": worker_tmp_dir,
+        # Set by the master before it forks (gunicorn's raw_env), not here: reading this config
+        # must not change the environment of whoever reads it.
+        "raw_env": [f"{MULTIPROC_ENV}={metrics_dir}"],
+        "on_starting": _on_starting(metrics_dir),
+        "child_exit": _child_exit,
+        "on_exit": _on_exit(metrics_dir, owned),
         "accesslog": "-",
         "errorlog": "-",
         "loglevel": level.lower(),

@@ -103,14 +103,18 @@ def clean_correlation_id(incoming: str | None) -> str:
     return ""
 
 
-def note_refusal(reason: str) -> None:
+def note_refusal(reason: str, *, kind: str | None = None) -> None:
     """Name why this request is being refused; the one WARNING line for it will say so.
 
     ``reason`` is for operators: it must not contain the body, a header value or a secret
-    (it is redacted anyway). Outside a request it does nothing.
+    (it is redacted anyway). ``kind`` is a short fixed token (``signature``, ``client_state``)
+    that metrics count refusals by (``mlconnector.metrics``); without it they use the answer's
+    error code. Outside a request it does nothing.
     """
     if has_request_context():
         g.refusal_reason = reason
+        if kind is not None:
+            g.refusal_kind = kind
 
 
 def printable(text: str, limit: int = _MAX_LOGGED_PATH) -> str:

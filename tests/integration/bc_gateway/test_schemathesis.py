@@ -41,7 +41,7 @@ pytestmark = pytest.mark.rabbitmq
 AUDIENCE = "bc-gateway"
 CLIENT_STATE = SERVICE_SECRETS["ml-connector/bc"]["client_state"]
 WEBHOOK = "/webhooks/bc"
-OPEN_PATHS = ("/healthz", "/readyz", "/openapi.json", WEBHOOK)
+OPEN_PATHS = ("/healthz", "/readyz", "/openapi.json", "/metrics", WEBHOOK)
 NEGATIVE_STATUSES = [
     "400",
     "401",

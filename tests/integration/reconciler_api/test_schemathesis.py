@@ -58,7 +58,7 @@ TOKEN = SERVICE_SECRETS["ml-connector/reconciler"]["replay_token"]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MASTER_KEY = "test-master-key-reconciler-schemathesis"
 T0 = dt.datetime(2026, 3, 1, 9, 0, 0, tzinfo=dt.UTC)
-OPEN_PATHS = ("/healthz", "/readyz", "/openapi.json")
+OPEN_PATHS = ("/healthz", "/readyz", "/openapi.json", "/metrics")
 
 
 def _add(sessions: sessionmaker[Session], *rows: Any) -> None:

@@ -44,7 +44,7 @@ pytestmark = pytest.mark.rabbitmq
 AUDIENCE = "stripe-gateway"
 WEBHOOK_SECRET = SERVICE_SECRETS["ml-connector/stripe"]["webhook_secret"]
 WEBHOOK = "/webhooks/stripe"
-OPEN_PATHS = ("/healthz", "/readyz", "/openapi.json")
+OPEN_PATHS = ("/healthz", "/readyz", "/openapi.json", "/metrics")
 
 schema, anonymous_schema, CURRENT = schemas(document())
 

@@ -12,6 +12,8 @@ from bc_gateway.bootstrap import Dependencies
 from bc_gateway.bootstrap import build_dependencies
 from bc_gateway.settings import SERVICE
 from bc_gateway.settings import Settings
+from mlconnector.metrics import ScrapeTimeCollector
+from mlconnector.metrics import install_metrics
 from mlconnector.ratelimit import install_webhook_limits
 from mlconnector.service_auth import install_service_auth
 from mlconnector.web import configure_app
@@ -55,6 +57,10 @@ def create_app(
         app.register_blueprint(module.bp)
     app.register_blueprint(openapi.bp)
     api.register_error_handlers(app)
+    # /metrics: open, but on the command port only (``mlconnector.service_auth``).
+    install_metrics(
+        app, webhooks={"/webhooks/bc": "bc"}, collectors=_scrape_time(dependencies, settings)
+    )
     # Every command needs the reconciler's token and a grant (``api.access``); the webhooks
     # carry their own proof and stay open.
     install_service_auth(
@@ -65,3 +71,12 @@ def create_app(
         realm=SERVICE,
     )
     return app
+
+
+def _scrape_time(deps: Dependencies, settings: Settings) -> list[ScrapeTimeCollector]:
+    """The subscription expiry, when this gateway knows BC and the URL it subscribes."""
+    from bc_gateway.subscription_metrics import SubscriptionExpiry
+
+    if deps.bc is None or not settings.notification_url:
+        return []
+    return [SubscriptionExpiry(deps.bc, settings.notification_url)]

@@ -35,6 +35,7 @@ from mlconnector.bus import PublishError
 from mlconnector.config import ConfigError
 from mlconnector.logging import configure_logging
 from mlconnector.logging import new_correlation_id
+from mlconnector.metrics import record_poll_success
 from mlconnector.redaction import redact
 from mlconnector.runtime import MissingSecrets
 from mlconnector.runtime import load_service_secrets
@@ -136,6 +137,7 @@ def _poll(deps: Dependencies, args: argparse.Namespace) -> int:
         f"published {count} bc.invoice.observed message(s) for Open invoices changed since "
         f"{since.isoformat(timespec='seconds')}"
     )
+    record_poll_success("bc")  # to MLC_METRICS_PUSHGATEWAY, when set (docs/operations.md)
     return 0
 
 

@@ -74,6 +74,21 @@ def _expiry(sub: Entity) -> dt.datetime | None:
         return None
 
 
+def subscription_expiries(
+    bc: BCClient, *, notification_url: str, entities: Sequence[str] = ENTITIES
+) -> dict[str, list[dt.datetime | None]]:
+    """The expiry of each of our subscriptions, per entity set (an empty list: none left)."""
+    subscriptions = bc.get("subscriptions").get("value") or []
+    return {
+        entity: [
+            _expiry(sub)
+            for sub in subscriptions
+            if _ours(sub, notification_url, bc.company_id, entity)
+        ]
+        for entity in entities
+    }
+
+
 def renew_subscriptions(
     bc: BCClient,
     *,

@@ -42,13 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
 def _consume(settings: Settings) -> int:
     import threading
 
+    from mlconnector.config import ConfigError
+    from mlconnector.metrics import ExporterSettings
+    from mlconnector.metrics import start_exporter
     from reconciler.bootstrap import build_dependencies
     from reconciler.consumer import build_poster
     from reconciler.consumer import build_runner
 
+    try:
+        exporter = ExporterSettings.from_env()
+    except ConfigError as exc:
+        print(f"{SERVICE}: cannot start: {exc}", file=sys.stderr)
+        return 2
     deps = build_dependencies(settings)
     runner = build_runner(settings, deps)
     runner.install_signal_handlers()
+    # The consumer serves no HTTP: its counters go out on MLC_METRICS_PORT (default 9102).
+    start_exporter(exporter)
     stop_posting = threading.Event()
     poster = build_poster(settings, deps).start(stop_posting)
     logger.info("reconciler consumer starting")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from mlconnector import metrics
 from mlconnector.bus import ConsumerRunner
 from mlconnector.bus import RetryPolicy
 from mlconnector.config import Environment
@@ -35,14 +36,15 @@ def build_runner(settings: Settings, deps: Dependencies) -> ConsumerRunner:
     if settings.common.environment is not Environment.TEST or kill_point not in KILL_POINTS:
         kill_point = None
     kill = KillSwitch(kill_point)
+    topology = settings.common.topology()
     processor = MessageProcessor(
         deps.session_factory,
         dataclasses.replace(deps.handler_deps, kill=kill),
         actor=SERVICE,
         max_retries=settings.max_retries,
         kill=kill,
+        queue=topology.queue,
     )
-    topology = settings.common.topology()
     return ConsumerRunner(
         settings.common.amqp_url,
         topology,
@@ -55,6 +57,8 @@ def build_runner(settings: Settings, deps: Dependencies) -> ConsumerRunner:
         dead_letter_handler=DeadLetterRecorder(
             deps.session_factory, work_queue=topology.queue, actor=SERVICE
         ),
+        # mlc_consumer_* (counts, handling time, message age), served on MLC_METRICS_PORT.
+        observer=metrics.consumer_observer,
     )
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from mlconnector import metrics
 from mlconnector.bus import Delivery
 from mlconnector.bus import PermanentError
 from mlconnector.bus import RetryLater
@@ -86,12 +87,14 @@ class MessageProcessor:
         actor: str,
         max_retries: int,
         kill: KillSwitch | None = None,
+        queue: str = "",
     ) -> None:
         self._session_factory = session_factory
         self._deps = deps
         self._actor = actor
         self._max_retries = max_retries
         self._kill = kill or KillSwitch()
+        self._queue = queue
 
     def __call__(self, delivery: Delivery) -> None:
         try:
@@ -102,6 +105,7 @@ class MessageProcessor:
             )
         if self._processed(envelope.id):
             logger.info("message %s already processed; acking the duplicate", envelope.id)
+            metrics.observe_delivery(self._queue, "duplicate")
             return
         started = time.monotonic()
         unit = Unit(self._session_factory, envelope, actor=self._actor, deps=self._deps)

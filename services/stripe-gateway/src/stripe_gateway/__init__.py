@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from mlconnector.metrics import install_metrics
 from mlconnector.ratelimit import install_webhook_limits
 from mlconnector.service_auth import install_service_auth
 from mlconnector.web import configure_app
@@ -43,6 +44,8 @@ def create_app(
         app.register_blueprint(module.bp)
     app.register_blueprint(openapi.bp)
     register_error_handlers(app)
+    # /metrics: open, but on the command port only (``mlconnector.service_auth``).
+    install_metrics(app, webhooks={"/webhooks/stripe": "stripe"})
     # Readiness deliberately has no "stripe" check: a Stripe outage must not take the pods out
     # of the Service, or Stripe's own webhook retries (and the reconciler's commands, which get
     # a 503 with Retry-After) would find no endpoint at all; the webhook path needs only the

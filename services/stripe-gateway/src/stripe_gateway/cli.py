@@ -21,6 +21,7 @@ import time
 
 from mlconnector.logging import configure_logging
 from mlconnector.logging import new_correlation_id
+from mlconnector.metrics import record_poll_success
 from mlconnector.redaction import redact
 from mlconnector.runtime import build_publisher
 from mlconnector.runtime import load_service_secrets
@@ -132,7 +133,12 @@ def _poll(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         publisher.close()
     print("\n".join(summary.lines()))
-    return EXIT_FAILED if summary.failed else 0
+    if summary.failed:
+        return EXIT_FAILED
+    if args.until is None:
+        # A window reaching now: the freshness the alert watches (a backfill of the past is not).
+        record_poll_success("stripe")
+    return 0
 
 
 def _register(args: argparse.Namespace, settings: Settings) -> int:

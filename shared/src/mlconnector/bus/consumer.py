@@ -74,6 +74,8 @@ class Delivery:
     correlation_id: str | None
     headers: dict[str, Any]
     redelivered: bool
+    # When the publisher sent it (AMQP ``timestamp``, whole seconds); retry copies carry none.
+    published_at: int | None = None
 
     @property
     def retry_count(self) -> int:
@@ -111,8 +113,9 @@ class Verdict:
     delay_s: float | None = None
 
 
-# Called after each settlement with the queue, the outcome's name and the delivery (metrics).
-Observer = Callable[[str, str, Delivery], None]
+# Called after each settlement with the queue, the outcome's name, the delivery and the seconds
+# from its arrival to its verdict (metrics).
+Observer = Callable[[str, str, Delivery, float], None]
 
 # How long a failing dead-letter handler pauses before its message goes back to the queue.
 DEAD_LETTER_PAUSE_S = 5.0
@@ -297,7 +300,9 @@ class ConsumerRunner:
             correlation_id=properties.correlation_id,
             headers=dict(properties.headers or {}),
             redelivered=bool(method.redelivered),
+            published_at=properties.timestamp if isinstance(properties.timestamp, int) else None,
         )
+        arrived = time.monotonic()
         assert self._pool is not None
         work = self._handle_dead if dead else self._handle
         future = self._pool.submit(work, handler, delivery)
@@ -314,6 +319,7 @@ class ConsumerRunner:
                 delivery,
                 fut,
                 queue,
+                time.monotonic() - arrived,
             )
             try:
                 connection.add_callback_threadsafe(settle)
@@ -362,6 +368,7 @@ class ConsumerRunner:
         delivery: Delivery,
         future: concurrent.futures.Future[Verdict],
         queue: str,
+        seconds: float,
     ) -> None:
         """Runs on the connection's thread: ack, retry or reject one delivery."""
         self._in_flight.discard(future)
@@ -392,13 +399,13 @@ class ConsumerRunner:
             # The retry copy is not confirmed: put the original back (counts toward the
             # queue's delivery limit, so this cannot loop forever).
             channel.basic_reject(delivery_tag, requeue=True)
-        self._observe(queue, outcome, delivery)
+        self._observe(queue, outcome, delivery, seconds)
 
-    def _observe(self, queue: str, outcome: Outcome, delivery: Delivery) -> None:
+    def _observe(self, queue: str, outcome: Outcome, delivery: Delivery, seconds: float) -> None:
         if self._observer is None:
             return
         try:
-            self._observer(queue, outcome.value, delivery)
+            self._observer(queue, outcome.value, delivery, seconds)
         except Exception:  # metrics must never stop consumption
             logger.exception("consumer observer failed")
 

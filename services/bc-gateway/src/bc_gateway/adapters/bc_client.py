@@ -45,6 +45,7 @@ from bc_gateway.adapters.odata import query_string
 from bc_gateway.adapters.pacing import Backoff
 from bc_gateway.adapters.pacing import Pacer
 from bc_gateway.adapters.token import MsalTokenProvider
+from mlconnector import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -273,18 +274,35 @@ class HttpBCClient:
     def _send(
         self, method: str, url: str, data: bytes | None, headers: Mapping[str, str]
     ) -> tuple[requests.Response | None, requests.RequestException | None]:
-        """One paced HTTP exchange; the pacer slot is held until the answer is back."""
+        """One paced HTTP exchange; the pacer slot is held until the answer is back.
+
+        Each exchange is one observation of ``mlc_api_request_duration_seconds{system="bc"}``
+        (time on the wire, not time waiting for the pacer).
+        """
         slot = self._pacer.acquire()
+        started = time.monotonic()
+        operation = _operation(method, url)
         try:
             response = self._session().request(
                 method, url, data=data, headers=headers, timeout=self._timeout
             )
         except requests.RequestException as exc:
+            metrics.observe_api_call("bc", operation, None, time.monotonic() - started)
             return None, exc
         finally:
             self._pacer.release(slot)
+        metrics.observe_api_call("bc", operation, response.status_code, time.monotonic() - started)
         self._local.server_date = _http_date(response.headers.get("Date"))
         return response, None
+
+
+def _operation(method: str, url: str) -> str:
+    """The operation family a metric is labelled with (never the path: it holds ids)."""
+    if method == "POST" and "/Microsoft.NAV." in url:
+        return "action"
+    return {"GET": "read", "POST": "create", "PATCH": "update", "DELETE": "delete"}.get(
+        method, "other"
+    )
 
 
 def _retry_in_loop(error: BCError, idempotent: bool) -> bool:

@@ -15,7 +15,9 @@ Status codes are chosen for BC's subscription-deletion rule (bc-api.md §7.6): B
   failing while a collection is expanded, missing configuration -- 503 with ``Retry-After``, so
   BC tries again later. An unexpected exception leaves as the generic 500, still a 5xx.
 
-Each refusal (4xx) is logged once, at WARNING, by ``mlconnector.web``; this view only notes why.
+Each refusal (4xx) is logged once, at WARNING, by ``mlconnector.web`` and counted by
+``mlconnector.metrics`` (``mlc_webhooks_refused_total{source="bc", reason=...}``); this view only
+notes why.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ _INTERNAL = (PublishError, SecretStoreError, BCError, TokenError, ConfigError)
 
 def _handshake(token: str) -> tuple[Response, int] | Response:
     if not token or len(token) > MAX_VALIDATION_TOKEN:
-        note_refusal("validation token missing or too long")
+        note_refusal("validation token missing or too long", kind="handshake")
         return error_response(400, "bad_validation_token", "validation token missing or too long")
     response = Response(token, status=200, mimetype="text/plain")
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -77,10 +79,10 @@ def bc_webhook() -> tuple[Response, int] | Response:
             correlation_id=g.get("correlation_id") or new_correlation_id(),
         )
     except MalformedPayload as exc:
-        note_refusal(str(exc))
+        note_refusal(str(exc), kind="malformed")
         return error_response(400, "bad_request", str(exc))
     except ForgedNotification:
-        note_refusal("a notification carries a missing or wrong clientState")
+        note_refusal("a notification carries a missing or wrong clientState", kind="client_state")
         return error_response(401, "unauthorized", "notification refused")
     except _INTERNAL as exc:
         logger.warning("BC notification not accepted, BC will retry: %s", exc)

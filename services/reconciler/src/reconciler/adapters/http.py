@@ -5,12 +5,14 @@ retry can fix (503, 429, 5xx, timeouts, refused connections) becomes ``GatewayUn
 ``TransientError``, so the consumer schedules a delayed retry through the bus instead of
 sleeping. What no retry can fix becomes ``GatewayRejected`` or ``GatewayNotFound``,
 ``PermanentError``s that fail the record with the gateway's own code and message. Amounts in
-responses are parsed as ``Decimal`` so a float never touches money.
+responses are parsed as ``Decimal`` so a float never touches money. Every call is observed in
+``mlc_api_request_duration_seconds{system="<gateway>"}`` (``read`` for GET, ``command`` else).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from collections.abc import Mapping
 from decimal import Decimal
@@ -19,6 +21,7 @@ from typing import Any
 import requests
 from urllib3.exceptions import NewConnectionError
 
+from mlconnector import metrics
 from mlconnector.bus import PermanentError
 from mlconnector.bus import TransientError
 from mlconnector.identity import IdentityError
@@ -107,6 +110,8 @@ class JsonGateway:
         if body is not None:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body, default=_encode)
+        operation = "read" if method == "GET" else "command"
+        started = time.monotonic()
         try:
             response = self._session.request(
                 method,
@@ -117,9 +122,13 @@ class JsonGateway:
                 timeout=self._timeout,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
+            metrics.observe_api_call(self._name, operation, None, time.monotonic() - started)
             raise GatewayUnavailable(
                 f"{self._name} unreachable: {type(exc).__name__}", in_doubt=_in_doubt(exc)
             ) from exc
+        metrics.observe_api_call(
+            self._name, operation, response.status_code, time.monotonic() - started
+        )
         return self._decode(method, path, response)
 
     def _decode(self, method: str, path: str, response: requests.Response) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """The reconciler's HTTP API: health, records with their audit trails, replay, payouts.
 
-``/healthz`` and ``/readyz`` are open (probes carry no credentials); every other endpoint needs
-the bearer token from the secret store (see ``reconciler.api.auth``). The API is for operators
-inside the cluster and must not be exposed on the public ingress (reliability.md §6.7, API8).
+``/healthz``, ``/readyz``, ``/openapi.json`` and ``/metrics`` are open (probes and Prometheus
+carry no credentials; the metrics are aggregates, computed here from the database and the broker
+by ``reconciler.metrics``); every other endpoint needs the bearer token from the secret store
+(see ``reconciler.api.auth``). The API is for operators inside the cluster and must not be
+exposed on the public ingress (reliability.md §6.7, API8).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from flask import Flask
 
 from mlconnector.db import check_database
+from mlconnector.metrics import install_metrics
 from mlconnector.ratelimit import install_api_limits
 from mlconnector.redaction import register_secrets
 from mlconnector.web import configure_app
@@ -55,15 +58,24 @@ def create_app(
     from reconciler.api import payouts
     from reconciler.api import records
     from reconciler.api.auth import require_bearer_token
+    from reconciler.metrics import QueueFigures
+    from reconciler.metrics import RecordFigures
 
     # Dependencies built by tests skip load_service_secrets: register the token here as well.
     register_secrets(value for value in dependencies.secrets.values() if value)
     require_bearer_token(
         app,
         lambda: dependencies.secrets.get("replay_token"),
-        open_blueprints=("health", "openapi"),
+        open_blueprints=("health", "openapi", "metrics"),
     )
     app.register_blueprint(records.bp)
     app.register_blueprint(payouts.bp)
     app.register_blueprint(openapi.bp)
+    install_metrics(
+        app,
+        collectors=[
+            RecordFigures(dependencies.session_factory),
+            QueueFigures(settings.common.amqp_url, settings.common.topology()),
+        ],
+    )
     return app

@@ -27,6 +27,7 @@ from typing import TypeVar
 
 import stripe
 
+from mlconnector import metrics
 from stripe_gateway.stripe_errors import Verdict
 from stripe_gateway.stripe_errors import classify
 
@@ -35,6 +36,23 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 100
 
 T = TypeVar("T")
+
+
+_READS = ("retrieve", "list", "search")
+
+
+def operation_family(operation: str) -> str:
+    """``read``, ``create``, ``update``, ``delete`` or ``action`` (finalize, void, pay)."""
+    verb = operation.partition("_")[0]
+    if verb in _READS:
+        return "read"
+    if verb == "create":
+        return "create"
+    if verb in ("update", "add"):
+        return "update"
+    if verb == "delete":
+        return "delete"
+    return "action"
 
 
 class StripeCallError(Exception):
@@ -69,12 +87,21 @@ class StripeCalls:
         self._sleep = sleep
 
     def call(self, operation: str, fn: Callable[[], T]) -> T:
-        """Run one SDK call with the in-process retry policy and classified failures."""
+        """Run one SDK call with the in-process retry policy and classified failures.
+
+        Each attempt is one observation of ``mlc_api_request_duration_seconds{system="stripe"}``
+        (the SDK's own network retries inside it are not seen apart).
+        """
         attempt = 0
+        family = operation_family(operation)
         while True:
+            started = time.monotonic()
             try:
-                return fn()
+                result = fn()
             except stripe.StripeError as exc:
+                metrics.observe_api_call(
+                    "stripe", family, exc.http_status, time.monotonic() - started
+                )
                 verdict = classify(exc, operation)
                 if verdict is None:
                     raise
@@ -93,6 +120,8 @@ class StripeCalls:
                     attempt += 1
                     continue
                 raise StripeCallError(operation, verdict, exc) from exc
+            metrics.observe_api_call("stripe", family, 200, time.monotonic() - started)
+            return result
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""

@@ -56,9 +56,10 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 SIGNATURE_HEADER = "Stripe-Signature"
 
 
-def _reject(reason: str, *, code: str, message: str) -> ApiError:
-    # mlconnector.web logs the refusal once, at WARNING, with this reason and the request id.
-    note_refusal(f"stripe webhook rejected: {reason}")
+def _reject(reason: str, *, code: str, message: str, kind: str) -> ApiError:
+    # mlconnector.web logs the refusal once, at WARNING, with this reason and the request id;
+    # mlconnector.metrics counts it by ``kind`` (mlc_webhooks_refused_total{reason=kind}).
+    note_refusal(f"stripe webhook rejected: {reason}", kind=kind)
     return ApiError(message, status_code=400, code=code)
 
 
@@ -87,7 +88,9 @@ def stripe_webhook() -> tuple[dict[str, object], int]:
     try:
         _verify(deps, payload)
     except SignatureRejected as exc:
-        raise _reject(exc.reason, code="invalid_signature", message="invalid signature") from None
+        raise _reject(
+            exc.reason, code="invalid_signature", message="invalid signature", kind="signature"
+        ) from None
     try:
         event = jsonbody.loads(payload)
     except jsonbody.InvalidJSON as exc:
@@ -95,11 +98,14 @@ def stripe_webhook() -> tuple[dict[str, object], int]:
             f"body is not acceptable JSON: {exc.reason}",
             code="invalid_payload",
             message=f"invalid payload: {exc.reason}",
+            kind="malformed",
         ) from None
     try:
         event_type = event_type_of(event)
     except MalformedEvent as exc:
-        raise _reject(str(exc), code="invalid_payload", message="invalid payload") from None
+        raise _reject(
+            str(exc), code="invalid_payload", message="invalid payload", kind="malformed"
+        ) from None
     if not is_handled(event_type):
         logger.info("stripe event type %s is not handled; acknowledged, not published", event_type)
         return {"received": True, "published": False}, 200
@@ -109,7 +115,9 @@ def stripe_webhook() -> tuple[dict[str, object], int]:
         )
         body = encode(envelope)
     except MalformedEvent as exc:
-        raise _reject(str(exc), code="invalid_payload", message="invalid payload") from None
+        raise _reject(
+            str(exc), code="invalid_payload", message="invalid payload", kind="malformed"
+        ) from None
     if envelope.data["livemode"] != (deps.stripe.api_key_mode == "live"):
         logger.warning(
             "event %s has livemode=%s but the API key is a %s key; published as is",
