@@ -197,14 +197,16 @@ def test_the_admin_policy_rotates_the_identity_keys_in_order(bao: Bao, root: hva
     gateway = _store(bao, _token(root, "ml-connector-bc-gateway"))
     reconciler = _store(bao, _token(root, "ml-connector-reconciler"))
     admin.write(
-        PATHS["reconciler"], {"replay_token": "replay", "identity_key": "private-old"}, replace=True
+        PATHS["reconciler"],
+        {"replay_token": "replay-token-old-7f3a", "identity_key": "private-old"},
+        replace=True,
     )
     admin.write(IDENTITY, {"jwks": '{"keys": ["old"]}'}, replace=True)
     admin.write(IDENTITY, {"jwks": '{"keys": ["old", "new"]}'})
     assert gateway.read(IDENTITY)["jwks"] == '{"keys": ["old", "new"]}'
     admin.write(PATHS["reconciler"], {"identity_key": "private-new"})  # merge keeps replay_token
     assert reconciler.read(PATHS["reconciler"]) == {
-        "replay_token": "replay",
+        "replay_token": "replay-token-old-7f3a",
         "identity_key": "private-new",
     }
     admin.write(IDENTITY, {"jwks": '{"keys": ["new"]}'})

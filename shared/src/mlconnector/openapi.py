@@ -53,7 +53,7 @@ from mlconnector import validators
 OPENAPI_VERSION: Final = "3.1.0"
 BLUEPRINT: Final = "openapi"
 SPEC_PATH: Final = "/openapi.json"
-METRICS_PATH: Final = "/metrics"  # served by mlconnector.metrics
+METRICS_PATH: Final = "/metrics"  # served by mlconnector.metrics_export
 
 #: What ``decimal.Decimal`` reads from a string, minus NaN and infinities (refused by
 #: ``allow_nan=False``): optional sign, digits with an optional fraction, optional exponent.

@@ -108,8 +108,8 @@ def note_refusal(reason: str, *, kind: str | None = None) -> None:
 
     ``reason`` is for operators: it must not contain the body, a header value or a secret
     (it is redacted anyway). ``kind`` is a short fixed token (``signature``, ``client_state``)
-    that metrics count refusals by (``mlconnector.metrics``); without it they use the answer's
-    error code. Outside a request it does nothing.
+    that metrics count refusals by (``mlconnector.metrics_export``); without it they use the
+    answer's error code. Outside a request it does nothing.
     """
     if has_request_context():
         g.refusal_reason = reason

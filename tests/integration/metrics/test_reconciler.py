@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from mlc_local.processes import Process
-from mlconnector import metrics
+from mlconnector import metrics_export
 from mlconnector.bus import Topology
 from mlconnector.db import make_engine
 from mlconnector.db import make_session_factory
@@ -225,14 +225,14 @@ class TestGatewayCalls:
         self, make_stripe_app: Callable[..., Flask], serve: Callable[..., Any]
     ) -> None:
         gateway = serve(make_stripe_app())
-        before, _ = metrics.render([], None)
+        before, _ = metrics_export.render([], None)
         client = JsonGateway(gateway.url, name="stripe-gateway", timeout_s=5)
         client.get("/healthz")
         with pytest.raises(GatewayUnavailable):  # no service token: 401
             client.post("/commands/customers", {})
         with pytest.raises(GatewayUnavailable):
             JsonGateway(f"http://{CLOSED}", name="stripe-gateway", timeout_s=2).get("/healthz")
-        after, _ = metrics.render([], None)
+        after, _ = metrics_export.render([], None)
 
         def delta(**labels: str) -> float:
             name = "mlc_api_request_duration_seconds_count"

@@ -1,4 +1,5 @@
-"""Tests for mlconnector.metrics and the gunicorn hooks of mlconnector.serving.
+"""Tests for mlconnector.metrics, metrics_export and metrics_push, and the gunicorn hooks of
+mlconnector.serving.
 
 The metrics of this process live in prometheus-client's default registry for the whole test
 session, so every test reads a figure before and after the event and checks the difference.
@@ -27,6 +28,8 @@ from metrics_support import scrape_client
 from metrics_support import scrape_url
 
 from mlconnector import metrics
+from mlconnector import metrics_export
+from mlconnector import metrics_push
 from mlconnector.bus import Delivery
 from mlconnector.serving import gunicorn_config
 from mlconnector.serving import metrics_directory
@@ -37,13 +40,13 @@ from mlconnector.web import note_refusal
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _scrape(collectors: list[metrics.ScrapeTimeCollector] | None = None) -> str:
-    body, content_type = metrics.render(collectors or [], None)
+def _scrape(collectors: list[metrics_export.ScrapeTimeCollector] | None = None) -> str:
+    body, content_type = metrics_export.render(collectors or [], None)
     assert content_type.startswith("text/plain")
     return body.decode()
 
 
-class Counting(metrics.ScrapeTimeCollector):
+class Counting(metrics_export.ScrapeTimeCollector):
     """A collector whose computation a test steers: a value, a failure, a delay."""
 
     def __init__(self, *, value: float = 1.0, **kwargs: Any) -> None:
@@ -227,7 +230,7 @@ def _wait(predicate: Any, timeout_s: float = 5.0) -> bool:
     return bool(predicate())
 
 
-def _webhook_app(collectors: list[metrics.ScrapeTimeCollector] | None = None) -> Flask:
+def _webhook_app(collectors: list[metrics_export.ScrapeTimeCollector] | None = None) -> Flask:
     app = Flask(__name__)
     configure_app(app, max_body_bytes=64)
 
@@ -244,7 +247,9 @@ def _webhook_app(collectors: list[metrics.ScrapeTimeCollector] | None = None) ->
             raise ApiError("not queued", status_code=503, code="not_queued")
         return {"ok": True}, 200
 
-    metrics.install_metrics(app, webhooks={"/hooks/unit": "unit"}, collectors=collectors or [])
+    metrics_export.install_metrics(
+        app, webhooks={"/hooks/unit": "unit"}, collectors=collectors or []
+    )
     return app
 
 
@@ -303,15 +308,17 @@ class TestFlaskApp:
 
 class TestExporter:
     def test_settings_come_from_the_environment(self) -> None:
-        assert metrics.ExporterSettings.from_env({}) == metrics.ExporterSettings(9102, "127.0.0.1")
+        default = metrics_export.ExporterSettings(9102, "127.0.0.1")
+        assert metrics_export.ExporterSettings.from_env({}) == default
         every = "0.0.0.0"  # noqa: S104 - what the images set; only read here
-        settings = metrics.ExporterSettings.from_env(
+        settings = metrics_export.ExporterSettings.from_env(
             {"MLC_METRICS_PORT": "0", "MLC_BIND_HOST": every}
         )
         assert (settings.port, settings.host) == (0, every)
 
     def test_it_serves_the_metrics_and_the_collectors(self) -> None:
-        port = metrics.start_exporter(metrics.ExporterSettings(0, "127.0.0.1"), [Counting()])
+        settings = metrics_export.ExporterSettings(0, "127.0.0.1")
+        port = metrics_export.start_exporter(settings, [Counting()])
         assert port
         body = scrape_url(f"http://127.0.0.1:{port}/metrics")
         assert sample(body, "mlc_dead_letters") == 1.0
@@ -321,7 +328,8 @@ class TestExporter:
             taken.bind(("127.0.0.1", 0))
             taken.listen()
             port = taken.getsockname()[1]
-            assert metrics.start_exporter(metrics.ExporterSettings(port, "127.0.0.1")) is None
+            settings = metrics_export.ExporterSettings(port, "127.0.0.1")
+            assert metrics_export.start_exporter(settings) is None
         assert "metrics exporter not started" in caplog.text
 
 
@@ -351,10 +359,10 @@ def pushgateway() -> Iterator[str]:
 
 class TestPollSuccess:
     def test_without_a_pushgateway_nothing_is_pushed(self) -> None:
-        assert metrics.record_poll_success("stripe", environ={}) is False
+        assert metrics_push.record_poll_success("stripe", environ={}) is False
 
     def test_the_timestamp_is_pushed_in_the_group_of_its_source(self, pushgateway: str) -> None:
-        pushed = metrics.record_poll_success(
+        pushed = metrics_push.record_poll_success(
             "stripe", environ={"MLC_METRICS_PUSHGATEWAY": pushgateway}
         )
         assert pushed is True
@@ -366,7 +374,7 @@ class TestPollSuccess:
 
     def test_the_namespace_keeps_environments_apart(self, pushgateway: str) -> None:
         environ = {"MLC_METRICS_PUSHGATEWAY": pushgateway, "MLC_METRICS_NAMESPACE": "mlc-prod"}
-        assert metrics.record_poll_success("bc", environ=environ) is True
+        assert metrics_push.record_poll_success("bc", environ=environ) is True
         ((_method, path, _body),) = _Pushgateway.received
         assert path == "/metrics/job/ml-connector-poll/namespace/mlc-prod/source/bc"
 
@@ -374,7 +382,7 @@ class TestPollSuccess:
         self, caplog: pytest.LogCaptureFixture
     ) -> None:
         environ = {"MLC_METRICS_PUSHGATEWAY": "ftp://x", "MLC_METRICS_NAMESPACE": "Bad_NS"}
-        assert metrics.record_poll_success("bc", environ=environ) is False
+        assert metrics_push.record_poll_success("bc", environ=environ) is False
         assert "MLC_METRICS_PUSHGATEWAY" in caplog.text
         assert "MLC_METRICS_NAMESPACE" in caplog.text
 
@@ -385,7 +393,7 @@ class TestPollSuccess:
             closed.bind(("127.0.0.1", 0))
             port = closed.getsockname()[1]
         environ = {"MLC_METRICS_PUSHGATEWAY": f"http://127.0.0.1:{port}"}
-        assert metrics.record_poll_success("bc", environ=environ, timeout_s=2) is False
+        assert metrics_push.record_poll_success("bc", environ=environ, timeout_s=2) is False
         assert "not pushed" in caplog.text
 
 
@@ -393,7 +401,7 @@ class TestPollSuccess:
 def _no_mlc_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in [n for n in os.environ if n.startswith("MLC_") or n == "PORT"]:
         monkeypatch.delenv(name)
-    monkeypatch.delenv(metrics.MULTIPROC_ENV, raising=False)
+    monkeypatch.delenv(metrics_export.MULTIPROC_ENV, raising=False)
 
 
 @pytest.mark.usefixtures("_no_mlc_environment")

@@ -12,8 +12,8 @@ from bc_gateway.bootstrap import Dependencies
 from bc_gateway.bootstrap import build_dependencies
 from bc_gateway.settings import SERVICE
 from bc_gateway.settings import Settings
-from mlconnector.metrics import ScrapeTimeCollector
-from mlconnector.metrics import install_metrics
+from mlconnector.metrics_export import ScrapeTimeCollector
+from mlconnector.metrics_export import install_metrics
 from mlconnector.ratelimit import install_webhook_limits
 from mlconnector.service_auth import install_service_auth
 from mlconnector.web import configure_app

@@ -35,7 +35,7 @@ from mlconnector.bus import PublishError
 from mlconnector.config import ConfigError
 from mlconnector.logging import configure_logging
 from mlconnector.logging import new_correlation_id
-from mlconnector.metrics import record_poll_success
+from mlconnector.metrics_push import record_poll_success
 from mlconnector.redaction import redact
 from mlconnector.runtime import MissingSecrets
 from mlconnector.runtime import load_service_secrets

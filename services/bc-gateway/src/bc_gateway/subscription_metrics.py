@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from bc_gateway.adapters.bc_client import BCClient
 from bc_gateway.subscriptions import subscription_expiries
 from mlconnector import metrics
+from mlconnector import metrics_export
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 REFRESH_S = 300.0
 
 
-class SubscriptionExpiry(metrics.ScrapeTimeCollector):
+class SubscriptionExpiry(metrics_export.ScrapeTimeCollector):
     """``mlc_bc_subscription_expiry_timestamp_seconds`` and ``mlc_bc_subscriptions`` per entity."""
 
     def __init__(self, bc: BCClient, notification_url: str, *, ttl_s: float = REFRESH_S) -> None:

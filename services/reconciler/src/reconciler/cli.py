@@ -43,8 +43,8 @@ def _consume(settings: Settings) -> int:
     import threading
 
     from mlconnector.config import ConfigError
-    from mlconnector.metrics import ExporterSettings
-    from mlconnector.metrics import start_exporter
+    from mlconnector.metrics_export import ExporterSettings
+    from mlconnector.metrics_export import start_exporter
     from reconciler.bootstrap import build_dependencies
     from reconciler.consumer import build_poster
     from reconciler.consumer import build_runner

@@ -5,7 +5,7 @@ They describe shared state, not one process, so they are computed at scrape time
 reconciler API (``reconciler.api.create_app``) rather than counted by the consumers: records by
 kind and state, how long the stalest pending record has waited, the dead letters kept, and for
 the work, dead-letter and retry queues the messages ready and the consumers attached. Each is a
-``mlconnector.metrics.ScrapeTimeCollector``: cached for a few seconds, bounded in time, and a
+``mlconnector.metrics_export.ScrapeTimeCollector``: cached for a few seconds, bounded in time, and a
 database or broker that does not answer is ``mlc_scrape_error{collector=...} 1``, not a failed
 scrape.
 
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from mlconnector import metrics
+from mlconnector import metrics_export
 from mlconnector.bus import Topology
 from mlconnector.bus import connection_parameters
 from mlconnector.db import read_only_session
@@ -51,7 +52,7 @@ def dead_letter_count(session: Session) -> int | None:
     return int(session.execute(query).scalar_one())
 
 
-class RecordFigures(metrics.ScrapeTimeCollector):
+class RecordFigures(metrics_export.ScrapeTimeCollector):
     """``mlc_records``, ``mlc_records_oldest_pending_age_seconds``, ``mlc_dead_letters``."""
 
     def __init__(
@@ -102,7 +103,7 @@ def topology_queues(topology: Topology) -> list[tuple[str, str]]:
     ]
 
 
-class QueueFigures(metrics.ScrapeTimeCollector):
+class QueueFigures(metrics_export.ScrapeTimeCollector):
     """``mlc_queue_messages`` and ``mlc_queue_consumers`` per queue, by passive declares.
 
     A passive ``queue.declare`` changes nothing and reports the ready messages and the

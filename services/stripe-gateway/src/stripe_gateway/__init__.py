@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from mlconnector.metrics import install_metrics
+from mlconnector.metrics_export import install_metrics
 from mlconnector.ratelimit import install_webhook_limits
 from mlconnector.service_auth import install_service_auth
 from mlconnector.web import configure_app

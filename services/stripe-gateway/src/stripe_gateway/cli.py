@@ -21,7 +21,7 @@ import time
 
 from mlconnector.logging import configure_logging
 from mlconnector.logging import new_correlation_id
-from mlconnector.metrics import record_poll_success
+from mlconnector.metrics_push import record_poll_success
 from mlconnector.redaction import redact
 from mlconnector.runtime import build_publisher
 from mlconnector.runtime import load_service_secrets

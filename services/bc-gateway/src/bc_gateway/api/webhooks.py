@@ -16,8 +16,8 @@ Status codes are chosen for BC's subscription-deletion rule (bc-api.md §7.6): B
   BC tries again later. An unexpected exception leaves as the generic 500, still a 5xx.
 
 Each refusal (4xx) is logged once, at WARNING, by ``mlconnector.web`` and counted by
-``mlconnector.metrics`` (``mlc_webhooks_refused_total{source="bc", reason=...}``); this view only
-notes why.
+``mlconnector.metrics_export`` (``mlc_webhooks_refused_total{source="bc", reason=...}``); this
+view only notes why.
 """
 
 from __future__ import annotations

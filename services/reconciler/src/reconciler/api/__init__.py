@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask
 
 from mlconnector.db import check_database
-from mlconnector.metrics import install_metrics
+from mlconnector.metrics_export import install_metrics
 from mlconnector.ratelimit import install_api_limits
 from mlconnector.redaction import register_secrets
 from mlconnector.web import configure_app

@@ -58,7 +58,7 @@ SIGNATURE_HEADER = "Stripe-Signature"
 
 def _reject(reason: str, *, code: str, message: str, kind: str) -> ApiError:
     # mlconnector.web logs the refusal once, at WARNING, with this reason and the request id;
-    # mlconnector.metrics counts it by ``kind`` (mlc_webhooks_refused_total{reason=kind}).
+    # mlconnector.metrics_export counts it by ``kind`` (mlc_webhooks_refused_total{reason=kind}).
     note_refusal(f"stripe webhook rejected: {reason}", kind=kind)
     return ApiError(message, status_code=400, code=code)
 
