@@ -131,6 +131,17 @@ def authorized(client: FlaskClient, audience: str) -> FlaskClient:
     return client
 
 
+# Fast failure paths for tests: few gateway-internal retries, so the reconciler's own delayed
+# retries (through the bus) are what a test observes.
+E2E_ENV = {
+    "MLC_MAX_RETRIES": "4",
+    "MLC_BC_MAX_ATTEMPTS": "2",
+    "MLC_BC_RETRY_BUDGET": "2",
+    "MLC_STRIPE_MAX_NETWORK_RETRIES": "1",
+    "MLC_GATEWAY_TIMEOUT": "20",
+}
+
+
 @contextlib.contextmanager
 def running_stack(
     workdir: Path, amqp_url: str, database_url: str, extra_env: dict[str, str]

@@ -6,20 +6,11 @@ from collections.abc import Callable
 from collections.abc import Iterator
 
 import pytest
+from factories import E2E_ENV
 from factories import running_stack
 
 from mlc_local.scenario import Connector
 from mlc_local.stack import LocalStack
-
-# Fast failure paths for tests: few gateway-internal retries, so the reconciler's own delayed
-# retries (through the bus) are what a test observes.
-E2E_ENV = {
-    "MLC_MAX_RETRIES": "4",
-    "MLC_BC_MAX_ATTEMPTS": "2",
-    "MLC_BC_RETRY_BUDGET": "2",
-    "MLC_STRIPE_MAX_NETWORK_RETRIES": "1",
-    "MLC_GATEWAY_TIMEOUT": "20",
-}
 
 
 @pytest.fixture(scope="module")
