@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 from factories import wait_until
 
+from mlc_local.processes import Process
 from mlc_local.scenario import Connector
 from mlc_local.scenario import exact_numbers
 from mlc_local.stack import LocalStack
@@ -99,3 +101,16 @@ def bc_invoice(stack: LocalStack, invoice_id: str) -> dict[str, Any]:
 def unposted_lines(stack: LocalStack, external_document_number: str) -> list[dict[str, Any]]:
     rows = stack.bc_admin("GET", f"/companies/{stack.company_id}/journalLines")["value"]
     return [r for r in rows if r["externalDocumentNumber"] == external_document_number.upper()]
+
+
+def start_consumer(stack: LocalStack, name: str, kill_point: str | None = None) -> Process:
+    """One more ``reconciler consume`` process on the stack, with its own heartbeat file (and
+    armed to SIGKILL itself at ``kill_point``, if given)."""
+    env = dict(stack.env, MLC_HEARTBEAT_FILE=str(consumer_heartbeat(stack, name)))
+    if kill_point:
+        env["MLC_KILL_POINT"] = kill_point
+    return Process(name, ["reconciler", "consume"], env, stack.workdir / "log")
+
+
+def consumer_heartbeat(stack: LocalStack, name: str) -> Path:
+    return stack.workdir / f"{name}.heartbeat"

@@ -24,12 +24,12 @@ from e2e_helpers import bc_lines
 from e2e_helpers import new_customer
 from e2e_helpers import post_invoice
 from e2e_helpers import pushed
+from e2e_helpers import start_consumer
 from e2e_helpers import unposted_lines
 from e2e_helpers import wait_posted
 from e2e_helpers import wait_record
 from factories import wait_until
 
-from mlc_local.processes import Process
 from mlc_local.scenario import Connector
 from mlc_local.stack import LocalStack
 from reconciler.kill_points import AFTER_CLAIM
@@ -47,13 +47,6 @@ STACK_ENV = {
 }
 
 
-def _consumer(stack: LocalStack, name: str, kill_point: str | None = None) -> Process:
-    env = dict(stack.env, MLC_HEARTBEAT_FILE=str(stack.workdir / f"{name}.heartbeat"))
-    if kill_point:
-        env["MLC_KILL_POINT"] = kill_point
-    return Process(name, ["reconciler", "consume"], env, stack.workdir / "log")
-
-
 def _bc_lines(stack: LocalStack, charge_id: str) -> list[dict[str, Any]]:
     """Posted and still unposted BC lines carrying the charge id."""
     return bc_lines(stack, charge_id)
@@ -66,7 +59,7 @@ def test_a_consumer_killed_mid_payment_leaves_exactly_one_bc_line(
     invoice = post_invoice(stack, new_customer(stack), {"quantity": 1, "unitPrice": 77})
     record = pushed(connector, invoice)
     stack.processes.pop("consumer-1").stop()  # the stack's own consumer makes way
-    doomed = _consumer(stack, f"doomed-{kill_point}", kill_point)
+    doomed = start_consumer(stack, f"doomed-{kill_point}", kill_point)
     try:
         charge = connector.pay(record["stripe_ref"])["charge"]["id"]
         assert doomed.popen.wait(timeout=60) == -signal.SIGKILL
@@ -77,7 +70,7 @@ def test_a_consumer_killed_mid_payment_leaves_exactly_one_bc_line(
     expected_before = 1 if kill_point == "after_bc_write" else 0
     assert len(_bc_lines(stack, charge)) == expected_before
 
-    stack.processes["consumer-1"] = _consumer(stack, "consumer-1")
+    stack.processes["consumer-1"] = start_consumer(stack, "consumer-1")
 
     payment = wait_record(connector, timeout=90, kind="payment", stripe_ref=charge)
     assert payment["state"] == "succeeded", payment
@@ -110,7 +103,7 @@ def test_a_crash_loop_at_every_kill_point_loses_duplicates_and_parks_nothing(
     for kill_point in KILL_POINTS:
         kills[kill_point] = 0
         for life in range(LOOP_LIVES):
-            doomed = _consumer(stack, f"loop-{kill_point}-{life}", kill_point)
+            doomed = start_consumer(stack, f"loop-{kill_point}-{life}", kill_point)
             try:
                 if doomed.popen.wait(timeout=25) == -signal.SIGKILL:
                     kills[kill_point] += 1
@@ -122,7 +115,7 @@ def test_a_crash_loop_at_every_kill_point_loses_duplicates_and_parks_nothing(
     assert kills[AFTER_CLAIM] >= 1, kills
     assert sum(kills.values()) >= LOOP_LIVES * 2, kills
 
-    stack.processes["consumer-1"] = _consumer(stack, "consumer-1")
+    stack.processes["consumer-1"] = start_consumer(stack, "consumer-1")
     for charge, invoice in zip(charges, invoices, strict=True):
         payment = wait_record(connector, timeout=120, kind="payment", stripe_ref=charge)
         assert payment["state"] == "succeeded", payment

@@ -16,14 +16,15 @@ import time
 from typing import Any
 
 import pytest
+from e2e_helpers import consumer_heartbeat
 from e2e_helpers import new_customer
 from e2e_helpers import post_invoice
 from e2e_helpers import pushed
+from e2e_helpers import start_consumer
 from e2e_helpers import wait_posted
 from e2e_helpers import wait_record
 from factories import wait_until
 
-from mlc_local.processes import Process
 from mlc_local.processes import get_json
 from mlc_local.scenario import Connector
 from mlc_local.stack import LocalStack
@@ -48,9 +49,8 @@ def _reload(stack: LocalStack, name: str) -> None:
 
 
 def _replace_consumer(stack: LocalStack, old: str, new: str) -> None:
-    heartbeat = stack.workdir / f"{new}.heartbeat"
-    env = dict(stack.env, MLC_HEARTBEAT_FILE=str(heartbeat))
-    stack.processes[new] = Process(new, ["reconciler", "consume"], env, stack.workdir / "log")
+    stack.processes[new] = start_consumer(stack, new)
+    heartbeat = consumer_heartbeat(stack, new)
     assert wait_until(heartbeat.exists, timeout_s=30), stack.processes[new].tail()
     assert stack.processes.pop(old).stop() == 0
 
