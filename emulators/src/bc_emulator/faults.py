@@ -3,12 +3,15 @@
 A rule names the HTTP status to return (408, 429, 500, 502, 503, 504, 409, ...), optionally a
 BC error code/message, ``Retry-After`` seconds, a delay before answering (``delaySeconds``,
 for client-side timeouts), which requests it hits (``target`` ``api``/``token``/``all``, a path
-substring, methods), and how long it lives (``count`` requests or ``seconds``). Bodies use BC's
-envelope for the API and Entra's for the token endpoint, like every other emulator response.
+substring, methods), and how long it lives (``count`` requests or ``seconds``). A ``rate`` below
+1 hits each matching request with that probability only (a seeded draw per rule, ``seed``), for a
+steady background error rate; spared requests go on to the next rule. Bodies use BC's envelope for
+the API and Entra's for the token endpoint, like every other emulator response.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 import uuid
@@ -52,6 +55,17 @@ class FaultRule:
     path_contains: str | None = None
     methods: tuple[str, ...] = ()
     hits: int = 0
+    rate: float = 1.0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
+        self._rng = random.Random(self.seed)  # noqa: S311 - a fault knob, not security
+
+    def fires(self) -> bool:
+        """Whether a matching request is hit: always at rate 1, else by the rule's seeded draw."""
+        return self.rate >= 1.0 or self._rng.random() < self.rate
 
     def matches(self, target: str, path: str, method: str, now: float) -> bool:
         """Whether this rule applies to the request."""
@@ -81,6 +95,7 @@ class FaultRule:
             "pathContains": self.path_contains,
             "methods": list(self.methods),
             "hits": self.hits,
+            "rate": Decimal(str(self.rate)),
         }
 
 
@@ -104,6 +119,8 @@ def rule_from_json(body: dict[str, Any]) -> FaultRule:
         target=str(body.get("target", "api")),
         path_contains=body.get("pathContains"),
         methods=tuple(m.upper() for m in body.get("methods", ())),
+        rate=float(body.get("rate", 1)),
+        seed=None if body.get("seed") is None else int(body["seed"]),
     )
 
 
@@ -131,7 +148,11 @@ class Faults:
         now = time.monotonic()
         with self._lock:
             rule = next(
-                (r for r in self.rules if r.matches(target, request.path, request.method, now)),
+                (
+                    r
+                    for r in self.rules
+                    if r.matches(target, request.path, request.method, now) and r.fires()
+                ),
                 None,
             )
             if rule is None:

@@ -18,24 +18,18 @@ from __future__ import annotations
 
 import os
 import pwd
-import socket
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+
+from mlc_local.processes import free_port
 
 INSTALL_HINT = (
     "PostgreSQL server binaries are not installed under /usr/lib/postgresql: install Debian's "
     "postgresql package, as scripts/lib.sh ensure_postgres does"
 )
 SERVICE_USER = "postgres"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def postgres_bin_dir() -> Path:
@@ -112,7 +106,7 @@ class PrivatePostgres:
     def running(self) -> bool:
         if not (self.data_dir / "PG_VERSION").is_file():
             return False
-        done = subprocess.run(
+        done = subprocess.run(  # noqa: S603 - the PostgreSQL tools, fixed arguments
             [str(self.bin / "pg_ctl"), "status", "-D", str(self.data_dir)],
             capture_output=True,
             check=False,
@@ -178,7 +172,7 @@ class PrivatePostgres:
         self._run(str(self.bin / "pg_ctl"), args[0], "-D", str(self.data_dir), *args[1:])
 
     def _run(self, *argv: str) -> None:
-        done = subprocess.run(
+        done = subprocess.run(  # noqa: S603 - the PostgreSQL tools, fixed arguments
             list(argv),
             capture_output=True,
             text=True,

@@ -79,6 +79,24 @@ class TestFaults:
         assert created.status_code == 504
         assert kit.loads(api.get("salesInvoices"))["value"] == []
 
+    def test_a_fault_with_a_rate_hits_that_share_of_requests_the_same_way_for_a_seed(
+        self, api: Any, kit: Any
+    ) -> None:
+        def statuses() -> list[int]:
+            api.admin("DELETE", "faults")
+            api.admin(
+                "POST",
+                "faults",
+                {"status": 429, "count": None, "retryAfter": 2, "rate": Decimal("0.25"), "seed": 5},
+            )
+            return [api.get("customers").status_code for _ in range(200)]
+
+        first = statuses()
+        assert set(first) == {200, 429}
+        assert 30 <= first.count(429) <= 70
+        assert statuses() == first
+        api.admin("DELETE", "faults")
+
     def test_time_window_fault_and_clear(self, api: Any, kit: Any) -> None:
         api.admin("POST", "faults", {"status": 500, "seconds": 30, "retryAfter": 7})
         failing = api.get("customers")
