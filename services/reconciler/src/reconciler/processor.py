@@ -50,6 +50,7 @@ from reconciler.models import MessageSource
 from reconciler.models import RecordState
 from reconciler.models import SyncRecord
 from reconciler.store import claim_inbox
+from reconciler.store import keep_message
 from reconciler.store import mark_inbox_processed
 from reconciler.store import record_inbox_attempt
 from reconciler.unit import MAX_ERROR_LENGTH
@@ -139,7 +140,8 @@ class MessageProcessor:
                 payload=envelope.to_dict(),
             )
             if not fresh:
-                logger.info("message %s was seen before; marking it processed now", envelope.id)
+                # Kept with a record it created, or by an earlier failed attempt.
+                logger.debug("message %s was stored before; marking it processed", envelope.id)
             unit.flush_steps(session)
             mark_inbox_processed(session, envelope.id)
             self._kill(BEFORE_COMMIT)
@@ -170,14 +172,7 @@ class MessageProcessor:
         try:
             with self._session_factory.begin() as session:
                 # The envelope is kept so the replay API can run the message again later.
-                claim_inbox(
-                    session,
-                    unit.envelope.id,
-                    message_type=unit.envelope.type,
-                    source=MessageSource(unit.envelope.source),
-                    correlation_id=unit.envelope.correlation_id,
-                    payload=unit.envelope.to_dict(),
-                )
+                keep_message(session, unit.envelope)
                 failures = (
                     None if outage else record_inbox_attempt(session, unit.envelope.id, error=error)
                 )

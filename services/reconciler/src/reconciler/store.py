@@ -32,6 +32,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from mlconnector.bus import RetryLater
+from mlconnector.contracts import Envelope
 from mlconnector.db import utcnow
 from reconciler.models import InboxMessage
 from reconciler.models import JournalBatch
@@ -118,6 +119,18 @@ def claim_inbox(
         .returning(InboxMessage.id)
     )
     return session.execute(statement).scalar_one_or_none() is not None
+
+
+def keep_message(session: Session, envelope: Envelope) -> None:
+    """Store the message's envelope in the inbox (unprocessed) unless it is there already."""
+    claim_inbox(
+        session,
+        envelope.id,
+        message_type=envelope.type,
+        source=MessageSource(envelope.source),
+        correlation_id=envelope.correlation_id,
+        payload=envelope.to_dict(),
+    )
 
 
 def mark_inbox_processed(session: Session, message_id: str, *, at: datetime | None = None) -> None:

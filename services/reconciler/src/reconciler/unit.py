@@ -33,6 +33,7 @@ from reconciler.models import AuditOutcome
 from reconciler.models import RecordKind
 from reconciler.models import RecordState
 from reconciler.models import SyncRecord
+from reconciler.store import keep_message
 
 T = TypeVar("T")
 
@@ -138,6 +139,10 @@ class Unit:
         if existing is None:
             try:
                 with self.tx() as session:
+                    # The message is kept with the record it creates, so the record can be
+                    # replayed from the moment it exists, even while its message waits on
+                    # another attempt's lease and has not finished (or failed) yet.
+                    keep_message(session, self.envelope)
                     record = SyncRecord(
                         kind=kind,
                         business_key=business_key,
