@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from e2e_helpers import wait_record
+from factories import wait_until
 
 from mlc_local.scenario import Connector
 from mlc_local.stack import LocalStack
@@ -73,7 +74,9 @@ def test_payout_books_fees_and_transfer_and_the_clearing_account_nets_to_zero(
             wait_record(connector, timeout=90, kind="payment", stripe_ref=charge["id"])["state"]
             == "succeeded"
         )
-    assert connector.clearing_balance() == Decimal("1200.00") + Decimal("349.99") + Decimal("50.00")
+    # The batch poster posts the payment lines within its interval of the records succeeding.
+    paid = Decimal("1200.00") + Decimal("349.99") + Decimal("50.00")
+    assert wait_until(lambda: connector.clearing_balance() == paid, timeout_s=20)
 
     [payout] = connector.payout()
     record = wait_record(connector, timeout=90, kind="payout", stripe_ref=payout["id"])
@@ -87,7 +90,7 @@ def test_payout_books_fees_and_transfer_and_the_clearing_account_nets_to_zero(
         )
         for c in charges
     )
-    assert connector.clearing_balance() == 0
+    assert wait_until(lambda: connector.clearing_balance() == 0, timeout_s=20)
     assert _gl_total(stack, "60100") == from_minor(fees, "usd")
     assert payout["amount"] == 159999 - fees
     view = connector.payout_view(payout["id"])
