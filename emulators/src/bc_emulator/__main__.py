@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-queued", type=int, help="queued requests per user (95)")
     p.add_argument("--queue-timeout", type=float, help="seconds a queued request waits (480)")
     p.add_argument("--latency-ms", type=int, help="added latency per API request")
+    p.add_argument("--max-batch-operations", type=int, help="operations per $batch (100)")
+    p.add_argument(
+        "--batch-counts-operations",
+        action="store_true",
+        default=None,
+        help="a $batch counts each inner operation against the rate limits (default: once)",
+    )
     p.add_argument("--max-page-size", type=int, help="server page size (20000)")
     p.add_argument(
         "--admin-token", help="require this token on /_emulator (or BC_EMULATOR_ADMIN_TOKEN)"
@@ -77,6 +84,8 @@ _MAP = {
     "max_queued": "max_queued_requests",
     "queue_timeout": "queue_timeout_seconds",
     "latency_ms": "latency_ms",
+    "max_batch_operations": "max_batch_operations",
+    "batch_counts_operations": "batch_counts_operations",
     "max_page_size": "max_page_size",
 }
 

@@ -169,6 +169,7 @@ def stats() -> Response:
     return json_response(
         {
             "apiRequests": emu.api_requests,
+            "batchOperations": emu.batch_operations,
             "throttled": emu.throttle.rejected,
             "faultsInjected": emu.faults.injected,
         }

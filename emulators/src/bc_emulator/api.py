@@ -5,12 +5,15 @@ One catch-all view parses the OData path into segments and walks the entity-set 
 BC's ``BadRequest_ResourceNotFound`` instead of a bare 404. Before any work the request passes
 injected latency and faults, then the bearer-token check, then the per-user throttle. Entity
 operations run under the store lock; ``subscriptions`` are handled separately because their
-handshake makes an outbound call that must not hold the lock.
+handshake makes an outbound call that must not hold the lock. ``$batch`` is parsed, admitted once
+by the throttle and handed to batch.py, whose operations come back through this view.
 """
 
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager
+from contextlib import nullcontext
 from typing import Any
 
 from flask import Blueprint
@@ -19,6 +22,10 @@ from flask import request
 
 from bc_emulator.api_subscriptions import handle_subscriptions
 from bc_emulator.auth import require_bearer
+from bc_emulator.batch import run_batch
+from bc_emulator.batch_request import batch_cost
+from bc_emulator.batch_request import is_batch_operation
+from bc_emulator.batch_request import parse_batch
 from bc_emulator.collections_view import check_expand
 from bc_emulator.collections_view import list_collection
 from bc_emulator.entity_sets import EntitySet
@@ -27,6 +34,7 @@ from bc_emulator.errors import BCError
 from bc_emulator.errors import not_found
 from bc_emulator.errors import segment_not_found
 from bc_emulator.http_utils import Segment
+from bc_emulator.http_utils import api_path_parts
 from bc_emulator.http_utils import check_if_match
 from bc_emulator.http_utils import guid_key
 from bc_emulator.http_utils import json_body
@@ -45,13 +53,9 @@ _METHODS = ["GET", "POST", "PATCH", "DELETE", "PUT"]
 
 def _split(rest: str) -> tuple[str | None, str, str, str]:
     """(tenant, environment, api prefix, odata path) from the part after ``/v2.0/``."""
-    parts = rest.split("/")
-    for index in (1, 0):
-        if len(parts) > index + 2 and parts[index + 1] == "api" and parts[index + 2] == "v2.0":
-            tenant = parts[0] if index == 1 else None
-            env = parts[index]
-            prefix = "/".join(parts[: index + 3])
-            return tenant, env, prefix, "/".join(parts[index + 3 :])
+    parts = api_path_parts(rest)
+    if parts is not None:
+        return parts
     raise BCError(
         404,
         "BadRequest_NotFound",
@@ -61,20 +65,30 @@ def _split(rest: str) -> tuple[str | None, str, str, str]:
 
 @bp.route("/v2.0/<path:rest>", methods=_METHODS)
 def api(rest: str) -> Response:
-    """Every API request."""
+    """Every API request, and every operation of a ``$batch``."""
     emu = current_emulator()
-    emu.api_requests += 1
+    inner = is_batch_operation()
+    if inner:
+        emu.batch_operations += 1
+    else:
+        emu.api_requests += 1
     emu.faults.apply("api")
     tenant, env_name, prefix, path = _split(rest)
     token = require_bearer(tenant)
-    with emu.throttle.admit(token.client_id):
-        if emu.config.latency_ms:
-            time.sleep(emu.config.latency_ms / 1000)  # processing time counts as concurrency
-        env = _environment(emu, tenant or token.tenant, env_name)
-        if env is None:
-            raise BCError(
-                404, "BadRequest_NotFound", f"The environment '{env_name}' does not exist."
-            )
+    if path == "$batch":
+        batch = parse_batch(emu.config)
+        with emu.throttle.admit(token.client_id, batch_cost(emu.config, batch)):
+            _delay(emu)
+            _require_environment(emu, tenant or token.tenant, env_name)
+            return run_batch(emu, token, batch)
+    # A batch operation was counted with its batch and runs in the batch's concurrency slot.
+    gate: AbstractContextManager[None] = (
+        nullcontext() if inner else emu.throttle.admit(token.client_id)
+    )
+    with gate:
+        if not inner:
+            _delay(emu)
+        env = _require_environment(emu, tenant or token.tenant, env_name)
         base = f"{request.host_url.rstrip('/')}/v2.0/{prefix}"
         segments = parse_segments(path)
         if not segments:
@@ -83,6 +97,18 @@ def api(rest: str) -> Response:
             return handle_subscriptions(emu, env, segments, token, base)
         with emu.store.lock:
             return _dispatch(emu, env, segments, token, base)
+
+
+def _delay(emu: Emulator) -> None:
+    if emu.config.latency_ms:
+        time.sleep(emu.config.latency_ms / 1000)  # processing time counts as concurrency
+
+
+def _require_environment(emu: Emulator, tenant: str, name: str) -> Environment:
+    env = _environment(emu, tenant, name)
+    if env is None:
+        raise BCError(404, "BadRequest_NotFound", f"The environment '{name}' does not exist.")
+    return env
 
 
 def _environment(emu: Emulator, tenant: str, name: str) -> Environment | None:

@@ -71,6 +71,10 @@ class EmulatorConfig:
     queue_timeout_seconds: float = 480.0
     retry_after_on_429: bool = True
     latency_ms: int = 0
+    # $batch (bc-api.md §6.3, §8): BC allows 100 operations per batch. How a batch counts against
+    # the rate limits is not documented; once per $batch is the default, see batch.py.
+    max_batch_operations: int = 100
+    batch_counts_operations: bool = False
 
     def with_changes(self, **changes: Any) -> EmulatorConfig:
         """A copy with the given fields replaced (used by the admin config endpoint)."""

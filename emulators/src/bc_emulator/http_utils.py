@@ -114,3 +114,18 @@ def string_key(key: str) -> str:
     if len(key) >= 2 and key[0] == key[-1] == "'":
         return key[1:-1].replace("''", "'")
     raise bad_request(f"Cannot convert the literal '{key}' to the expected type 'Edm.String'.")
+
+
+def api_path_parts(rest: str) -> tuple[str | None, str, str, str] | None:
+    """Split the part of an API path after ``/v2.0/``, or None if it is not one.
+
+    Returns (tenant or None when the token names it, environment, the prefix up to and including
+    ``api/v2.0``, the OData path after it).
+    """
+    parts = rest.split("/")
+    for index in (1, 0):
+        if len(parts) > index + 2 and parts[index + 1] == "api" and parts[index + 2] == "v2.0":
+            tenant = parts[0] if index == 1 else None
+            prefix = "/".join(parts[: index + 3])
+            return tenant, parts[index], prefix, "/".join(parts[index + 3 :])
+    return None

@@ -37,6 +37,7 @@ class Emulator:
         self.faults = Faults()
         self.notifier = Notifier(self.store, self.knobs, self.clock)
         self.api_requests = 0
+        self.batch_operations = 0
 
     @property
     def config(self) -> EmulatorConfig:
@@ -53,6 +54,7 @@ class Emulator:
         self.throttle.reset()
         self.faults.clear()
         self.api_requests = 0
+        self.batch_operations = 0
 
     def close(self) -> None:
         """Stop background work."""
