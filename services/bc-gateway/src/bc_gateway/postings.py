@@ -22,6 +22,11 @@ currency (``mlconnector.validators``), and a payment is at most what BC says rem
 invoice, read in the same request, unless the command says it is an overpayment the reconciler
 flagged (``overpayment``). That last check runs after the look-ups, so a retry of a line that
 was written (or posted, which lowers the remaining amount) still answers with that line.
+
+A command that carries ``known`` facts (``KnownInvoice``) is the line's first write, which the
+reconciler vouches for from its own records (issue 15): the invoice read and both look-ups are
+skipped, and the write is the only BC call. Every retry comes without them and takes the way
+above, so a crash between the write and its confirmation still cannot make a second line.
 """
 
 from __future__ import annotations
@@ -68,6 +73,21 @@ class Books:
 
 
 @dataclasses.dataclass(frozen=True)
+class KnownInvoice:
+    """What the reconciler vouches for on a line's first write (its ``handlers.fast_path``).
+
+    No earlier attempt can have written the line, the invoice is one the connector pushed and
+    BC has not changed since, its customer's currency is the invoice's, and the payment fits
+    in what is open: so the invoice read and both look-ups are skipped and the write is the
+    only call. Anything the reconciler cannot vouch for comes without it.
+    """
+
+    customer_id: str
+    invoice_number: str
+    invoice_currency: str
+
+
+@dataclasses.dataclass(frozen=True)
 class CustomerLine:
     """A payment (negative amount) or refund (positive amount) for one BC invoice."""
 
@@ -81,6 +101,7 @@ class CustomerLine:
     journal: str | None = None
     # The reconciler flagged this payment as more than the invoice has open: write it anyway.
     overpayment: bool = False
+    known: KnownInvoice | None = None
 
 
 class _KeyLocks:
@@ -121,6 +142,8 @@ def record_customer_line(
     external = line.external_document_number.strip().upper()
     number = document_number(_PREFIX[line.kind], f"{line.kind}:{external}")
     with _locks.get(f"{journal}:{external}"):
+        if line.known is not None:
+            return _write_known(line, line.known, bc, books, batches, journal, external, number)
         invoice = _invoice(bc, line.bc_invoice_id)
         currency = _check_currency(line, invoice, lcy.code(bc))
         remaining = amount(invoice.get("remainingAmount", 0))
@@ -173,11 +196,71 @@ def record_customer_line(
         }
         if line.kind == PAYMENT:
             body["appliesToInvoiceId"] = invoice["id"]
-        path = bc.company_path(f"{PAYMENT_BATCHES}({batch['id']})/customerPayments")
-        created = bc.create(path, body)
-        logger.info("created %s line %s in %s for %s", line.kind, created["id"], journal, external)
+        created = _create(bc, batch, body, line, journal, external)
         result.update(line_id=created["id"], created=True)
         return result
+
+
+def _write_known(
+    line: CustomerLine,
+    known: KnownInvoice,
+    bc: BCClient,
+    books: Books,
+    batches: BatchDirectory,
+    journal: str,
+    external: str,
+    number: str,
+) -> dict[str, Any]:
+    """The first write of a line on what the reconciler knows: one call (``KnownInvoice``)."""
+    if line.currency.upper() != known.invoice_currency.upper():
+        raise Rejected(
+            "currency_mismatch",
+            f"the {line.kind} is in {line.currency.upper()} but invoice "
+            f"{known.invoice_number} is in {known.invoice_currency.upper()}",
+        )
+    body: dict[str, Any] = {
+        "customerId": known.customer_id,
+        "postingDate": line.posting_date,
+        "documentNumber": number,
+        "externalDocumentNumber": external,
+        "amount": line.amount,
+        "description": (line.description or f"Stripe {line.kind} {external}")[:100],
+    }
+    if line.kind == PAYMENT:
+        body["appliesToInvoiceId"] = line.bc_invoice_id
+
+    def write(batch: Entity) -> tuple[Entity, Entity]:
+        return batch, _create(bc, batch, body, line, journal, external)
+
+    batch, created = batches.with_batch(
+        bc, PAYMENT_BATCHES, journal, write, create=True, clearing_account=books.clearing_account
+    )
+    return {
+        "journal": journal,
+        "journal_id": batch["id"],
+        "external_document_number": external,
+        "document_number": number,
+        "line_id": created["id"],
+        "created": True,
+        "already_posted": False,
+        "invoice_number": known.invoice_number,
+        "invoice_currency": known.invoice_currency.upper(),
+        "invoice_remaining_amount": None,
+    }
+
+
+def _create(
+    bc: BCClient,
+    batch: Entity,
+    body: dict[str, Any],
+    line: CustomerLine,
+    journal: str,
+    external: str,
+) -> Entity:
+    path = bc.company_path(f"{PAYMENT_BATCHES}({batch['id']})/customerPayments")
+    created = bc.create(path, body)
+    logger.info("created %s line %s in %s for %s", line.kind, created["id"], journal, external)
+    return created
 
 
 def _check_amount(line: CustomerLine) -> None:

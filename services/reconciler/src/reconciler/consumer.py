@@ -70,5 +70,6 @@ def build_poster(settings: Settings, deps: Dependencies) -> BatchPoster:
         settings.rules,
         actor=SERVICE,
         interval_s=settings.batch_post_interval_s,
+        max_lines=settings.batch_post_lines,
         lease_s=settings.claim_lease_s,
     )

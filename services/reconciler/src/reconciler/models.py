@@ -235,6 +235,9 @@ class CustomerLink(Base):
     bc_customer_id: Mapped[str] = mapped_column(String(64))
     bc_customer_number: Mapped[str | None] = mapped_column(String(64))
     stripe_customer_id: Mapped[str] = mapped_column(String(255), unique=True)
+    # A digest of the name, e-mail and numbers last sent to Stripe for this customer: the same
+    # digest next time means nothing changed, and the invoice push needs no Stripe call for it.
+    synced_digest: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -252,6 +255,15 @@ class InvoiceLink(_CurrencyMixin, Base):
     stripe_invoice_id: Mapped[str] = mapped_column(String(255), unique=True)
     currency: Mapped[str] = mapped_column(String(3))
     total_minor: Mapped[int] = mapped_column(BigInteger)
+    # What the push read from BC (``handlers.fast_path``): the invoice's customer (only when
+    # the customer's currency is the invoice's), its open amount in minor units and BC's
+    # lastModifiedDateTime. ``bc_changed_at``: when a later BC message showed the invoice
+    # changed since (paid another way, credited, ...): from then on the payments for it are
+    # checked against BC again instead of against these facts.
+    bc_customer_id: Mapped[str | None] = mapped_column(String(64))
+    bc_open_minor: Mapped[int | None] = mapped_column(BigInteger)
+    bc_modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bc_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -284,6 +296,9 @@ class Posting(_CurrencyMixin, Base):
     # The lease (see ``store``): which handling attempt may write the line, and until when.
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How many handling attempts claimed the posting. The first cannot find a line an earlier
+    # attempt wrote (there was none), so it skips bc-gateway's look-before-write.
+    write_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Payout(_CurrencyMixin, Base):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mlconnector.config import EnvReader
 from mlconnector.config import bounded
+from mlconnector.config import bounded_int
 from mlconnector.config import parse_bool
 from mlconnector.db import DEFAULT_SQLITE_URL
 from mlconnector.runtime import CommonSettings
@@ -60,6 +61,7 @@ class Settings:
     gateway_timeout_s: float
     claim_lease_s: float
     batch_post_interval_s: float
+    batch_post_lines: int
     rules: Rules
 
     @classmethod
@@ -79,7 +81,9 @@ class Settings:
             bc_gateway_url=env("BC_GATEWAY_URL", _http_url, "http://127.0.0.1:8081"),
             gateway_timeout_s=env("GATEWAY_TIMEOUT", float, 60.0),
             claim_lease_s=env("CLAIM_LEASE", float, 120.0),
-            batch_post_interval_s=env("BATCH_POST_INTERVAL", bounded(float, 0.05, 60.0), 0.25),
+            # One post books many lines (batch_poster explains the 2 s and the 50 lines).
+            batch_post_interval_s=env("BATCH_POST_INTERVAL", bounded(float, 0.05, 60.0), 2.0),
+            batch_post_lines=env("BATCH_POST_LINES", bounded_int(1, 10000), 50),
             rules=Rules(
                 payment_journal=env("PAYMENT_JOURNAL", _code, Rules.payment_journal),
                 refund_journal=env("REFUND_JOURNAL", _code, Rules.refund_journal),

@@ -267,6 +267,11 @@ def _claim_leased(
         .values(**values, claimed_by=holder, lease_expires_at=until)
         .on_conflict_do_nothing(index_elements=[key_column])
     )
+    taken: dict[str, Any] = {"claimed_by": holder, "lease_expires_at": until}
+    if model is Posting:
+        # Counted with the lease, in the same compare-and-set: 1 means no earlier attempt
+        # ever held it, so none can have written the line (``handlers.fast_path``).
+        taken["write_attempts"] = Posting.write_attempts + 1
     session.execute(
         update(model)
         .where(
@@ -279,7 +284,7 @@ def _claim_leased(
                 model.lease_expires_at <= now,
             ),
         )
-        .values(claimed_by=holder, lease_expires_at=until)
+        .values(**taken)
         .execution_options(synchronize_session=False)
     )
     query = select(model).where(key_column == key).execution_options(populate_existing=True)
@@ -331,18 +336,35 @@ def note_batch_line(session: Session, journal: str) -> None:
     )
 
 
-def claim_batch(session: Session, journal: str, *, holder: str, lease_s: float) -> int | None:
+def claim_batch(
+    session: Session,
+    journal: str,
+    *,
+    holder: str,
+    lease_s: float,
+    min_gap_s: float = 0.0,
+    max_lines: int | None = None,
+) -> int | None:
     """Take the poster's lease on a batch that waits for a post; the ``written_seq`` it covers.
 
-    None when nothing waits or another poster's lease runs. A compare-and-set UPDATE, like the
-    posting leases: exactly one poster wins.
+    None when nothing waits, another poster's lease runs, or the batch was posted less than
+    ``min_gap_s`` ago with fewer than ``max_lines`` lines waiting (one post carries many lines:
+    issue 15). A compare-and-set UPDATE, like the posting leases: exactly one poster wins, and
+    the gap holds across every consumer process.
     """
     now = utcnow()
+    due = [
+        JournalBatch.last_posted_at.is_(None),
+        JournalBatch.last_posted_at <= now - timedelta(seconds=min_gap_s),
+    ]
+    if max_lines is not None:
+        due.append(JournalBatch.written_seq - JournalBatch.posted_seq >= max_lines)
     statement = (
         update(JournalBatch)
         .where(
             JournalBatch.journal == journal,
             JournalBatch.written_seq > JournalBatch.posted_seq,
+            or_(*due),
             or_(
                 JournalBatch.claimed_by.is_(None),
                 JournalBatch.claimed_by == holder,

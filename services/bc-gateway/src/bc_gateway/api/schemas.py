@@ -29,6 +29,7 @@ from bc_gateway.general_lines import GeneralLine
 from bc_gateway.postings import PAYMENT
 from bc_gateway.postings import REFUND
 from bc_gateway.postings import CustomerLine
+from bc_gateway.postings import KnownInvoice
 from bc_gateway.services import INVOICE_STATUSES
 from mlconnector import validators
 from mlconnector.validators import Amount
@@ -155,6 +156,23 @@ class InvoiceListSchema(Schema):
 # -- customer payments and refunds ---------------------------------------------------------
 
 
+class KnownInvoiceSchema(_Strict):
+    """What the reconciler vouches for, so the write is the only BC call (``postings``)."""
+
+    first_write = StrictBool(required=True, validate=validate.Equal(True))
+    customer_id = fields.Str(required=True, validate=_GUID)
+    invoice_number = fields.Str(required=True, validate=Code(validators.INVOICE_NUMBER))
+    invoice_currency = fields.Str(required=True, validate=[_CURRENCY, Currency()])
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> KnownInvoice:
+        return KnownInvoice(
+            customer_id=data["customer_id"],
+            invoice_number=data["invoice_number"],
+            invoice_currency=data["invoice_currency"],
+        )
+
+
 class CustomerLineRequestSchema(_Strict):
     kind = fields.Str(validate=validate.OneOf((PAYMENT, REFUND)), load_default=PAYMENT)
     journal = fields.Str(validate=Code(validators.JOURNAL_CODE), load_default=None)
@@ -168,6 +186,7 @@ class CustomerLineRequestSchema(_Strict):
     description = fields.Str(validate=Text(validators.DESCRIPTION), load_default="")
     # The reconciler flagged the payment as more than the invoice has open (see postings).
     overpayment = StrictBool(load_default=False)
+    known = fields.Nested(KnownInvoiceSchema, load_default=None)
 
     @validates_schema
     def _sign(self, data: dict[str, Any], **_: Any) -> None:
@@ -198,7 +217,8 @@ class CustomerLineResultSchema(Schema):
     external_document_number = fields.Str()
     invoice_number = fields.Str()
     invoice_currency = fields.Str()
-    invoice_remaining_amount = _money()
+    # None when the line was written on what the reconciler knew, without reading the invoice.
+    invoice_remaining_amount = _money(allow_none=True)
 
 
 class PostJournalResultSchema(Schema):

@@ -41,6 +41,10 @@ class StripeGateway(Protocol):
     def get_charge(self, charge_id: str) -> Json:
         """A charge with its refunds, payment intent and invoice."""
 
+    def get_charge_invoice_payment(self, charge_id: str, payment_intent: str) -> Json:
+        """The invoice a charge paid (``invoice``, ``invoice_payment``; nulls if none), in one
+        Stripe call."""
+
     def get_payout(self, payout_id: str) -> Json:
         """A payout."""
 
@@ -102,6 +106,12 @@ class HttpStripeGateway:
 
     def get_charge(self, charge_id: str) -> Json:
         return self._http.get(f"/commands/charges/{quote(charge_id, safe='')}")
+
+    def get_charge_invoice_payment(self, charge_id: str, payment_intent: str) -> Json:
+        return self._http.get(
+            f"/commands/charges/{quote(charge_id, safe='')}/invoice-payment",
+            {"payment_intent": payment_intent},
+        )
 
     def get_payout(self, payout_id: str) -> Json:
         return self._http.get(f"/commands/payouts/{quote(payout_id, safe='')}")

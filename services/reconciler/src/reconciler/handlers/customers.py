@@ -1,13 +1,17 @@
 """Customers: find or create the Stripe customer for a BC customer, and keep it up to date.
 
 The link table is the first place to look; the stripe-gateway then checks the hint, searches
-Stripe by the BC ids in metadata, then by email, and only then creates a customer. A change to a
+Stripe by the BC ids in metadata, then by email, and only then creates a customer. A linked
+customer whose details are what was last sent (``synced_digest``) costs no call at all, so an
+invoice for a known customer is three Stripe calls (issue 15). A change to a
 linked BC customer (a notification or a poll) updates the Stripe customer; an unlinked one is
 left for the first invoice to bring over.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,9 +38,18 @@ def _link(unit: Unit, company_id: str, customer_id: str) -> CustomerLink | None:
 
 
 def ensure_stripe_customer(
-    unit: Unit, record_id: int, company_id: str, customer: Mapping[str, Any]
+    unit: Unit,
+    record_id: int,
+    company_id: str,
+    customer: Mapping[str, Any],
+    *,
+    verify: bool = False,
 ) -> str:
-    """The Stripe customer id for a BC customer, linking the two if they were not yet."""
+    """The Stripe customer id for a BC customer, linking the two if they were not yet.
+
+    ``verify``: ask the stripe-gateway even when nothing changed (a retry of a record that
+    failed before: the Stripe customer may be what failed it).
+    """
     deps: HandlerDeps = unit.deps
     customer_id = str(customer["id"])
     link = _link(unit, company_id, customer_id)
@@ -48,6 +61,16 @@ def ensure_stripe_customer(
         "email": customer.get("email") or None,
         "link_hint": link.stripe_customer_id if link else None,
     }
+    digest = _digest(command)
+    if not verify and link is not None and link.synced_digest == digest:
+        unit.step(
+            record_id,
+            "decided",
+            f"Stripe customer {link.stripe_customer_id} already has BC customer "
+            f"{command['bc_customer_number']}'s details as they are now; no Stripe call",
+            outcome=AuditOutcome.SKIPPED,
+        )
+        return link.stripe_customer_id
     result = unit.call(
         record_id,
         f"ensured the Stripe customer for BC customer {command['bc_customer_number']}",
@@ -56,26 +79,37 @@ def ensure_stripe_customer(
         request={"bc_customer_number": command["bc_customer_number"], "hint": command["link_hint"]},
     )
     stripe_customer_id = str(result["stripe_customer_id"])
-    if link is None or link.stripe_customer_id != stripe_customer_id:
-        with unit.tx() as session:
-            existing = session.scalar(
-                select(CustomerLink).where(
-                    CustomerLink.bc_company_id == company_id,
-                    CustomerLink.bc_customer_id == customer_id,
+    with unit.tx() as session:
+        existing = session.scalar(
+            select(CustomerLink).where(
+                CustomerLink.bc_company_id == company_id,
+                CustomerLink.bc_customer_id == customer_id,
+            )
+        )
+        if existing is None:
+            session.add(
+                CustomerLink(
+                    bc_company_id=company_id,
+                    bc_customer_id=customer_id,
+                    bc_customer_number=command["bc_customer_number"],
+                    stripe_customer_id=stripe_customer_id,
+                    synced_digest=digest,
                 )
             )
-            if existing is None:
-                session.add(
-                    CustomerLink(
-                        bc_company_id=company_id,
-                        bc_customer_id=customer_id,
-                        bc_customer_number=command["bc_customer_number"],
-                        stripe_customer_id=stripe_customer_id,
-                    )
-                )
-            else:
-                existing.stripe_customer_id = stripe_customer_id
+        else:
+            existing.stripe_customer_id = stripe_customer_id
+            existing.synced_digest = digest
     return stripe_customer_id
+
+
+def _digest(command: Mapping[str, Any]) -> str:
+    """What the stripe-gateway made the Stripe customer match: the same digest, nothing to do.
+
+    The hint is left out: it is where to look, not what the customer is. A change made in
+    Stripe (a Dashboard edit) is not seen here; it comes as a Stripe event of its own.
+    """
+    details = {k: v for k, v in command.items() if k != "link_hint"}
+    return hashlib.sha256(json.dumps(details, sort_keys=True).encode()).hexdigest()
 
 
 def on_customer_notification(unit: Unit) -> None:

@@ -21,6 +21,9 @@ from sqlalchemy import select
 from mlconnector.money import format_amount
 from reconciler.adapters.http import GatewayNotFound
 from reconciler.handlers.customers import ensure_stripe_customer
+from reconciler.handlers.fast_path import link_facts
+from reconciler.handlers.fast_path import note_bc_change
+from reconciler.handlers.fast_path import shows_change
 from reconciler.handlers.push_recovery import Earlier
 from reconciler.handlers.push_recovery import insert_link
 from reconciler.handlers.push_recovery import may_have_pushed
@@ -80,10 +83,20 @@ def push_invoice(unit: Unit, company_id: str, invoice_id: str) -> None:
     )
     link = _link(unit, company_id, invoice_id)
     if link is not None:
+        changed = shows_change(link, unit.envelope.data.get("last_modified"))
+        if changed:
+            with unit.tx() as session:
+                note_bc_change(session, link.id)
         unit.step(
             record_id,
             "decided",
-            f"already linked to Stripe invoice {link.stripe_invoice_id}; nothing to do",
+            f"already linked to Stripe invoice {link.stripe_invoice_id}; nothing to do"
+            + (
+                " (BC changed the invoice since it was pushed: its payments are checked "
+                "against BC from now on)"
+                if changed
+                else ""
+            ),
             outcome=AuditOutcome.SKIPPED,
         )
         unit.settle(
@@ -125,7 +138,9 @@ def push_invoice(unit: Unit, company_id: str, invoice_id: str) -> None:
         unit.update(record_id, state=RecordState.SKIPPED, bc_number=number, last_error=None)
         return
 
-    customer = ensure_stripe_customer(unit, record_id, company_id, invoice["customer"])
+    customer = ensure_stripe_customer(
+        unit, record_id, company_id, invoice["customer"], verify=earlier is not None
+    )
     command = invoice_command(
         invoice, company_id=company_id, stripe_customer_id=customer, today=deps.today()
     )
@@ -166,6 +181,7 @@ def push_invoice(unit: Unit, company_id: str, invoice_id: str) -> None:
             stripe_invoice_id=stripe_invoice_id,
             currency=currency,
             total_minor=total,
+            facts=link_facts(invoice, currency),
         )
         unit.step(
             record_id,

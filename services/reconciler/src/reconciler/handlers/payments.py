@@ -5,6 +5,8 @@ with its payments and posts every paid payment of it that is not posted yet, key
 charge id. Both events therefore converge on the same postings, and duplicates are no-ops.
 A later event for a payment already in BC stops before any Stripe read: ``charge.succeeded``
 when its charge is settled, ``invoice.paid`` when the invoice's settled postings cover its total.
+``charge.succeeded`` reads the invoice it paid in one call (through the charge's PaymentIntent),
+so a payment costs at most two Stripe calls even when both events are handled at once.
 Partial payments post what was paid; overpayment posts what was paid and is flagged.
 """
 
@@ -81,6 +83,8 @@ def on_charge_succeeded(unit: Unit) -> None:
     charge_id = str(unit.envelope.data["object_id"])
     if already_settled(unit, PostingKind.PAYMENT, charge_id):
         return  # invoice.paid (or an earlier copy of this event) got there first
+    if _post_from_invoice_payment(unit, charge_id):
+        return
     charge = unit.call(
         None, f"fetched Stripe charge {charge_id}", deps.stripe.get_charge, charge_id
     )
@@ -107,6 +111,43 @@ def on_charge_succeeded(unit: Unit) -> None:
         if invoice
         else f"charge {charge_id}",
     )
+
+
+def _post_from_invoice_payment(unit: Unit, charge_id: str) -> bool:
+    """Post an invoice payment from one Stripe read; False when the charge must be read.
+
+    The event's charge names its PaymentIntent (fixed for the charge's life, so the hint is
+    safe to use); the invoice payment for that intent, with its invoice, is all a posting
+    needs. A charge that paid no invoice (or not through this intent) falls back to the
+    charge read.
+    """
+    deps: HandlerDeps = unit.deps
+    obj = unit.envelope.data.get("object")
+    intent = obj.get("payment_intent") if isinstance(obj, dict) else None
+    if not isinstance(intent, str) or not intent.startswith("pi_"):
+        return False
+    found = unit.call(
+        None,
+        f"fetched the invoice Stripe charge {charge_id} paid",
+        deps.stripe.get_charge_invoice_payment,
+        charge_id,
+        intent,
+    )
+    invoice, payment = found.get("invoice"), found.get("invoice_payment")
+    if not isinstance(invoice, dict) or not isinstance(payment, dict):
+        return False
+    if payment.get("status") != "paid":
+        return False
+    post_to_bc(
+        unit,
+        kind=PostingKind.PAYMENT,
+        stripe_id=charge_id,
+        amount_minor=int(payment["amount_paid"]),
+        currency=str(payment.get("currency") or invoice["currency"]),
+        metadata=invoice.get("metadata") or {},
+        source=f"Stripe invoice {invoice.get('number') or invoice['id']}",
+    )
+    return True
 
 
 def post_invoice_payments(unit: Unit, invoice: dict[str, Any]) -> None:

@@ -7,7 +7,9 @@
    call. A rival attempt meets the lease and retries later through the bus.
 3. **Act**: bc-gateway creates the line unless BC already has it (it looks the external
    document number up first, so a crash after BC wrote the line but before step 4 is safe), and
-   answers with the invoice as it read it: number, currency, remaining amount.
+   answers with the invoice as it read it: number, currency, remaining amount. On the first
+   write for an invoice the connector pushed, the reconciler sends what it knows instead
+   (``fast_path``) and the write is the only BC call.
 4. **Confirm** the line on the posting and, if the rules post the batch automatically, note in
    the same transaction that the batch waits: the batch poster (``batch_poster``) posts it
    within its interval, one poster at a time across all consumers, one post for many lines.
@@ -39,6 +41,7 @@ from mlconnector.money import from_minor
 from mlconnector.money import normalize_currency
 from reconciler.adapters.http import GatewayNotFound
 from reconciler.adapters.http import GatewayRejected
+from reconciler.handlers.fast_path import known_invoice
 from reconciler.handlers.leases import give_back
 from reconciler.kill_points import AFTER_BC_WRITE
 from reconciler.kill_points import AFTER_CLAIM
@@ -117,6 +120,17 @@ def post_to_bc(
         )
         posting_id, written_line = posting.id, posting.bc_line_id
         already_written = posting.state is PostingState.POSTED
+        known = None
+        if not already_written:
+            known = known_invoice(
+                session,
+                posting=posting,
+                kind=kind,
+                company_id=company_id,
+                bc_invoice_id=bc_invoice_id,
+                currency=currency,
+                amount_minor=amount_minor,
+            )
         unit.set_fields(session, record_id, bc_company_id=company_id, bc_ref=bc_invoice_id)
     deps.kill(AFTER_CLAIM)
     flags: dict[str, Any] = {}
@@ -134,9 +148,15 @@ def post_to_bc(
             record_id,
             "decided",
             f"{what} of {format_amount(amount_minor, currency)} goes to BC invoice {number} "
-            f"in batch {journal}",
+            f"in batch {journal}"
+            + (
+                "; first write for an invoice the connector pushed and BC has not changed "
+                "since, so no BC look-up is needed"
+                if known is not None
+                else ""
+            ),
         )
-        command = {
+        command: dict[str, Any] = {
             "kind": kind.value,
             "journal": journal,
             "bc_invoice_id": bc_invoice_id,
@@ -146,6 +166,10 @@ def post_to_bc(
             "posting_date": deps.today().isoformat(),
             "description": f"Stripe {stripe_id}"[:100],
         }
+        if known is not None:
+            # The first write, for an invoice the connector pushed and BC has not changed
+            # since: bc-gateway skips its reads and look-ups (``fast_path``).
+            command["known"] = known
         overpaid = _Overpaid(unit, record_id, amount, amount_minor, currency)
         try:
             line = _write_line(
@@ -165,11 +189,14 @@ def post_to_bc(
             return
         deps.kill(AFTER_BC_WRITE)
         number = str(line.get("invoice_number") or number)
-        remaining = Decimal(str(line.get("invoice_remaining_amount", "0")))
         # A line BC posted already has reduced the remaining amount: no overpayment test then.
-        # One written by an earlier attempt as a flagged overpayment comes back as it is.
-        if is_payment and not line.get("already_posted") and amount > remaining:
-            overpaid.flag(remaining, number)
+        # One written by an earlier attempt as a flagged overpayment comes back as it is. A
+        # line written with ``known`` facts was proved no overpayment here; BC was not read.
+        read_remaining = line.get("invoice_remaining_amount")
+        if is_payment and read_remaining is not None and not line.get("already_posted"):
+            remaining = Decimal(str(read_remaining))
+            if amount > remaining:
+                overpaid.flag(remaining, number)
         flags = overpaid.flags
         # A line BC already posted (found by its external document number in the G/L)
         # has no journal line id any more: the Stripe id stands for it.

@@ -220,8 +220,12 @@ def insert_link(
     stripe_invoice_id: str,
     currency: str,
     total_minor: int,
+    facts: dict[str, Any] | None = None,
 ) -> None:
-    """The invoice link, unless the BC invoice has one already (a concurrent message's)."""
+    """The invoice link, unless the BC invoice has one already (a concurrent message's).
+
+    ``facts``: what the push read from BC (``fast_path.link_facts``), when it read the invoice.
+    """
     now = utcnow()
     session.execute(
         dialect_insert(session, InvoiceLink)
@@ -234,6 +238,7 @@ def insert_link(
             total_minor=total_minor,
             created_at=now,
             updated_at=now,
+            **(facts or {}),
         )
         .on_conflict_do_nothing(
             index_elements=[InvoiceLink.bc_company_id, InvoiceLink.bc_invoice_id]

@@ -20,6 +20,7 @@ PERMISSIONS: dict[str, str] = {
     "invoices.void": WRITE,
     "invoices.mark_paid_out_of_band": WRITE,
     "charges.read": READ,
+    "charges.invoice_payment": READ,
     "payouts.read": READ,
     "payouts.balance_transactions": READ,
 }

@@ -332,6 +332,33 @@ def build() -> dict[str, Any]:
             )
         },
     )
+    spec.path(
+        path="/commands/charges/{charge_id}/invoice-payment",
+        operations={
+            "get": _command(
+                "charges.invoice_payment",
+                "The invoice a charge paid, in one Stripe call (the charge's PaymentIntent known).",
+                parameters=[
+                    path_parameter("charge_id", "A Stripe charge id.", _stripe_id("ch", "py")),
+                    {
+                        "name": "payment_intent",
+                        "in": "query",
+                        "required": True,
+                        "description": "The charge's PaymentIntent id.",
+                        "schema": _stripe_id("pi"),
+                    },
+                ],
+                responses={
+                    "200": json_response(
+                        "The invoice and the invoice payment, or nulls when the charge paid "
+                        "no invoice through this PaymentIntent.",
+                        schemas.ChargeInvoicePaymentSchema,
+                    )
+                },
+                errors=(*_COMMAND_ERRORS, 409, 422),
+            )
+        },
+    )
     payout_id = path_parameter("payout_id", "A Stripe payout id.", _stripe_id("po"))
     spec.path(
         path="/commands/payouts/{payout_id}",

@@ -272,6 +272,13 @@ class ChargeSchema(Schema):
     invoice_payment = fields.Nested(InvoicePaymentSchema, allow_none=True)
 
 
+class ChargeInvoicePaymentSchema(Schema):
+    charge = fields.Str()
+    payment_intent = fields.Str()
+    invoice = fields.Nested(InvoiceSchema(exclude=("payments",)), allow_none=True)
+    invoice_payment = fields.Nested(InvoicePaymentSchema, allow_none=True)
+
+
 class PayoutSchema(Schema):
     id = fields.Str()
     amount = fields.Int(allow_none=True)

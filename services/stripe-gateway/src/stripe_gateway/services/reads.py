@@ -176,6 +176,42 @@ def read_charge(client: StripeClient, charge_id: str) -> dict[str, Any]:
     }
 
 
+def read_charge_invoice_payment(
+    client: StripeClient, charge_id: str, payment_intent: str
+) -> dict[str, Any]:
+    """The invoice a charge paid, in one call (``charge.succeeded`` for an invoice payment).
+
+    ``read_charge`` costs two calls (the charge, then its invoice payment). Where the caller
+    already knows the charge's PaymentIntent (a charge's is fixed for its life, and every
+    charge event carries it), one ``InvoicePayment`` list with the invoice and the intent
+    expanded says everything a payment posting needs: the invoice (its metadata names the BC
+    invoice), the amount paid and that it is paid. Expanding ``data.invoice`` and
+    ``data.payment.payment_intent`` on this list is allowed at the pinned version (the SDK's
+    ``InvoicePaymentService.ListParams`` has ``expand``; stripe-api.md §5). Nothing comes back
+    when no invoice payment has this intent, or when the intent's latest charge is another
+    one: the caller then reads the charge itself.
+    """
+    query = {"payment": {"type": "payment_intent", "payment_intent": payment_intent}}
+    found = list(
+        client.list_invoice_payments(
+            {**query, "expand": ["data.invoice", "data.payment.payment_intent"]}
+        )
+    )
+    invoice: dict[str, Any] | None = None
+    invoice_payment: dict[str, Any] | None = None
+    if found:
+        payment = _payment(found[0])
+        linked = _get(found[0], "invoice")
+        if payment["charge"] == charge_id and isinstance(linked, stripe.Invoice):
+            invoice_payment, invoice = payment, invoice_fields(linked)
+    return {
+        "charge": charge_id,
+        "payment_intent": payment_intent,
+        "invoice": invoice,
+        "invoice_payment": invoice_payment,
+    }
+
+
 def read_payout(client: StripeClient, payout_id: str) -> dict[str, Any]:
     payout = client.retrieve_payout(payout_id)
     return {
