@@ -206,6 +206,66 @@ class TestPayments:
         # then the batch's lines and the post: the batch itself is remembered.
         assert (after_line - before, after_post - after_line) == (4, 2)
 
+    def test_a_first_write_the_reconciler_vouches_for_is_one_request_and_its_post_one(
+        self, client: Any, admin: Any, company: Any
+    ) -> None:
+        first, second = invoice(admin, company), invoice(admin, company)
+        assert client.post("/commands/payments", json=payment(first["id"])).status_code == 201
+        assert client.post("/commands/payment-journals/STRIPE/post").status_code == 200
+        known = {
+            "first_write": True,
+            "customer_id": company.customer_id,
+            "invoice_number": second["number"],
+            "invoice_currency": "USD",
+        }
+        body = payment(second["id"], external_document_number="pi_3Known", known=known)
+
+        before = admin.call("GET", "stats")["apiRequests"]
+        created = client.post("/commands/payments", json=body)
+        after_line = admin.call("GET", "stats")["apiRequests"]
+        posted = client.post("/commands/payment-journals/STRIPE/post?report=false")
+        after_post = admin.call("GET", "stats")["apiRequests"]
+
+        result = created.get_json()
+        assert created.status_code == 201, result
+        assert (after_line - before, after_post - after_line) == (1, 1)
+        assert result["invoice_number"] == second["number"]
+        assert result["invoice_remaining_amount"] is None  # BC was not read
+        assert posted.get_json()["posted"] is None  # not listed first
+        after = client.get(f"/commands/invoices/{second['id']}").get_json()
+        assert after["status"] == "Paid"
+        # A retry comes without the facts: the look-ups find the posted line, none is added.
+        again = client.post("/commands/payments", json={**body, "known": None})
+        assert again.status_code == 200
+        assert again.get_json()["already_posted"] is True
+        assert lines_in(admin, company) == []
+        empty = client.post("/commands/payment-journals/STRIPE/post?report=false")
+        assert empty.status_code == 200
+        assert empty.get_json()["posted"] == 0
+
+    def test_vouched_facts_are_checked_for_shape_and_currency(
+        self, client: Any, admin: Any, company: Any
+    ) -> None:
+        seeded = invoice(admin, company)
+        good = {
+            "first_write": True,
+            "customer_id": company.customer_id,
+            "invoice_number": seeded["number"],
+            "invoice_currency": "EUR",
+        }
+        for bad in (
+            {**good, "first_write": False},
+            {**good, "customer_id": "not-a-guid"},
+            {k: v for k, v in good.items() if k != "customer_id"},
+            {**good, "extra": 1},
+        ):
+            refused = client.post("/commands/payments", json=payment(seeded["id"], known=bad))
+            assert refused.status_code == 422, (bad, refused.get_json())
+        mismatch = client.post("/commands/payments", json=payment(seeded["id"], known=good))
+        assert mismatch.status_code == 422
+        assert mismatch.get_json()["error"]["code"] == "currency_mismatch"
+        assert lines_in(admin, company) == []
+
     def test_a_batch_deleted_in_bc_is_found_again_or_recreated(
         self, client: Any, deps: Any, admin: Any, company: Any
     ) -> None:

@@ -227,15 +227,28 @@ def post_batch(bc: BCClient, batch_id: str) -> None:
     bc.action(bc.company_path(f"journals({batch_id})/Microsoft.NAV.post"))
 
 
+# BC's answer to a post of an empty batch (an AL dialog, bc-api.md §6.4).
+NOTHING_TO_POST = "There is nothing to post"
+
+
 def post_connector_journal(
-    bc: BCClient, code: str, configured: Mapping[str, str], batches: BatchDirectory
+    bc: BCClient,
+    code: str,
+    configured: Mapping[str, str],
+    batches: BatchDirectory,
+    *,
+    report: bool = True,
 ) -> dict[str, Any]:
     """Post one of the connector's own cash-receipt batches; report what was posted.
 
     Any other batch is refused (422, ``journal``) before BC is asked: posting posts every line
-    of a batch, so posting someone else's would book their unreviewed lines.
+    of a batch, so posting someone else's would book their unreviewed lines. ``report=False``
+    (the batch poster, which knows its lines from its own records) skips listing the lines
+    first: the post is then the only BC call, and an empty batch is ``posted: null``.
     """
     code = configured_journal(code, configured, purpose="payments and refunds")
+    if not report:
+        return _post_unlisted(bc, code, batches)
 
     batch, lines = batches.with_batch(
         bc,
@@ -254,4 +267,24 @@ def post_connector_journal(
         return result  # BC would answer "There is nothing to post." as an error
     post_batch(bc, str(batch["id"]))
     logger.info("posted %d line(s) of journal %s", len(lines), code)
+    return result
+
+
+def _post_unlisted(bc: BCClient, code: str, batches: BatchDirectory) -> dict[str, Any]:
+    batch = batches.with_batch(bc, PAYMENT_BATCHES, code, lambda found: found)
+    result: dict[str, Any] = {
+        "journal": code,
+        "journal_id": batch["id"],
+        "posted": None,
+        "line_ids": [],
+        "external_document_numbers": [],
+    }
+    try:
+        post_batch(bc, str(batch["id"]))
+    except BCPermanentError as exc:
+        if NOTHING_TO_POST.lower() not in exc.message.lower():
+            raise
+        result["posted"] = 0
+        return result
+    logger.info("posted journal %s", code)
     return result

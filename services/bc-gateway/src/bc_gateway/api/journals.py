@@ -11,12 +11,14 @@ from typing import Any
 
 from flask import Blueprint
 from flask import Response
+from flask import request
 
 from bc_gateway.api import bc_client
 from bc_gateway.api import dependencies
 from bc_gateway.api import json_body
 from bc_gateway.api.schemas import GeneralLinesRequestSchema
 from bc_gateway.api.schemas import GeneralLinesResultSchema
+from bc_gateway.api.schemas import PostJournalQuerySchema
 from bc_gateway.api.schemas import PostJournalResultSchema
 from bc_gateway.api.schemas import validate_journal
 from bc_gateway.general_lines import add_general_lines
@@ -35,15 +37,19 @@ def _rejected(exc: Rejected) -> tuple[Response, int]:
 
 @bp.post("/payment-journals/<journal>/post")
 def post_payment_journal(journal: str) -> dict[str, Any]:
-    """Post every line of the named connector batch; BC's refusal comes back as bc_rejected."""
+    """Post every line of the named connector batch; BC's refusal comes back as bc_rejected.
+
+    ``?report=false``: post without listing the lines first (one BC call instead of two).
+    """
     code = validate_journal(journal)
     deps = dependencies()
     configured = {
         "MLC_BC_PAYMENT_JOURNAL": deps.books.payment_journal,
         "MLC_BC_REFUND_JOURNAL": deps.books.refund_journal,
     }
+    query = PostJournalQuerySchema().load(request.args.to_dict())
     result: dict[str, Any] = PostJournalResultSchema().dump(
-        post_connector_journal(bc_client(), code, configured, deps.batches)
+        post_connector_journal(bc_client(), code, configured, deps.batches, report=query["report"])
     )
     return result
 

@@ -271,7 +271,8 @@ def build() -> dict[str, Any]:
                         "journal",
                         "The batch code: the configured payment or refund journal.",
                         code_schema(validators.JOURNAL_CODE),
-                    )
+                    ),
+                    {"in": "query", "schema": schemas.PostJournalQuerySchema},
                 ],
                 responses={
                     "200": json_response("The batch was posted.", schemas.PostJournalResultSchema)

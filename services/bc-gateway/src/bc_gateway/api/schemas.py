@@ -221,10 +221,15 @@ class CustomerLineResultSchema(Schema):
     invoice_remaining_amount = _money(allow_none=True)
 
 
+class PostJournalQuerySchema(_Strict):
+    # False: post without listing the lines first; ``posted`` is then null (0 when empty).
+    report = fields.Boolean(load_default=True)
+
+
 class PostJournalResultSchema(Schema):
     journal = fields.Str()
     journal_id = fields.Str()
-    posted = fields.Int()
+    posted = fields.Int(allow_none=True)
     line_ids = fields.List(fields.Str())
     external_document_numbers = fields.List(fields.Str())
 

@@ -140,7 +140,10 @@ class HttpBcGateway:
         return self._http.post("/commands/payments", command)
 
     def post_journal(self, journal: str) -> Json:
-        return self._http.post(f"/commands/payment-journals/{quote(journal, safe='')}/post")
+        # The poster knows its lines from its own records: no listing first (one BC call).
+        return self._http.post(
+            f"/commands/payment-journals/{quote(journal, safe='')}/post?report=false"
+        )
 
     def create_general_journal_lines(self, command: Mapping[str, Any]) -> Json:
         return self._http.post("/commands/general-journal-lines", command)
