@@ -33,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     from . import admin_actions
+    from . import admin_bulk
     from . import admin_knobs
     from . import balance
     from . import customers
@@ -49,7 +50,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     for module in (
         customers, invoices, invoice_lines, invoice_items, payments, refunds, balance, payouts,
-        events, webhook_endpoints, admin_actions, admin_knobs,
+        events, webhook_endpoints, admin_actions, admin_knobs, admin_bulk,
     ):  # fmt: skip
         app.register_blueprint(module.bp)
     pipeline.install(app)

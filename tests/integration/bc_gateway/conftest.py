@@ -24,6 +24,7 @@ import pytest
 import requests
 from factories import SERVICE_SECRETS
 from factories import authorized
+from factories import delete_topology
 from factories import random_ref
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer
@@ -40,6 +41,7 @@ from bc_gateway.bootstrap import Dependencies
 from bc_gateway.bootstrap import build_dependencies
 from bc_gateway.settings import Settings
 from mlconnector.bus import Publisher
+from mlconnector.bus import Topology
 from mlconnector.identity import IDENTITY_PATH
 from mlconnector.secrets_file import EncryptedFileSecrets
 
@@ -256,6 +258,14 @@ def env(
 ) -> dict[str, str]:
     """The gateway's environment for this test."""
     return gateway_env(bc, company, secrets_file, amqp_url)
+
+
+@pytest.fixture
+def namespace(amqp_url: str) -> Iterator[Topology]:
+    """A bus namespace the gateway processes declare on first publish; deleted afterwards."""
+    name = random_ref("bcgw")
+    yield Topology.isolated(name)
+    delete_topology(amqp_url, Topology.isolated(name))
 
 
 @pytest.fixture

@@ -21,10 +21,8 @@ from typing import Any
 import pika
 import pytest
 from factories import bin_path
-from factories import delete_topology
 from factories import drain
 from factories import queue_depth
-from factories import random_ref
 from factories import wait_until
 
 from mlconnector.bus import Topology
@@ -78,14 +76,6 @@ def consume(amqp_url: str, queue: str, expected: int) -> list[bytes]:
     finally:
         connection.close()
     return bodies
-
-
-@pytest.fixture
-def namespace(amqp_url: str) -> Iterator[Topology]:
-    """A bus namespace the gateway processes declare on first publish; deleted afterwards."""
-    name = random_ref("bcgw")
-    yield Topology.isolated(name)
-    delete_topology(amqp_url, Topology.isolated(name))
 
 
 @pytest.fixture

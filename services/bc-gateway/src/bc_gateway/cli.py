@@ -3,7 +3,10 @@
 - ``serve``: the HTTP service under gunicorn (webhooks, command API, health).
 - ``renew-subscriptions``: create missing BC webhook subscriptions, renew those about to expire.
 - ``poll-invoices``: publish ``bc.invoice.observed`` for every Open invoice changed in a window,
-  backfilling anything a webhook missed (same message ids as the webhook's collection path).
+  backfilling anything a webhook missed (same message ids as the webhook's collection path). With
+  ``--cursor FILE`` it saves its position after every page, and the same command run again (or
+  ``--resume``) continues an interrupted run; progress goes to stderr (a live display at a
+  terminal, a log line every few pages otherwise), the final count to stdout.
 - ``ping``: check token, company and permissions against the configured BC, one line per check.
 
 Exit codes: 0 success, 1 the job failed (BC, Entra or the broker refused or was unreachable),
@@ -16,14 +19,18 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from bc_gateway.adapters.bc_errors import BCError
 from bc_gateway.adapters.token import TokenError
 from bc_gateway.bootstrap import Dependencies
 from bc_gateway.bootstrap import build_dependencies
+from bc_gateway.invoice_poll import CursorMismatch
+from bc_gateway.invoice_poll import InvoicePollState
+from bc_gateway.invoice_poll import PollStalled
+from bc_gateway.invoice_poll import poll_invoices
+from bc_gateway.invoice_poll import start
 from bc_gateway.notifications import parse_timestamp
-from bc_gateway.observe import modified_filter
-from bc_gateway.observe import publish_observed
 from bc_gateway.ping import ping
 from bc_gateway.settings import OPTIONAL_SECRETS
 from bc_gateway.settings import REQUIRED_SECRETS
@@ -36,6 +43,9 @@ from mlconnector.config import ConfigError
 from mlconnector.logging import configure_logging
 from mlconnector.logging import new_correlation_id
 from mlconnector.metrics_push import record_poll_success
+from mlconnector.poll_progress import PollProgress
+from mlconnector.poll_progress import add_progress_arguments
+from mlconnector.poll_progress import resolve_mode
 from mlconnector.redaction import redact
 from mlconnector.runtime import MissingSecrets
 from mlconnector.runtime import load_service_secrets
@@ -43,6 +53,9 @@ from mlconnector.runtime import preflight
 from mlconnector.secrets import SecretStoreError
 from mlconnector.secrets import build_secret_store
 from mlconnector.serving import serve
+from mlconnector.state_file import StateFileError
+from mlconnector.state_file import read_state
+from mlconnector.state_file import write_state
 
 FAILED = 1
 MISCONFIGURED = 2
@@ -85,11 +98,27 @@ def build_parser() -> argparse.ArgumentParser:
         "poll-invoices",
         help="publish bc.invoice.observed for every Open invoice changed in a window",
         description="Page through every Open sales invoice modified after the start of the "
-        "window and publish one bc.invoice.observed message each (confirmed by the broker).",
+        "window, in change order, and publish one bc.invoice.observed message each (confirmed "
+        "by the broker, page by page). With a cursor file an interrupted run resumes where it "
+        "stopped.",
     )
-    window = poll.add_mutually_exclusive_group(required=True)
+    window = poll.add_mutually_exclusive_group()
     window.add_argument("--since-minutes", type=_minutes, help="window: the last N minutes")
     window.add_argument("--since", type=_iso_time, help="window: since this ISO 8601 time")
+    poll.add_argument(
+        "--cursor",
+        type=Path,
+        metavar="FILE",
+        help="save the position in FILE after every page, and continue an unfinished run of "
+        "the same window from it (default: MLC_BC_POLL_CURSOR, else no cursor)",
+    )
+    poll.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the unfinished run saved in the cursor file, with its window (give no "
+        "--since/--since-minutes)",
+    )
+    add_progress_arguments(poll)
     commands.add_parser(
         "ping",
         help="check the token, the company and the permissions against BC",
@@ -124,21 +153,77 @@ def _renew(deps: Dependencies, args: argparse.Namespace) -> int:
 
 def _poll(deps: Dependencies, args: argparse.Namespace) -> int:
     assert deps.bc is not None
-    since = args.since or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=args.since_minutes)
-    count = publish_observed(
-        deps.bc,
-        deps.publish,
-        entity="salesInvoices",
-        company_id=deps.bc.company_id,
-        filter_text=modified_filter(since, status="Open"),
-        correlation_id=new_correlation_id(),
-    )
+    cursor: Path | None = args.cursor or deps.settings.poll_cursor
+    try:
+        data = read_state(cursor) if cursor is not None else None
+        stored = InvoicePollState.from_json(data) if data is not None else None
+    except (StateFileError, CursorMismatch) as exc:
+        print(f"{SERVICE} poll-invoices: cursor {cursor}: {exc}", file=sys.stderr)
+        return MISCONFIGURED
+    if args.resume:
+        if stored is None:
+            where = cursor or "no cursor file (--cursor FILE or MLC_BC_POLL_CURSOR)"
+            print(f"{SERVICE} poll-invoices: nothing to resume in {where}", file=sys.stderr)
+            return MISCONFIGURED
+        if stored.company_id != deps.bc.company_id.lower():
+            print(
+                f"{SERVICE} poll-invoices: the cursor {cursor} is a run for company "
+                f"{stored.company_id}, not the configured {deps.bc.company_id}",
+                file=sys.stderr,
+            )
+            return MISCONFIGURED
+        state, resumed = stored, not stored.finished
+    else:
+        since = args.since or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=args.since_minutes)
+        state, resumed = start(stored, deps.bc.company_id, since)
+    before = state.published if resumed else 0
+
+    def save(current: InvoicePollState) -> None:
+        if cursor is not None:
+            write_state(cursor, current.to_json())
+
+    if not state.finished:
+        try:
+            save(state)  # before any work: an unwritable cursor is a start-up error
+        except StateFileError as exc:
+            print(f"{SERVICE} poll-invoices: {exc}", file=sys.stderr)
+            return MISCONFIGURED
+        progress = PollProgress(
+            resolve_mode(args.progress), every_pages=args.progress_every, already=before
+        )
+        try:
+            with progress:
+                poll_invoices(
+                    deps.bc,
+                    deps.publish,
+                    state,
+                    correlation_id=new_correlation_id(),
+                    page_size=deps.settings.require_bc().page_size,
+                    save=save,
+                    progress=progress,
+                )
+        except (StateFileError, PollStalled) as exc:
+            print(f"{SERVICE} poll-invoices: FAILED: {exc}", file=sys.stderr)
+            return FAILED
     print(
-        f"published {count} bc.invoice.observed message(s) for Open invoices changed since "
-        f"{since.isoformat(timespec='seconds')}"
+        f"published {state.published} bc.invoice.observed message(s) for Open invoices changed "
+        f"since {state.since.isoformat(timespec='seconds')}"
     )
+    if before:
+        print(f"  resumed from the cursor: {before} published by earlier runs")
+    if cursor is not None:
+        print(f"cursor {cursor}: done")
     record_poll_success("bc")  # to MLC_METRICS_PUSHGATEWAY, when set (docs/operations.md)
     return 0
+
+
+def _check_poll_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A window, or ``--resume`` (whose window is the cursor's), but not both."""
+    window_given = args.since is not None or args.since_minutes is not None
+    if args.resume and window_given:
+        parser.error("--resume continues the cursor's window: leave out --since/--since-minutes")
+    if not args.resume and not window_given:
+        parser.error("one of the arguments --since-minutes --since is required (or --resume)")
 
 
 def _ping(deps: Dependencies, args: argparse.Namespace) -> int:
@@ -185,7 +270,10 @@ def run_job(name: str, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "poll-invoices":
+        _check_poll_args(parser, args)
     if args.command == "serve":
         if not preflight(SERVICE, _check):
             return MISCONFIGURED

@@ -3,7 +3,9 @@
 The Business Central connection (tenant, environment, company) is optional at start-up so that the
 webhook endpoint and the health probes run before BC is configured; every use of BC goes through
 ``Settings.require_bc()``, which raises one ``ConfigError`` naming the missing variables. Setting
-only half of it (a tenant without a company, say) is a start-up error.
+only half of it (a tenant without a company, say) is a start-up error. ``MLC_BC_POLL_CURSOR``
+names the file a long ``poll-invoices`` saves its position in, so a Job restarted after an
+interruption resumes instead of starting over (``invoice_poll.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import math
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
+
+from limits import parse
 
 from mlconnector.config import ConfigError
 from mlconnector.config import EnvReader
@@ -68,6 +72,15 @@ def _tenant(raw: str) -> str:
     return value
 
 
+def _budget(raw: str) -> str:
+    """A ``limits`` rate string (``6000/5 minutes``, ``600 per 30 seconds``), checked now."""
+    try:
+        parse(raw)
+    except ValueError:
+        raise ValueError("expected a rate like '6000/5 minutes' or '600 per 30 seconds'") from None
+    return raw
+
+
 def _positive_float(raw: str) -> float:
     value = float(raw)
     if not math.isfinite(value) or value <= 0:
@@ -112,6 +125,9 @@ class BCSettings:
     trust_env: bool = True
     instance_discovery: bool = True
     max_rps: float | None = None
+    # The connector's share of BC's per-user window, for every process together (e.g.
+    # "5000/5 minutes"; ``adapters.shared_budget``). None: per-process pacing and 429s only.
+    budget: str | None = None
     timeout_s: float = 30.0
     max_attempts: int = 5
     retry_budget_s: float = 30.0
@@ -141,6 +157,8 @@ class Settings:
     general_journal: str = "STRIPE"
     clearing_account: str | None = None
     secret_ttl_s: float = 60.0
+    # Where ``poll-invoices`` keeps its resumable position (``--cursor`` overrides); None: nowhere.
+    poll_cursor: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -157,6 +175,7 @@ class Settings:
             general_journal=env("BC_GENERAL_JOURNAL", _journal_code, "PAYOUT"),
             clearing_account=env.optional("BC_CLEARING_ACCOUNT", _account_number),
             secret_ttl_s=env("BC_SECRET_TTL", float, 60.0),
+            poll_cursor=env.optional("BC_POLL_CURSOR", Path),
         )
         env.finish()
         return settings
@@ -200,6 +219,7 @@ def _bc_settings(env: EnvReader) -> BCSettings | None:
         # msal asks login.microsoftonline.com about any other host unless told not to.
         instance_discovery=env("BC_INSTANCE_DISCOVERY", parse_bool, host in _ENTRA_HOSTS),
         max_rps=env.optional("BC_MAX_RPS", _positive_float),
+        budget=env.optional("BC_BUDGET", _budget),
         timeout_s=env("BC_TIMEOUT", _positive_float, 30.0),
         max_attempts=env("BC_MAX_ATTEMPTS", _positive_int, 5),
         retry_budget_s=env("BC_RETRY_BUDGET", _positive_float, 30.0),

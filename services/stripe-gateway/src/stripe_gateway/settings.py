@@ -4,12 +4,15 @@ The Stripe API base is a setting like any other endpoint (style.md §3.11): prod
 default ``https://api.stripe.com``, tests and the demo point it at the emulator. The retry and
 timeout knobs bound how long one command can hold a request thread; the webhook knobs are the
 replay window and how quickly a rotated signing secret is picked up from the secret store.
+``MLC_STRIPE_POLL_CURSOR`` names the file a long ``poll`` saves its position in, so a Job that
+is restarted after an interruption resumes instead of starting over (``polling.py``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from pathlib import Path
 
 from mlconnector.config import EnvReader
 from mlconnector.config import bounded
@@ -43,6 +46,8 @@ class Settings:
     webhook_tolerance_s: int = 300
     webhook_secret_ttl_s: float = 30.0
     webhook_secret_max_stale_s: float = 300.0
+    # Where ``poll`` keeps its resumable position (``--cursor`` overrides); None: nowhere.
+    poll_cursor: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -61,6 +66,7 @@ class Settings:
             webhook_secret_max_stale_s=env(
                 "STRIPE_WEBHOOK_SECRET_MAX_STALE", bounded(float, 0, 86400), 300.0
             ),
+            poll_cursor=env.optional("STRIPE_POLL_CURSOR", Path),
         )
         env.finish()
         return settings
