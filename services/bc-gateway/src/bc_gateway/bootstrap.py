@@ -8,11 +8,13 @@ per process, on first use, so a gunicorn worker never inherits them across the f
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 from bc_gateway.adapters.bc_client import BCClient
 from bc_gateway.adapters.bc_client import HttpBCClient
 from bc_gateway.adapters.pacing import Backoff
 from bc_gateway.adapters.pacing import Pacer
+from bc_gateway.adapters.shared_budget import SharedBudget
 from bc_gateway.adapters.token import MsalTokenProvider
 from bc_gateway.client_state import ClientStates
 from bc_gateway.journals import BatchDirectory
@@ -55,9 +57,24 @@ class Dependencies:
 
 
 def build_bc(
-    bc: BCSettings, client_id: str, client_secret: str
+    bc: BCSettings,
+    client_id: str,
+    client_secret: str,
+    *,
+    budget_storage: str = "memory://",
+    key_prefix: str = "mlc",
 ) -> tuple[MsalTokenProvider, HttpBCClient]:
-    """The token provider and the BC client for one app registration."""
+    """The token provider and the BC client for one app registration.
+
+    The shared budget (``MLC_BC_BUDGET``) lives in the rate-limit store, keyed by the tenant
+    and a digest of the client id: BC counts per app registration.
+    """
+    budget = None
+    if bc.budget:
+        user = hashlib.sha256(client_id.encode()).hexdigest()[:16]
+        budget = SharedBudget(
+            bc.budget, budget_storage, f"{key_prefix}:bc-budget:{bc.tenant_id}:{user}"
+        )
     ca_bundle = str(bc.ca_bundle) if bc.ca_bundle else None
     tokens = MsalTokenProvider(
         bc.authority,
@@ -78,6 +95,7 @@ def build_bc(
         timeout_s=bc.timeout_s,
         backoff=Backoff(max_attempts=bc.max_attempts, budget_s=bc.retry_budget_s),
         pacer=Pacer(bc.max_rps),
+        budget=budget,
         page_size=bc.page_size,
     )
     return tokens, client
@@ -96,7 +114,13 @@ def build_dependencies(
     tokens: MsalTokenProvider | None = None
     client: BCClient | None = None
     if settings.bc is not None:
-        tokens, client = build_bc(settings.bc, secrets["client_id"], secrets["client_secret"])
+        tokens, client = build_bc(
+            settings.bc,
+            secrets["client_id"],
+            secrets["client_secret"],
+            budget_storage=settings.common.ratelimit_storage_uri,
+            key_prefix=settings.common.ratelimits.key_prefix,
+        )
     return Dependencies(
         settings=settings,
         publisher=bus,

@@ -44,6 +44,7 @@ from bc_gateway.adapters.bc_errors import error_from_response
 from bc_gateway.adapters.odata import query_string
 from bc_gateway.adapters.pacing import Backoff
 from bc_gateway.adapters.pacing import Pacer
+from bc_gateway.adapters.shared_budget import SharedBudget
 from bc_gateway.adapters.token import MsalTokenProvider
 from mlconnector import metrics
 
@@ -111,6 +112,7 @@ class HttpBCClient:
         timeout_s: float = 30.0,
         backoff: Backoff | None = None,
         pacer: Pacer | None = None,
+        budget: SharedBudget | None = None,
         page_size: int = 1000,
     ) -> None:
         self.api_root = api_root.rstrip("/")
@@ -121,6 +123,7 @@ class HttpBCClient:
         self._timeout = (min(10.0, timeout_s), timeout_s)
         self._backoff = backoff or Backoff()
         self._pacer = pacer or Pacer(None)
+        self._budget = budget
         self._page_size = page_size
         self._origin = _origin(self.api_root)
         self._local = threading.local()
@@ -263,6 +266,8 @@ class HttpBCClient:
                     continue
                 if error.retry_after_s and response.status_code in _NOT_PROCESSED:
                     self._pacer.hold(error.retry_after_s)
+                    if self._budget is not None:
+                        self._budget.hold(error.retry_after_s)
                 if not _retry_in_loop(error, idempotent):
                     raise error
             delay = self._backoff.delay(attempt, error.retry_after_s, self._rng)
@@ -279,6 +284,8 @@ class HttpBCClient:
         Each exchange is one observation of ``mlc_api_request_duration_seconds{system="bc"}``
         (time on the wire, not time waiting for the pacer).
         """
+        if self._budget is not None:
+            self._budget.acquire()  # the app's window, shared with every other process
         slot = self._pacer.acquire()
         started = time.monotonic()
         operation = _operation(method, url)

@@ -1,0 +1,285 @@
+"""Throughput under BC's and Stripe's real rate limits: how close the connector gets to the bound.
+
+Run with ``.venv/bin/python bench/throttled.py`` (RabbitMQ on 127.0.0.1:5672, Redis on
+127.0.0.1:6379: ``scripts/lib.sh`` starts both). One ``LocalStack`` whose emulators enforce the
+limits the way the services do:
+
+- **BC** (bc-api.md §8): one sliding window per user, time-compressed from 6,000 requests per
+  5 minutes to ``--bc-limit`` (600) per ``--bc-window`` (30 s): the same 20 requests a second on
+  average, and the same freedom to spend a whole window's requests in a burst. At most 5
+  requests are processed at once (the rest queue); beyond the window BC answers 429 with
+  ``Retry-After``.
+- **Stripe** (stripe-api.md §12): 100 requests a second in live mode (``--stripe-rps``), 20 for
+  search.
+
+The connector runs as deployed: bc-gateway with two gunicorn workers sharing BC's window through
+Redis (``MLC_BC_BUDGET``, ``adapters.shared_budget``), two consumer processes. Two backlogs go
+through it, one after the other:
+
+1. **Invoices**: ``--count`` invoices posted in BC at once; done when every one is a finalized
+   Stripe invoice.
+2. **Payments**: all those invoices paid by card at once (the script's payments use the
+   emulator's control surface, which no limit counts); done when every payment's line is in BC.
+
+For each it prints the calls per item the connector made (BC requests BC admitted, and the 429s
+it answered; Stripe requests), the bound the limits allow at those calls per item (BC's window
+divided by BC calls per item, or Stripe's rate divided by Stripe calls, whichever is lower), the
+bound at one BC call per item, and the achieved rate, both over the whole backlog and in the
+steady part after the first window (the first window's burst allowance lets any client beat the
+average rate for a while, so the steady part is the fair comparison). Goal: the steady rate at
+least 90 % of the bound, every record succeeded, no dead letter, nothing for the clerk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pika
+from e2e_payments import AMQP_URL
+from e2e_payments import BcRoutes
+from e2e_payments import CallCounter
+from e2e_payments import Calls
+from e2e_payments import calls_lines
+from sqlalchemy import create_engine
+from sqlalchemy import text
+
+from mlc_local.scenario import Connector
+from mlc_local.stack import LocalStack
+from mlc_local.stack import StackOptions
+from mlconnector.bus import Topology
+
+GOAL = 0.9
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@dataclass
+class Backlog:
+    """One backlog's run: completions over time and the calls it cost."""
+
+    name: str
+    count: int
+    timeline: list[tuple[float, int]]  # (seconds since the backlog was released, items done)
+    calls: Calls
+    throttled: int
+    states: dict[str, int]
+
+    @property
+    def seconds(self) -> float:
+        return self.timeline[-1][0]
+
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+    def steady_rate(self, after_s: float) -> float | None:
+        """Items per second from ``after_s`` until the last item (None: done before that)."""
+        later = [(t, n) for t, n in self.timeline if t >= after_s]
+        if len(later) < 2 or later[-1][0] - later[0][0] < 1.0:
+            return None
+        (t0, n0), (t1, n1) = later[0], later[-1]
+        return (n1 - n0) / (t1 - t0)
+
+
+def follow(
+    connector: Connector, kind: str, count: int, released: float, timeout: float
+) -> list[tuple[float, int]]:
+    """Sample how many records of ``kind`` are settled until all ``count`` are."""
+    timeline: list[tuple[float, int]] = [(0.0, 0)]
+    while True:
+        records = connector.records(kind=kind)
+        done = sum(1 for r in records if r["state"] not in ("pending", "new"))
+        now = time.monotonic() - released
+        timeline.append((now, done))
+        if done >= count:
+            return timeline
+        if now > timeout:
+            raise TimeoutError(f"{done}/{count} {kind} records settled after {timeout:.0f}s")
+        time.sleep(0.5)
+
+
+def states(connector: Connector, kind: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for record in connector.records(kind=kind):
+        out[str(record["state"])] = out.get(str(record["state"]), 0) + 1
+    return out
+
+
+def throttled_count(stack: LocalStack) -> int:
+    return int(stack.bc_admin("GET", "/stats")["throttled"])
+
+
+def run_invoices(
+    stack: LocalStack, connector: Connector, counter: CallCounter, count: int, timeout: float
+) -> Backlog:
+    company = f"/companies/{stack.company_id}"
+    customer = "T" + secrets.token_hex(3).upper()
+    stack.bc_admin(
+        "POST",
+        company + "/customers",
+        {"number": customer, "displayName": f"Bench {customer}", "email": "ap@bench.example"},
+    )
+    counter.start()
+    before = throttled_count(stack)
+    released = time.monotonic()
+    stack.bc_admin(
+        "POST",
+        company + "/invoices/bulk",
+        {
+            "count": count,
+            "customerNumber": customer,
+            "currencyCode": "USD",
+            "unitPrice": Decimal("99.90"),
+            "quantity": 1,
+            "post": True,
+        },
+    )
+    timeline = follow(connector, "invoice", count, released, timeout)
+    return Backlog(
+        "invoices",
+        count,
+        timeline,
+        counter.read(),
+        throttled_count(stack) - before,
+        states(connector, "invoice"),
+    )
+
+
+def run_payments(
+    stack: LocalStack, connector: Connector, counter: CallCounter, timeout: float
+) -> Backlog:
+    invoices = [
+        str(r["stripe_ref"])
+        for r in connector.records(kind="invoice")
+        if r["state"] == "succeeded" and r.get("stripe_ref")
+    ]
+    counter.start()
+    before = throttled_count(stack)
+    released = time.monotonic()
+    for invoice_id in invoices:
+        stack.stripe.pay_invoice(invoice_id)
+    timeline = follow(connector, "payment", len(invoices), released, timeout)
+    return Backlog(
+        "payments",
+        len(invoices),
+        timeline,
+        counter.read(),
+        throttled_count(stack) - before,
+        states(connector, "payment"),
+    )
+
+
+def dead_letters(stack: LocalStack) -> int:
+    engine = create_engine(stack.env["MLC_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM dead_letters")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def report(args: argparse.Namespace, backlogs: list[Backlog], dead: int) -> tuple[list[str], bool]:
+    bc_rate = args.bc_limit / args.bc_window
+    lines = [
+        f"throttled throughput: BC {args.bc_limit} requests per {args.bc_window:g} s sliding "
+        f"window ({bc_rate:g}/s average, 6,000 per 5 min time-compressed), 5 at once; Stripe "
+        f"{args.stripe_rps:g}/s; {args.count} invoices, then their payments, each released at "
+        "once; bc-gateway 2 workers sharing the window through Redis, 2 consumer processes",
+        "",
+    ]
+    ok = dead == 0
+    for backlog in backlogs:
+        admitted = backlog.calls.bc_total - backlog.throttled
+        bc_per = admitted / backlog.count
+        stripe_per = backlog.calls.stripe_total / backlog.count
+        bound = min(bc_rate / bc_per if bc_per else float("inf"), args.stripe_rps / stripe_per)
+        bound_one = min(bc_rate, args.stripe_rps / stripe_per)
+        steady = backlog.steady_rate(args.bc_window)
+        states_text = ", ".join(f"{k}={v}" for k, v in sorted(backlog.states.items()))
+        failed = sum(v for k, v in backlog.states.items() if k != "succeeded")
+        ratio = (steady or backlog.rate()) / bound
+        ok = ok and failed == 0 and ratio >= GOAL
+        lines += [
+            f"{backlog.name}: {backlog.count} in {backlog.seconds:.1f} s   ({states_text})",
+            f"  calls per item: BC {bc_per:.2f} admitted (+{backlog.throttled} answered 429), "
+            f"Stripe {stripe_per:.2f}",
+            f"  bound at the measured calls: {bound:6.2f}/s   bound at 1 BC call per item: "
+            f"{bound_one:6.2f}/s",
+            f"  achieved, whole backlog:     {backlog.rate():6.2f}/s   "
+            f"({backlog.rate() / bound:.2f} of the bound, {backlog.rate() / bound_one:.2f} of "
+            "the 1-call bound)",
+            (
+                f"  achieved, after the first window: {steady:6.2f}/s   ({steady / bound:.2f} of "
+                f"the bound, {steady / bound_one:.2f} of the 1-call bound)   "
+                + ("meets" if steady / bound >= GOAL else "MISSES")
+                + f" >= {GOAL:.0%}"
+                if steady is not None
+                else "  achieved, after the first window: done within the first window"
+            ),
+            *calls_lines("calls", backlog.calls, backlog.count),
+            "",
+        ]
+    lines.append(f"dead letters: {dead}; records needing a person: 0 expected")
+    return lines, ok
+
+
+def run(args: argparse.Namespace) -> tuple[list[str], bool]:
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    try:
+        with tempfile.TemporaryDirectory(prefix="mlc-bench-throttled-") as tmp:
+            options = StackOptions(
+                workdir=Path(tmp),
+                amqp_url=AMQP_URL,
+                bus_namespace=namespace,
+                log_level="WARNING",
+                consumers=2,
+                bc_config={
+                    "rate_limit_requests": args.bc_limit,
+                    "rate_limit_window_seconds": args.bc_window,
+                },
+                stripe_config={"rate_limit": args.stripe_rps, "search_rate_limit": 20},
+                extra_env={
+                    "MLC_WEB_WORKERS": "2",
+                    "MLC_BC_BUDGET": f"{args.bc_limit} per {args.bc_window:g} seconds",
+                    "MLC_RATELIMIT_STORAGE": REDIS_URL,
+                    "MLC_RATELIMIT_KEY_PREFIX": namespace,
+                },
+            )
+            stack = LocalStack(options)
+            counter = CallCounter(stack, BcRoutes(stack))
+            with stack:
+                connector = Connector(stack)
+                backlogs = [
+                    run_invoices(stack, connector, counter, args.count, args.timeout),
+                    run_payments(stack, connector, counter, args.timeout),
+                ]
+                return report(args, backlogs, dead_letters(stack))
+    finally:
+        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        try:
+            Topology.isolated(namespace).delete(connection.channel())
+        finally:
+            connection.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1500, help="invoices, then payments (1500)")
+    parser.add_argument("--bc-limit", type=int, default=600, help="BC requests per window (600)")
+    parser.add_argument("--bc-window", type=float, default=30.0, help="BC window, s (30)")
+    parser.add_argument("--stripe-rps", type=float, default=100.0, help="Stripe rate (100)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="per-backlog wait, s (600)")
+    args = parser.parse_args()
+    lines, ok = run(args)
+    for line in lines:
+        print(line)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
