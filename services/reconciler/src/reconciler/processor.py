@@ -142,6 +142,7 @@ class MessageProcessor:
             if not fresh:
                 # Kept with a record it created, or by an earlier failed attempt.
                 logger.debug("message %s was stored before; marking it processed", envelope.id)
+            unit.run_deferred(session)
             unit.flush_steps(session)
             mark_inbox_processed(session, envelope.id)
             self._kill(BEFORE_COMMIT)

@@ -78,8 +78,25 @@ class Unit:
         # Names this handling attempt in the leases it takes (``store.claim_posting``): a
         # redelivery of the same message is another attempt and must wait for a live lease.
         self.holder = f"{envelope.id[:80]}/{secrets.token_hex(6)}"
+        self._deferred: list[Callable[[Session], None]] = []
 
     # -- transactions ---------------------------------------------------------------------
+
+    def later(self, write: Callable[[Session], None]) -> None:
+        """A write that can wait for the processor's closing transaction (issue 15).
+
+        SQLite has one writer at a time, and each transaction is a turn at its lock: a write
+        no later step of the handler depends on (a note on a link, say) rides along with the
+        transaction that marks the message processed instead of taking a turn of its own. It
+        is lost with the message's other effects if the handler fails, and done by the retry.
+        """
+        self._deferred.append(write)
+
+    def run_deferred(self, session: Session) -> None:
+        """Apply the writes ``later`` collected, inside the caller's transaction."""
+        for write in self._deferred:
+            write(session)
+        self._deferred.clear()
 
     @contextlib.contextmanager
     def tx(self) -> Iterator[Session]:

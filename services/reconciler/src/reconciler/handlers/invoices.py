@@ -85,8 +85,8 @@ def push_invoice(unit: Unit, company_id: str, invoice_id: str) -> None:
     if link is not None:
         changed = shows_change(link, unit.envelope.data.get("last_modified"))
         if changed:
-            with unit.tx() as session:
-                note_bc_change(session, link.id)
+            link_id = link.id
+            unit.later(lambda session: note_bc_change(session, link_id))
         unit.step(
             record_id,
             "decided",

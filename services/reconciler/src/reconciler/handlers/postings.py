@@ -198,18 +198,6 @@ def post_to_bc(
             if amount > remaining:
                 overpaid.flag(remaining, number)
         flags = overpaid.flags
-        # A line BC already posted (found by its external document number in the G/L)
-        # has no journal line id any more: the Stripe id stands for it.
-        with unit.tx() as session:
-            mark_posting_posted(
-                session,
-                session.get_one(Posting, posting_id, populate_existing=True),
-                bc_journal_id=str(line.get("journal_id") or journal),
-                bc_line_id=str(line.get("line_id") or f"posted:{stripe_id}"),
-            )
-            unit.set_fields(session, record_id, bc_number=number)
-            if auto_post and not line.get("already_posted"):
-                note_batch_line(session, journal)
     unit.step(
         record_id,
         "result",
@@ -224,7 +212,21 @@ def post_to_bc(
     fields: dict[str, Any] = {"state": RecordState.SUCCEEDED, "last_error": None}
     if flags:
         fields["flags"] = flags
-    unit.update(record_id, **fields)
+    with unit.tx() as session:
+        if not already_written:
+            # A line BC already posted (found by its external document number in the G/L)
+            # has no journal line id any more: the Stripe id stands for it. The posting and
+            # its record are confirmed together: one transaction, one turn at SQLite's lock.
+            mark_posting_posted(
+                session,
+                session.get_one(Posting, posting_id, populate_existing=True),
+                bc_journal_id=str(line.get("journal_id") or journal),
+                bc_line_id=str(line.get("line_id") or f"posted:{stripe_id}"),
+            )
+            fields["bc_number"] = number
+            if auto_post and not line.get("already_posted"):
+                note_batch_line(session, journal)
+        unit.set_fields(session, record_id, **fields)
 
 
 class _Overpaid:
