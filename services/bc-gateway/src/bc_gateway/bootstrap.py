@@ -96,6 +96,7 @@ def build_bc(
         backoff=Backoff(max_attempts=bc.max_attempts, budget_s=bc.retry_budget_s),
         pacer=Pacer(bc.max_rps),
         budget=budget,
+        batch_counts_operations=bc.batch_counts_operations,
         page_size=bc.page_size,
     )
     return tokens, client

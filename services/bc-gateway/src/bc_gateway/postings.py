@@ -25,7 +25,8 @@ was written (or posted, which lowers the remaining amount) still answers with th
 
 A command that carries ``known`` facts (``KnownInvoice``) is the line's first write, which the
 reconciler vouches for from its own records (issue 15): the invoice read and both look-ups are
-skipped, and the write is the only BC call. Every retry comes without them and takes the way
+skipped, and the write is the only BC call; lines written at the same moment share one
+``$batch`` request (``line_batching``). Every retry comes without them and takes the way
 above, so a crash between the write and its confirmation still cannot make a second line.
 """
 
@@ -49,6 +50,7 @@ from bc_gateway.journals import BatchDirectory
 from bc_gateway.journals import configured_journal
 from bc_gateway.journals import document_number
 from bc_gateway.journals import document_posted
+from bc_gateway.line_batching import LineBatcher
 from bc_gateway.rejections import Rejected
 from bc_gateway.services import BLANK_GUID
 from bc_gateway.services import LocalCurrency
@@ -116,6 +118,7 @@ class _KeyLocks:
 
 
 _locks = _KeyLocks()
+_batcher = LineBatcher()
 
 
 def record_customer_line(
@@ -141,9 +144,10 @@ def record_customer_line(
     )
     external = line.external_document_number.strip().upper()
     number = document_number(_PREFIX[line.kind], f"{line.kind}:{external}")
+    if line.known is not None:
+        # The reconciler's lease makes this attempt the line's only writer: no key lock.
+        return _write_known(line, line.known, bc, books, batches, journal, external, number)
     with _locks.get(f"{journal}:{external}"):
-        if line.known is not None:
-            return _write_known(line, line.known, bc, books, batches, journal, external, number)
         invoice = _invoice(bc, line.bc_invoice_id)
         currency = _check_currency(line, invoice, lcy.code(bc))
         remaining = amount(invoice.get("remainingAmount", 0))
@@ -230,7 +234,10 @@ def _write_known(
         body["appliesToInvoiceId"] = line.bc_invoice_id
 
     def write(batch: Entity) -> tuple[Entity, Entity]:
-        return batch, _create(bc, batch, body, line, journal, external)
+        path = bc.company_path(f"{PAYMENT_BATCHES}({batch['id']})/customerPayments")
+        created = _batcher.create(bc, path, body)  # with the lines written beside it, if any
+        logger.info("created %s line %s in %s for %s", line.kind, created["id"], journal, external)
+        return batch, created
 
     batch, created = batches.with_batch(
         bc, PAYMENT_BATCHES, journal, write, create=True, clearing_account=books.clearing_account

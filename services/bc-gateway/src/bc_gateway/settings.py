@@ -81,6 +81,12 @@ def _budget(raw: str) -> str:
     return raw
 
 
+def _batch_counts(raw: str) -> str:
+    if raw not in ("operations", "once"):
+        raise ValueError("expected 'operations' or 'once'")
+    return raw
+
+
 def _positive_float(raw: str) -> float:
     value = float(raw)
     if not math.isfinite(value) or value <= 0:
@@ -128,6 +134,9 @@ class BCSettings:
     # The connector's share of BC's per-user window, for every process together (e.g.
     # "5000/5 minutes"; ``adapters.shared_budget``). None: per-process pacing and 429s only.
     budget: str | None = None
+    # Whether the budget charges a $batch per operation (cautious: Microsoft does not say how
+    # BC counts one) or once ("once" when the tenant's telemetry shows BC counts it once).
+    batch_counts_operations: bool = True
     timeout_s: float = 30.0
     max_attempts: int = 5
     retry_budget_s: float = 30.0
@@ -220,6 +229,7 @@ def _bc_settings(env: EnvReader) -> BCSettings | None:
         instance_discovery=env("BC_INSTANCE_DISCOVERY", parse_bool, host in _ENTRA_HOSTS),
         max_rps=env.optional("BC_MAX_RPS", _positive_float),
         budget=env.optional("BC_BUDGET", _budget),
+        batch_counts_operations=env("BC_BATCH_COUNTS", _batch_counts, "operations") == "operations",
         timeout_s=env("BC_TIMEOUT", _positive_float, 30.0),
         max_attempts=env("BC_MAX_ATTEMPTS", _positive_int, 5),
         retry_budget_s=env("BC_RETRY_BUDGET", _positive_float, 30.0),

@@ -28,6 +28,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 from typing import Protocol
 
@@ -53,6 +54,8 @@ logger = logging.getLogger(__name__)
 Entity = dict[str, Any]
 # Answers proving BC did not carry the request out, so even a POST may be sent again.
 _NOT_PROCESSED = (429, 503)
+# Operations one OData $batch may carry (bc-api.md §8).
+MAX_BATCH_OPERATIONS = 100
 
 
 class BCClient(Protocol):
@@ -80,6 +83,10 @@ class BCClient(Protocol):
     def create(self, path: str, body: Mapping[str, Any]) -> Entity:
         """POST a new entity; returns it as BC stored it."""
         ...
+
+    def create_many(self, path: str, bodies: Sequence[Mapping[str, Any]]) -> list[Entity | BCError]:
+        """POST several new entities of one collection in one ``$batch`` request (at most
+        100): each entity as BC stored it, or the error BC answered for that one."""
 
     def update(self, path: str, body: Mapping[str, Any], etag: str) -> Entity:
         """PATCH with ``If-Match``; one re-read and retry on a stale ETag."""
@@ -113,6 +120,7 @@ class HttpBCClient:
         backoff: Backoff | None = None,
         pacer: Pacer | None = None,
         budget: SharedBudget | None = None,
+        batch_counts_operations: bool = True,
         page_size: int = 1000,
     ) -> None:
         self.api_root = api_root.rstrip("/")
@@ -124,6 +132,9 @@ class HttpBCClient:
         self._backoff = backoff or Backoff()
         self._pacer = pacer or Pacer(None)
         self._budget = budget
+        # How the budget charges a $batch: one place per operation (the cautious reading of
+        # bc-api.md §8; MLC_BC_BATCH_COUNTS=operations) or one place for the request (once).
+        self._batch_counts_operations = batch_counts_operations
         self._page_size = page_size
         self._origin = _origin(self.api_root)
         self._local = threading.local()
@@ -158,6 +169,62 @@ class HttpBCClient:
     def create(self, path: str, body: Mapping[str, Any]) -> Entity:
         response = self._request("POST", self._url(path), body=body, idempotent=False)
         return self._json(response)
+
+    def create_many(self, path: str, bodies: Sequence[Mapping[str, Any]]) -> list[Entity | BCError]:
+        """One OData JSON ``$batch`` of creates (bc-api.md §6.3), each standing alone.
+
+        ``Prefer: odata.continue-on-error``: BC otherwise stops at the first failed operation
+        and the rest are never tried. The outer request is paced, counted and retried like
+        any POST (only when BC proves it did nothing); an answer that names no response for an
+        operation leaves that operation in doubt, as a lost answer would.
+        """
+        if not 1 <= len(bodies) <= MAX_BATCH_OPERATIONS:
+            raise ValueError(f"a $batch holds 1 to {MAX_BATCH_OPERATIONS} operations")
+        payload = {
+            "requests": [
+                {
+                    "id": str(index),
+                    "method": "POST",
+                    "url": path,
+                    "headers": {"Content-Type": "application/json"},
+                    "body": body,
+                }
+                for index, body in enumerate(bodies)
+            ]
+        }
+        response = self._request(
+            "POST",
+            self._url("$batch"),
+            body=payload,
+            headers={"Prefer": "odata.continue-on-error"},
+            idempotent=False,
+            cost=len(bodies) if self._batch_counts_operations else 1,
+        )
+        answers = self._json(response).get("responses")
+        by_id = {
+            str(answer.get("id")): answer
+            for answer in (answers if isinstance(answers, list) else [])
+            if isinstance(answer, dict)
+        }
+        results: list[Entity | BCError] = []
+        for index in range(len(bodies)):
+            answer = by_id.get(str(index))
+            if answer is None:
+                results.append(
+                    BCRetryableError(None, "", f"BC's $batch answer left operation {index} out")
+                )
+                continue
+            status = int(answer.get("status") or 0)
+            body = answer.get("body")
+            if 200 <= status < 300 and isinstance(body, dict):
+                results.append(body)
+            else:
+                headers = answer.get("headers") or {}
+                retry_after = next(
+                    (str(v) for k, v in headers.items() if str(k).lower() == "retry-after"), None
+                )
+                results.append(error_from_response(status, bc_json.dumps(body), retry_after))
+        return results
 
     def update(self, path: str, body: Mapping[str, Any], etag: str) -> Entity:
         try:
@@ -227,6 +294,7 @@ class HttpBCClient:
         etag: str | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool = True,
+        cost: int = 1,
     ) -> requests.Response:
         started = time.monotonic()
         attempt = 0
@@ -243,7 +311,7 @@ class HttpBCClient:
                 send_headers["Content-Type"] = "application/json"
             if etag is not None:
                 send_headers["If-Match"] = etag
-            response, failure = self._send(method, url, data, send_headers)
+            response, failure = self._send(method, url, data, send_headers, cost)
             error: BCError
             if failure is not None:
                 if isinstance(failure, requests.exceptions.SSLError):
@@ -277,7 +345,12 @@ class HttpBCClient:
             time.sleep(delay)
 
     def _send(
-        self, method: str, url: str, data: bytes | None, headers: Mapping[str, str]
+        self,
+        method: str,
+        url: str,
+        data: bytes | None,
+        headers: Mapping[str, str],
+        cost: int = 1,
     ) -> tuple[requests.Response | None, requests.RequestException | None]:
         """One paced HTTP exchange; the pacer slot is held until the answer is back.
 
@@ -285,7 +358,7 @@ class HttpBCClient:
         (time on the wire, not time waiting for the pacer).
         """
         if self._budget is not None:
-            self._budget.acquire()  # the app's window, shared with every other process
+            self._budget.acquire(cost)  # the app's window, shared with every other process
         slot = self._pacer.acquire()
         started = time.monotonic()
         operation = _operation(method, url)

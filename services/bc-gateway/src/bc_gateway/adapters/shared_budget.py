@@ -76,15 +76,17 @@ class SharedBudget:
     def limit(self) -> str:
         return str(self._item)
 
-    def acquire(self) -> None:
-        """Wait until BC's window (as every process sees it) has room, then take one place."""
+    def acquire(self, cost: int = 1) -> None:
+        """Wait until BC's window (as every process sees it) has room, then take ``cost``
+        places (a ``$batch`` counts its operations when BC is taken to count them)."""
+        cost = min(max(1, cost), self._item.amount)
         while True:
             if self._clock() < self._open_until:
                 return
             try:
                 wait = self._hold_left()
                 if wait <= 0:
-                    if self._limiter.hit(self._item, self._key):
+                    if self._limiter.hit(self._item, self._key, cost=cost):
                         return
                     stats = self._limiter.get_window_stats(self._item, self._key)
                     wait = stats.reset_time - self._clock()
