@@ -3,7 +3,8 @@
 Under a backlog (a month-end run, a first load, BC slow for a while) many payment lines wait
 for BC at once, and BC's budget, 6,000 requests per 5 minutes per app registration (bc-api.md
 §8), is what limits them. Microsoft's advice for that budget is to "use batching to perform
-multiple operations in one call" (the training module "Work with API limits"): one OData
+multiple operations in one call" (the training module "Work with API limits",
+https://learn.microsoft.com/en-us/training/modules/work-with-api/4-limits/): one OData
 ``$batch`` carries up to 100 operations (bc-api.md §6.3). Microsoft does not say whether BC's
 window counts a batch once or once per operation; counted once, a backlog costs a fraction of
 a request per line, and counted per operation it costs what it did, in fewer round trips.

@@ -186,8 +186,9 @@ def read_charge_invoice_payment(
     charge event carries it), one ``InvoicePayment`` list with the invoice and the intent
     expanded says everything a payment posting needs: the invoice (its metadata names the BC
     invoice), the amount paid and that it is paid. Expanding ``data.invoice`` and
-    ``data.payment.payment_intent`` on this list is allowed at the pinned version (the SDK's
-    ``InvoicePaymentService.ListParams`` has ``expand``; stripe-api.md §5). Nothing comes back
+    ``data.payment.payment_intent`` on this list is allowed at the pinned version (stripe 16.1.0,
+    ``stripe/params/_invoice_payment_list_params.py``: ``InvoicePaymentListParams`` has
+    ``expand`` and ``payment``; stripe-api.md §5). Nothing comes back
     when no invoice payment has this intent, or when the intent's latest charge is another
     one: the caller then reads the charge itself.
     """
