@@ -325,7 +325,7 @@ def latency_row(phase: Phase, values: list[float], what: str) -> str:
     p = {pct: percentile(s, pct) * 1000 for pct in (50, 95, 99)}
     if what == "posted":
         # The goal is for the line; the post that books it follows within the poster's
-        # interval (MLC_BATCH_POST_INTERVAL, 2 s: one post for many lines, batch_poster.py).
+        # interval (MLC_BATCH_POST_INTERVAL, 4 s: one post for many lines, batch_poster.py).
         verdict = "booked within the batch interval:"
     else:
         verdict = "meets" if p[99] / 1000 < GOAL_P99_S else "MISSES"

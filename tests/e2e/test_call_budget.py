@@ -3,8 +3,8 @@
 BC's budget is 6,000 requests per 5 minutes for the app, shared with everything else the firm
 connects (bc-api.md §8), so the hot path is counted call by call: a pushed invoice for a known,
 unchanged customer is three Stripe calls and one BC read; a card payment for it is one BC write
-(plus its share of a batch post, here a whole post since it is alone) and at most two Stripe
-reads, however its two events interleave.
+(plus its share of a batch post and its check, here whole since it is alone) and at most two
+Stripe reads, however its two events interleave.
 """
 
 from __future__ import annotations
@@ -84,6 +84,8 @@ def test_an_invoice_and_its_payment_cost_the_minimum_of_calls(
     assert payment["state"] == "succeeded", payment
     stripe, bc = calls.read()
     assert stripe["total"] <= 2, stripe["by_route"]
-    assert bc == 2  # the line's write, and the batch post that carried it alone
+    # The line's write; then the batch post that carried it alone: one read holding it against
+    # BC's open amount, and the post.
+    assert bc == 3
     story = connector.record(int(payment["id"]))["audit"]
     assert any("no BC look-up is needed" in step["summary"] for step in story), story

@@ -243,6 +243,32 @@ class TestPayments:
         assert empty.status_code == 200
         assert empty.get_json()["posted"] == 0
 
+    def test_the_check_before_a_post_finds_the_lines_that_overpay(
+        self, client: Any, admin: Any, company: Any
+    ) -> None:
+        seeded, other = invoice(admin, company), invoice(admin, company)
+        body = payment(other["id"], external_document_number="PI_C")
+        assert client.post("/commands/payments", json=body).status_code == 201
+        check = [
+            {"external_document_number": "PI_A", "bc_invoice_id": seeded["id"], "paid": "300.00"},
+            {"external_document_number": "PI_B", "bc_invoice_id": seeded["id"], "paid": "200.00"},
+            {"external_document_number": "PI_C", "bc_invoice_id": other["id"], "paid": "400.00"},
+        ]
+        before = admin.call("GET", "stats")["apiRequests"]
+        posted = client.post(
+            "/commands/payment-journals/STRIPE/post?report=false", json={"check": check}
+        )
+        after = admin.call("GET", "stats")["apiRequests"]
+
+        assert posted.status_code == 200, posted.get_json()
+        # Both invoices in one read, then the post: two requests.
+        assert after - before == 2
+        [found] = posted.get_json()["overpaid"]
+        assert found["external_document_number"] == "PI_B"
+        assert found["invoice_number"] == seeded["number"]
+        assert Decimal(found["invoice_remaining_amount"]) == Decimal("100.00")
+        assert Decimal(found["overpaid_by"]) == Decimal("100.00")
+
     def test_vouched_facts_are_checked_for_shape_and_currency(
         self, client: Any, admin: Any, company: Any
     ) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Mapping
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -232,21 +234,34 @@ class TestBatchLease:
 class _RecordingBc:
     """Counts posts and how many run at once; BC's own answer for an empty batch."""
 
-    def __init__(self) -> None:
+    def __init__(self, open_amount: Decimal | None = None) -> None:
         self.posts = 0
         self.running = 0
         self.most_at_once = 0
+        self.checked: list[dict[str, Any]] = []
+        self._open = open_amount  # what BC says each invoice has open, for the check
         self._lock = threading.Lock()
 
-    def post_journal(self, journal: str) -> dict[str, Any]:
+    def post_journal(self, journal: str, check: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
         with self._lock:
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
             self.posts += 1
+            self.checked.extend(check)
         time.sleep(0.02)
         with self._lock:
             self.running -= 1
-        return {"journal": journal, "posted": True}
+        overpaid = [
+            {
+                "external_document_number": line["external_document_number"].upper(),
+                "invoice_number": "103001",
+                "invoice_remaining_amount": str(self._open),
+                "overpaid_by": str(Decimal(line["paid"]) - self._open),
+            }
+            for line in check
+            if self._open is not None and Decimal(line["paid"]) > self._open
+        ]
+        return {"journal": journal, "posted": None, "overpaid": overpaid}
 
 
 def _confirmed_line(factory: sessionmaker[Session], journal: str) -> None:
@@ -313,3 +328,26 @@ def test_posters_in_several_threads_never_post_one_batch_at_once(
             )
         ).all()
     assert waiting == []
+
+
+def test_a_line_the_check_before_the_post_finds_overpaying_is_flagged_once(
+    factory: sessionmaker[Session],
+) -> None:
+    journal = random_ref("P")[:10]
+    rules = Rules(payment_journal=journal, auto_post_payments=True, auto_post_refunds=False)
+    bc = _RecordingBc(open_amount=Decimal("0.70"))  # a clerk booked 0.30 in BC meanwhile
+    _confirmed_line(factory, journal)
+    poster = BatchPoster(factory, bc, rules, actor="reconciler", interval_s=0.01)
+    assert poster.tick() == 1
+    assert [line["paid"] for line in bc.checked] == ["1.00"]
+    assert bc.checked[0]["bc_invoice_id"] == "i1"
+    stripe_id = bc.checked[0]["external_document_number"]
+    with factory() as session:
+        posting = session.scalars(select(Posting).where(Posting.stripe_id == stripe_id)).one()
+        record = session.get_one(SyncRecord, posting.record_id)
+        story = session.scalars(
+            select(AuditEvent.summary).where(AuditEvent.record_id == record.id)
+        ).all()
+    assert record.flags == {"overpaid": True, "overpaid_by": "0.30"}
+    assert posting.batch_posted_at is not None
+    assert any("overpays BC invoice 103001 (open: 0.70) by 0.30" in line for line in story)

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 from typing import TypeVar
 
@@ -29,6 +30,8 @@ from bc_gateway.adapters.bc_client import Entity
 from bc_gateway.adapters.bc_errors import BCNotFound
 from bc_gateway.adapters.bc_errors import BCPermanentError
 from bc_gateway.adapters.odata import odata_string
+from bc_gateway.open_amounts import CheckedLine
+from bc_gateway.open_amounts import overpaid_lines
 from bc_gateway.rejections import Rejected
 
 logger = logging.getLogger(__name__)
@@ -238,17 +241,21 @@ def post_connector_journal(
     batches: BatchDirectory,
     *,
     report: bool = True,
+    check: Sequence[CheckedLine] = (),
 ) -> dict[str, Any]:
     """Post one of the connector's own cash-receipt batches; report what was posted.
 
     Any other batch is refused (422, ``journal``) before BC is asked: posting posts every line
     of a batch, so posting someone else's would book their unreviewed lines. ``report=False``
     (the batch poster, which knows its lines from its own records) skips listing the lines
-    first: the post is then the only BC call, and an empty batch is ``posted: null``.
+    first: the post is then the only BC call, and an empty batch is ``posted: null``. ``check``:
+    payment lines to hold against their invoices' open amounts first (``open_amounts``), one
+    read per post; the lines that overpay come back in ``overpaid``.
     """
     code = configured_journal(code, configured, purpose="payments and refunds")
+    overpaid = overpaid_lines(bc, check) if check else []
     if not report:
-        return _post_unlisted(bc, code, batches)
+        return {**_post_unlisted(bc, code, batches), "overpaid": overpaid}
 
     batch, lines = batches.with_batch(
         bc,
@@ -262,6 +269,7 @@ def post_connector_journal(
         "posted": len(lines),
         "line_ids": [line["id"] for line in lines],
         "external_document_numbers": [line.get("externalDocumentNumber") for line in lines],
+        "overpaid": overpaid,
     }
     if not lines:
         return result  # BC would answer "There is nothing to post." as an error

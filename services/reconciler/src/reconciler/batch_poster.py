@@ -7,7 +7,7 @@ line and notes that the batch waits (``store.note_batch_line``, in the confirmin
 every consumer process runs a ``BatchPoster`` thread that looks every quarter second and:
 
 1. takes the batch's lease if lines wait, no other poster holds it, and the batch is due: its
-   last post is ``interval_s`` old (``MLC_BATCH_POST_INTERVAL``, 2 s) or ``max_lines`` lines
+   last post is ``interval_s`` old (``MLC_BATCH_POST_INTERVAL``, 4 s) or ``max_lines`` lines
    wait (``MLC_BATCH_POST_LINES``, 50). A compare-and-set in the database, so exactly one
    poster across all processes posts a batch at a time, and the interval holds across them all.
    It notes which confirmed postings the post will carry;
@@ -17,11 +17,18 @@ every consumer process runs a ``BatchPoster`` thread that looks every quarter se
    meanwhile keep it waiting for the next round), stamps the postings it carried and adds a
    step to each of their records' stories.
 
-Why 2 s: a post is one BC call whatever it carries, so at a steady rate r payments a second a
-payment costs 1 + 1/(2r) calls (1.17 at 3/s, 1.03 at 20/s, under a backlog 1 + 1/50), against
-BC's shared budget of 20 a second (bc-api.md §8). A line is in BC as soon as it is written (the
-latency that matters to the clerk, well under a second); the post that books it follows within
-the interval, and a line after a quiet spell is posted at the next look.
+Before each post the poster holds the batch's payment lines against what BC says their invoices
+have open (one read for all of them, ``bc_gateway.open_amounts``): a line written on what the
+connector knew (``handlers.fast_path``) may meet a payment a clerk booked in BC a moment before,
+and that overpayment is flagged here, as a handler would have flagged it (``_flag_overpaid``).
+
+Why 4 s: a post is two BC calls (the check and the post) whatever it carries, so at a steady
+rate r payments a second a payment costs 1 + 2/(4r) calls (1.17 at 3/s, 1.05 at 10/s, 1.03 at
+20/s, under a backlog 1 + 2/50), against BC's shared budget of 20 a second (bc-api.md §8). A
+line is in BC as soon as it is written (the latency that matters to the clerk, well under a
+second); the post that books it follows within the interval, and a line after a quiet spell is
+posted at the next look. A firm that wants lines booked sooner sets a shorter interval and
+spends 2/(interval x r) more calls a payment.
 
 A post that fails keeps the batch waiting and backs off (doubling up to ``max_backoff_s``); the
 first failure of a streak is told in the waiting records' stories, every one is logged. A poster
@@ -37,7 +44,10 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
@@ -45,6 +55,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from mlconnector.db import utcnow
+from mlconnector.money import format_amount
+from mlconnector.money import from_minor
 from mlconnector.redaction import redact
 from reconciler.adapters.gateways import BcGateway
 from reconciler.adapters.http import GatewayRejected
@@ -53,6 +65,7 @@ from reconciler.models import AuditOutcome
 from reconciler.models import Posting
 from reconciler.models import PostingKind
 from reconciler.models import PostingState
+from reconciler.models import SyncRecord
 from reconciler.rules import Rules
 from reconciler.store import claim_batch
 from reconciler.store import finish_batch
@@ -61,6 +74,8 @@ logger = logging.getLogger(__name__)
 
 # A post carries at most this many postings' stamps; the rest are stamped by the next round.
 MAX_STAMPED = 5000
+# A posting the post carries: id, record, Stripe id, kind, BC invoice, amount, currency.
+_Carried = Row[int, int, str, PostingKind, str | None, int, str]
 # How often each poster looks whether a batch is due (never more often than the interval).
 TICK_S = 0.25
 
@@ -91,7 +106,7 @@ class BatchPoster:
         rules: Rules,
         *,
         actor: str,
-        interval_s: float = 2.0,
+        interval_s: float = 4.0,
         max_lines: int = 50,
         lease_s: float = 120.0,
         max_backoff_s: float = 60.0,
@@ -162,23 +177,40 @@ class BatchPoster:
             )
             if covered is None:
                 return False
-            carried = [
-                (int(row[0]), int(row[1]), str(row[2]))
-                for row in session.execute(
-                    select(Posting.id, Posting.record_id, Posting.stripe_id)
-                    .where(
-                        Posting.kind.in_(kinds),
-                        Posting.state == PostingState.POSTED,
-                        Posting.batch_posted_at.is_(None),
-                    )
-                    .order_by(Posting.id)
-                    .limit(MAX_STAMPED)
+            rows = session.execute(
+                select(
+                    Posting.id,
+                    Posting.record_id,
+                    Posting.stripe_id,
+                    Posting.kind,
+                    Posting.bc_invoice_id,
+                    Posting.amount_minor,
+                    Posting.currency,
                 )
-            ]
+                .where(
+                    Posting.kind.in_(kinds),
+                    Posting.state == PostingState.POSTED,
+                    Posting.batch_posted_at.is_(None),
+                )
+                .order_by(Posting.id)
+                .limit(MAX_STAMPED)
+            ).all()
+        carried = [(int(row[0]), int(row[1]), str(row[2])) for row in rows]
+        check = [
+            {
+                "external_document_number": row.stripe_id,
+                "bc_invoice_id": row.bc_invoice_id,
+                "paid": str(from_minor(int(row.amount_minor), row.currency)),
+            }
+            for row in rows
+            if row.kind is PostingKind.PAYMENT and row.bc_invoice_id
+        ]
         started = time.monotonic()
         error: str | None = None
+        overpaid: list[dict[str, Any]] = []
         try:
-            self._bc.post_journal(journal)
+            result = self._bc.post_journal(journal, check)
+            overpaid = list(result.get("overpaid") or [])
         except GatewayRejected as exc:
             if "nothing to post" not in exc.message.lower():
                 error = f"{type(exc).__name__}: {exc}"
@@ -190,6 +222,7 @@ class BatchPoster:
                 session, journal, holder=self.holder, covered_seq=covered, error=error
             )
             if error is None:
+                self._flag_overpaid(session, rows, overpaid)
                 self._stamp(session, journal, carried, duration_ms)
             elif failures == 1:
                 self._tell_failure(session, journal, carried, error)
@@ -240,6 +273,42 @@ class BatchPoster:
                 for _id, record_id, stripe_id in carried
             ],
         )
+
+    def _flag_overpaid(
+        self, session: Session, rows: Sequence[_Carried], overpaid: list[dict[str, Any]]
+    ) -> None:
+        """Flag the payments BC had less open for than they pay, as a handler would have.
+
+        A payment written on what the connector knew (``handlers.fast_path``) was not held
+        against BC's remaining amount; the check before the post is where a payment booked in
+        BC meanwhile (its notification still on the way) shows. The line posts all the same:
+        BC applies what is open and keeps the rest on the customer's account for a person.
+        """
+        by_number = {str(row.stripe_id).upper(): row for row in rows}
+        now = utcnow()
+        for found in overpaid:
+            row = by_number.get(str(found.get("external_document_number", "")).upper())
+            if row is None:
+                continue
+            record = session.get(SyncRecord, int(row.record_id))
+            if record is None or (record.flags or {}).get("overpaid"):
+                continue  # flagged when it was written
+            by = str(found.get("overpaid_by"))
+            record.flags = {**(record.flags or {}), "overpaid": True, "overpaid_by": by}
+            shown = format_amount(int(row.amount_minor), row.currency)
+            session.add(
+                AuditEvent(
+                    record_id=record.id,
+                    message_id=None,
+                    action="decided",
+                    summary=f"{shown} overpays BC invoice {found.get('invoice_number')} (open: "
+                    f"{found.get('invoice_remaining_amount')}) by {by}: flagged for review "
+                    "(found when the batch was checked before its post)",
+                    outcome=AuditOutcome.SKIPPED,
+                    actor=self._actor,
+                    created_at=now,
+                )
+            )
 
     def _tell_failure(
         self, session: Session, journal: str, carried: list[tuple[int, int, str]], error: str

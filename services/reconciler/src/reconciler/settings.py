@@ -81,8 +81,8 @@ class Settings:
             bc_gateway_url=env("BC_GATEWAY_URL", _http_url, "http://127.0.0.1:8081"),
             gateway_timeout_s=env("GATEWAY_TIMEOUT", float, 60.0),
             claim_lease_s=env("CLAIM_LEASE", float, 120.0),
-            # One post books many lines (batch_poster explains the 2 s and the 50 lines).
-            batch_post_interval_s=env("BATCH_POST_INTERVAL", bounded(float, 0.05, 60.0), 2.0),
+            # One post books many lines (batch_poster explains the 4 s and the 50 lines).
+            batch_post_interval_s=env("BATCH_POST_INTERVAL", bounded(float, 0.05, 60.0), 4.0),
             batch_post_lines=env("BATCH_POST_LINES", bounded_int(1, 10000), 50),
             rules=Rules(
                 payment_journal=env("PAYMENT_JOURNAL", _code, Rules.payment_journal),

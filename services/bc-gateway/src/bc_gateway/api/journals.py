@@ -19,6 +19,7 @@ from bc_gateway.api import json_body
 from bc_gateway.api.schemas import GeneralLinesRequestSchema
 from bc_gateway.api.schemas import GeneralLinesResultSchema
 from bc_gateway.api.schemas import PostJournalQuerySchema
+from bc_gateway.api.schemas import PostJournalRequestSchema
 from bc_gateway.api.schemas import PostJournalResultSchema
 from bc_gateway.api.schemas import validate_journal
 from bc_gateway.general_lines import add_general_lines
@@ -39,7 +40,8 @@ def _rejected(exc: Rejected) -> tuple[Response, int]:
 def post_payment_journal(journal: str) -> dict[str, Any]:
     """Post every line of the named connector batch; BC's refusal comes back as bc_rejected.
 
-    ``?report=false``: post without listing the lines first (one BC call instead of two).
+    ``?report=false``: post without listing the lines first (one BC call instead of two). A body
+    ``{"check": [...]}`` holds payment lines against their invoices' open amounts first.
     """
     code = validate_journal(journal)
     deps = dependencies()
@@ -48,8 +50,16 @@ def post_payment_journal(journal: str) -> dict[str, Any]:
         "MLC_BC_REFUND_JOURNAL": deps.books.refund_journal,
     }
     query = PostJournalQuerySchema().load(request.args.to_dict())
+    body = PostJournalRequestSchema().load(json_body())
     result: dict[str, Any] = PostJournalResultSchema().dump(
-        post_connector_journal(bc_client(), code, configured, deps.batches, report=query["report"])
+        post_connector_journal(
+            bc_client(),
+            code,
+            configured,
+            deps.batches,
+            report=query["report"],
+            check=body["check"],
+        )
     )
     return result
 

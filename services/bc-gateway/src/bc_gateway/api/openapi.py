@@ -274,6 +274,8 @@ def build() -> dict[str, Any]:
                     ),
                     {"in": "query", "schema": schemas.PostJournalQuerySchema},
                 ],
+                body=schemas.PostJournalRequestSchema,
+                body_required=False,
                 responses={
                     "200": json_response("The batch was posted.", schemas.PostJournalResultSchema)
                 },

@@ -26,6 +26,7 @@ from marshmallow import validates_schema
 
 from bc_gateway.general_lines import ACCOUNT_TYPES
 from bc_gateway.general_lines import GeneralLine
+from bc_gateway.open_amounts import CheckedLine
 from bc_gateway.postings import PAYMENT
 from bc_gateway.postings import REFUND
 from bc_gateway.postings import CustomerLine
@@ -226,9 +227,36 @@ class PostJournalQuerySchema(_Strict):
     report = fields.Boolean(load_default=True)
 
 
+class CheckedLineSchema(_Strict):
+    external_document_number = fields.Str(
+        required=True, validate=Code(validators.EXTERNAL_DOCUMENT_NUMBER)
+    )
+    bc_invoice_id = fields.Str(required=True, validate=_GUID)
+    paid = _money(required=True, validate=Amount())
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> CheckedLine:
+        return CheckedLine(**data)
+
+
+class PostJournalRequestSchema(_Strict):
+    # Payment lines to check against their invoices' open amounts before the post.
+    check = fields.List(
+        fields.Nested(CheckedLineSchema), load_default=list, validate=validate.Length(max=5000)
+    )
+
+
+class OverpaidLineSchema(Schema):
+    external_document_number = fields.Str()
+    invoice_number = fields.Str()
+    invoice_remaining_amount = _money()
+    overpaid_by = _money()
+
+
 class PostJournalResultSchema(Schema):
     journal = fields.Str()
     journal_id = fields.Str()
+    overpaid = fields.List(fields.Nested(OverpaidLineSchema))
     posted = fields.Int(allow_none=True)
     line_ids = fields.List(fields.Str())
     external_document_numbers = fields.List(fields.Str())

@@ -8,6 +8,7 @@ internal API and returns its JSON body as a dict (amounts as ``Decimal`` or int 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 from typing import Protocol
 from urllib.parse import quote
@@ -66,8 +67,9 @@ class BcGateway(Protocol):
         unless the command carries ``"overpayment": true``.
         """
 
-    def post_journal(self, journal: str) -> Json:
-        """Post the connector's own payment batch."""
+    def post_journal(self, journal: str, check: Sequence[Mapping[str, Any]] = ()) -> Json:
+        """Post the connector's own payment batch; ``check``: payment lines to hold against
+        their invoices' open amounts first (those that overpay come back in ``overpaid``)."""
 
     def create_general_journal_lines(self, command: Mapping[str, Any]) -> Json:
         """General journal lines (payout fees and transfers), idempotent per line.
@@ -139,10 +141,11 @@ class HttpBcGateway:
     def create_payment(self, command: Mapping[str, Any]) -> Json:
         return self._http.post("/commands/payments", command)
 
-    def post_journal(self, journal: str) -> Json:
+    def post_journal(self, journal: str, check: Sequence[Mapping[str, Any]] = ()) -> Json:
         # The poster knows its lines from its own records: no listing first (one BC call).
         return self._http.post(
-            f"/commands/payment-journals/{quote(journal, safe='')}/post?report=false"
+            f"/commands/payment-journals/{quote(journal, safe='')}/post?report=false",
+            {"check": list(check)},
         )
 
     def create_general_journal_lines(self, command: Mapping[str, Any]) -> Json:
