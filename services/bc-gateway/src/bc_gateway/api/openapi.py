@@ -279,7 +279,7 @@ def build() -> dict[str, Any]:
                 responses={
                     "200": json_response("The batch was posted.", schemas.PostJournalResultSchema)
                 },
-                errors=(*_COMMAND_ERRORS, 404, 413, 422),
+                errors=(*_COMMAND_ERRORS, *_BODY_ERRORS, 404),
                 also_refused={422: [_NOT_CONFIGURED_JOURNAL, _BC_REFUSES]},
             )
         },
