@@ -326,7 +326,7 @@ def latency_row(phase: Phase, values: list[float], what: str) -> str:
     if what == "posted":
         # The goal is for the line; the post that books it follows within the poster's
         # interval (MLC_BATCH_POST_INTERVAL, 4 s: one post for many lines, batch_poster.py).
-        verdict = "booked within the batch interval:"
+        verdict = "(booked by the batch poster within its interval)"
     else:
         verdict = "meets" if p[99] / 1000 < GOAL_P99_S else "MISSES"
     return (

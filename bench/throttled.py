@@ -5,8 +5,9 @@ Run with ``.venv/bin/python bench/throttled.py`` (RabbitMQ on 127.0.0.1:5672, Re
 limits the way the services do:
 
 - **BC** (bc-api.md §8): one sliding window per user, time-compressed from 6,000 requests per
-  5 minutes to ``--bc-limit`` (600) per ``--bc-window`` (30 s): the same 20 requests a second on
-  average, and the same freedom to spend a whole window's requests in a burst. At most 5
+  5 minutes to ``--bc-limit`` (200) per ``--bc-window`` (10 s): the same 20 requests a second on
+  average, and the same freedom to spend a whole window's requests in a burst (a short window,
+  so the backlog spans several and the first window's burst weighs little). At most 5
   requests are processed at once (the rest queue); beyond the window BC answers 429 with
   ``Retry-After``.
 - **Stripe** (stripe-api.md §12): 100 requests a second in live mode (``--stripe-rps``), 20 for
@@ -25,14 +26,16 @@ For each it prints the calls per item the connector made (BC requests BC admitte
 it answered; Stripe requests), the bound the limits allow at those calls per item (BC's window
 divided by BC calls per item, or Stripe's rate divided by Stripe calls, whichever is lower), the
 bound at one BC call per item, and the achieved rate, both over the whole backlog and in the
-steady part after the first window (the first window's burst allowance lets any client beat the
-average rate for a while, so the steady part is the fair comparison). Goal: the steady rate at
-least 90 % of the bound, every record succeeded, no dead letter, nothing for the clerk.
+steady part, over the whole windows after the first: BC's window starts empty, and its burst
+allowance lets any client beat the average rate within the first window, so the whole-backlog
+figure can exceed the bound and the steady part is the fair comparison. Goal: the steady rate
+at least 90 % of the bound, every record succeeded, no dead letter, nothing for the clerk.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import secrets
 import tempfile
 import time
@@ -78,13 +81,22 @@ class Backlog:
     def rate(self) -> float:
         return self.count / self.seconds if self.seconds else 0.0
 
-    def steady_rate(self, after_s: float) -> float | None:
-        """Items per second from ``after_s`` until the last item (None: done before that)."""
-        later = [(t, n) for t, n in self.timeline if t >= after_s]
-        if len(later) < 2 or later[-1][0] - later[0][0] < 1.0:
+    def done_at(self, t: float) -> int:
+        """Items done by ``t`` (the last sample at or before it)."""
+        return max((n for when, n in self.timeline if when <= t), default=0)
+
+    def steady_rate(self, window_s: float) -> float | None:
+        """Items per second over the whole windows after the first (None: fewer than one).
+
+        BC's window starts empty, and its burst allowance lets any client beat the average
+        rate within the first window; after it, a window can only admit what left it a window
+        earlier, so whole windows from then on measure the rate the limit sustains.
+        """
+        windows = math.floor((self.seconds - window_s) / window_s)
+        if windows < 1:
             return None
-        (t0, n0), (t1, n1) = later[0], later[-1]
-        return (n1 - n0) / (t1 - t0)
+        start, end = window_s, window_s * (1 + windows)
+        return (self.done_at(end) - self.done_at(start)) / (end - start)
 
 
 def follow(
@@ -227,12 +239,12 @@ def report(args: argparse.Namespace, backlogs: list[Backlog], dead: int) -> tupl
             f"({backlog.rate() / bound:.2f} of the bound, {backlog.rate() / bound_one:.2f} of "
             "the 1-call bound)",
             (
-                f"  achieved, after the first window: {steady:6.2f}/s   ({steady / bound:.2f} of "
+                f"  achieved, steady part:       {steady:6.2f}/s   ({steady / bound:.2f} of "
                 f"the bound, {steady / bound_one:.2f} of the 1-call bound)   "
                 + ("meets" if steady / bound >= GOAL else "MISSES")
                 + f" >= {GOAL:.0%}"
                 if steady is not None
-                else "  achieved, after the first window: done within the first window"
+                else "  achieved, steady part: the backlog was done before it (a larger --count)"
             ),
             *calls_lines("calls", backlog.calls, backlog.count),
             "",
@@ -286,8 +298,8 @@ def run(args: argparse.Namespace) -> tuple[list[str], bool]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1500, help="invoices, then payments (1500)")
-    parser.add_argument("--bc-limit", type=int, default=600, help="BC requests per window (600)")
-    parser.add_argument("--bc-window", type=float, default=30.0, help="BC window, s (30)")
+    parser.add_argument("--bc-limit", type=int, default=200, help="BC requests per window (200)")
+    parser.add_argument("--bc-window", type=float, default=10.0, help="BC window, s (10)")
     parser.add_argument("--stripe-rps", type=float, default=100.0, help="Stripe rate (100)")
     parser.add_argument("--timeout", type=float, default=600.0, help="per-backlog wait, s (600)")
     parser.add_argument(
