@@ -44,6 +44,7 @@ STACK_ENV = {
     "MLC_BC_RETRY_BUDGET": "2",
     "MLC_GATEWAY_TIMEOUT": "4",
     "MLC_CLAIM_LEASE": "8",
+    "MLC_BATCH_POST_INTERVAL": "0.5",
 }
 
 
