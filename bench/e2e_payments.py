@@ -156,28 +156,37 @@ def percentile(sorted_values: list[float], pct: float) -> float:
     return sorted_values[rank - 1]
 
 
-def sync_invoices(
-    stack: LocalStack, connector: Connector, customer: str, count: int, total: int, timeout: float
-) -> float:
-    """Post ``count`` invoices for a new customer; wait until ``total`` invoices are in Stripe."""
-    company = f"/companies/{stack.company_id}"
+def add_customer(stack: LocalStack, customer: str) -> None:
+    """A BC customer for the benchmark's invoices (with an e-mail, as Stripe customers have)."""
     stack.bc_admin(
         "POST",
-        company + "/customers",
+        f"/companies/{stack.company_id}/customers",
         {"number": customer, "displayName": f"Bench {customer}", "email": "ap@bench.example"},
     )
+
+
+def post_invoices(stack: LocalStack, customer: str, count: int, unit_price: Decimal) -> None:
+    """``count`` posted USD invoices of one line each, in one emulator call."""
     stack.bc_admin(
         "POST",
-        company + "/invoices/bulk",
+        f"/companies/{stack.company_id}/invoices/bulk",
         {
             "count": count,
             "customerNumber": customer,
             "currencyCode": "USD",
-            "unitPrice": Decimal("125.50"),
+            "unitPrice": unit_price,
             "quantity": 1,
             "post": True,
         },
     )
+
+
+def sync_invoices(
+    stack: LocalStack, connector: Connector, customer: str, count: int, total: int, timeout: float
+) -> float:
+    """Post ``count`` invoices for a new customer; wait until ``total`` invoices are in Stripe."""
+    add_customer(stack, customer)
+    post_invoices(stack, customer, count, Decimal("125.50"))
     return wait_until("invoices in Stripe", lambda: all_done(connector, "invoice", total), timeout)
 
 
@@ -392,12 +401,16 @@ def run(args: argparse.Namespace) -> list[str]:
     try:
         return report(args, _run(args, namespace))
     finally:
-        # Each quorum queue left behind is a Raft cluster the broker keeps running.
-        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-        try:
-            Topology.isolated(namespace).delete(connection.channel())
-        finally:
-            connection.close()
+        delete_namespace(namespace)
+
+
+def delete_namespace(namespace: str) -> None:
+    """Delete a run's queues: each quorum queue left behind is a Raft cluster the broker runs."""
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        Topology.isolated(namespace).delete(connection.channel())
+    finally:
+        connection.close()
 
 
 def _run(args: argparse.Namespace, namespace: str) -> list[Phase]:

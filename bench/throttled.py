@@ -44,19 +44,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import pika
 from e2e_payments import AMQP_URL
 from e2e_payments import BcRoutes
 from e2e_payments import CallCounter
 from e2e_payments import Calls
+from e2e_payments import add_customer
 from e2e_payments import calls_lines
+from e2e_payments import delete_namespace
+from e2e_payments import post_invoices
 from sqlalchemy import create_engine
 from sqlalchemy import text
 
 from mlc_local.scenario import Connector
 from mlc_local.stack import LocalStack
 from mlc_local.stack import StackOptions
-from mlconnector.bus import Topology
 
 GOAL = 0.9
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -134,28 +135,12 @@ def batch_operations(stack: LocalStack) -> int:
 def run_invoices(
     stack: LocalStack, connector: Connector, counter: CallCounter, count: int, timeout: float
 ) -> Backlog:
-    company = f"/companies/{stack.company_id}"
     customer = "T" + secrets.token_hex(3).upper()
-    stack.bc_admin(
-        "POST",
-        company + "/customers",
-        {"number": customer, "displayName": f"Bench {customer}", "email": "ap@bench.example"},
-    )
+    add_customer(stack, customer)
     counter.start()
     before, ops = throttled_count(stack), batch_operations(stack)
     released = time.monotonic()
-    stack.bc_admin(
-        "POST",
-        company + "/invoices/bulk",
-        {
-            "count": count,
-            "customerNumber": customer,
-            "currencyCode": "USD",
-            "unitPrice": Decimal("99.90"),
-            "quantity": 1,
-            "post": True,
-        },
-    )
+    post_invoices(stack, customer, count, Decimal("99.90"))
     timeline = follow(connector, "invoice", count, released, timeout)
     return Backlog(
         "invoices",
@@ -288,11 +273,7 @@ def run(args: argparse.Namespace) -> tuple[list[str], bool]:
                 ]
                 return report(args, backlogs, dead_letters(stack))
     finally:
-        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-        try:
-            Topology.isolated(namespace).delete(connection.channel())
-        finally:
-            connection.close()
+        delete_namespace(namespace)
 
 
 def main() -> int:

@@ -11,6 +11,7 @@ stands alone, and the shared package has no use for it yet.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -72,3 +73,20 @@ def _sync_directory(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def add_cursor_arguments(parser: argparse.ArgumentParser, *, setting: str, window: str) -> None:
+    """``--cursor FILE`` and ``--resume`` for a poll, the same in both gateways."""
+    parser.add_argument(
+        "--cursor",
+        type=Path,
+        metavar="FILE",
+        help="save the position in FILE after every page, and continue an unfinished run of "
+        f"the same window from it (default: {setting}, else no cursor)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"continue the unfinished run saved in the cursor file, with its window (give no "
+        f"{window})",
+    )

@@ -280,3 +280,19 @@ class Kit:
 def kit() -> Kit:
     """Shared constants and helpers."""
     return Kit()
+
+
+@pytest.fixture
+def stripe_batch(api: Any) -> str:
+    """A dedicated cash-receipt batch balancing to the clearing account."""
+    batch = api.seed(
+        "journals",
+        {
+            "template": "CASHRCPT",
+            "code": "stripe",
+            "displayName": "Stripe",
+            "balancingAccountType": "G/L Account",
+            "balancingAccountNumber": "10900",
+        },
+    )
+    return str(batch["id"])

@@ -15,19 +15,9 @@ from bc_emulator.config import make_config
 
 
 @pytest.fixture
-def journal(api: Any) -> str:
-    """A cash-receipt batch balancing to the clearing account."""
-    batch = api.seed(
-        "journals",
-        {
-            "template": "CASHRCPT",
-            "code": "stripe",
-            "displayName": "Stripe",
-            "balancingAccountType": "G/L Account",
-            "balancingAccountNumber": "10900",
-        },
-    )
-    return str(batch["id"])
+def journal(stripe_batch: str) -> str:
+    """The cash-receipt batch the lines go to (conftest's ``stripe_batch``)."""
+    return stripe_batch
 
 
 def _batch(api: Any, requests_: list[dict[str, Any]], **headers: str) -> requests.Response:

@@ -15,22 +15,6 @@ LINE = {
 }
 
 
-@pytest.fixture
-def stripe_batch(api: Any) -> str:
-    """A dedicated cash-receipt batch balancing to the clearing account."""
-    batch = api.seed(
-        "journals",
-        {
-            "template": "CASHRCPT",
-            "code": "stripe",
-            "displayName": "Stripe",
-            "balancingAccountType": "G/L Account",
-            "balancingAccountNumber": "10900",
-        },
-    )
-    return str(batch["id"])
-
-
 def _posted_invoice(api: Any, **extra: Any) -> dict[str, Any]:
     invoice: dict[str, Any] = api.seed(
         "invoices", {"customerNumber": "C10000", "post": True, "lines": [LINE], **extra}

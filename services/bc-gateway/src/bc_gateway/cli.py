@@ -54,6 +54,7 @@ from mlconnector.secrets import SecretStoreError
 from mlconnector.secrets import build_secret_store
 from mlconnector.serving import serve
 from mlconnector.state_file import StateFileError
+from mlconnector.state_file import add_cursor_arguments
 from mlconnector.state_file import read_state
 from mlconnector.state_file import write_state
 
@@ -105,19 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     window = poll.add_mutually_exclusive_group()
     window.add_argument("--since-minutes", type=_minutes, help="window: the last N minutes")
     window.add_argument("--since", type=_iso_time, help="window: since this ISO 8601 time")
-    poll.add_argument(
-        "--cursor",
-        type=Path,
-        metavar="FILE",
-        help="save the position in FILE after every page, and continue an unfinished run of "
-        "the same window from it (default: MLC_BC_POLL_CURSOR, else no cursor)",
-    )
-    poll.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the unfinished run saved in the cursor file, with its window (give no "
-        "--since/--since-minutes)",
-    )
+    add_cursor_arguments(poll, setting="MLC_BC_POLL_CURSOR", window="--since/--since-minutes")
     add_progress_arguments(poll)
     commands.add_parser(
         "ping",

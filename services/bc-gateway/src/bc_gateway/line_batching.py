@@ -60,18 +60,15 @@ class LineBatcher:
         line = _Line(path, body)
         with self._cond:
             self._waiting.append(line)
-            while not line.done:
-                if not self._writing:
-                    self._writing = True
-                    break
-                self._cond.wait()
-        while not line.done:
-            self._write_next(bc)
+        while True:
+            # Wait until the line is written, or nobody is writing: then write the next group.
             with self._cond:
                 while not line.done and self._writing:
                     self._cond.wait()
-                if not line.done:
-                    self._writing = True
+                if line.done:
+                    break
+                self._writing = True
+            self._write_next(bc)
         if line.error is not None:
             raise line.error
         assert line.entity is not None

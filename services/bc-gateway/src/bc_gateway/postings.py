@@ -190,16 +190,7 @@ def record_customer_line(
             return result
         if too_much or batch is None:
             raise _exceeds_remaining(line, invoice, remaining)
-        body: dict[str, Any] = {
-            "customerId": invoice["customerId"],
-            "postingDate": line.posting_date,
-            "documentNumber": number,
-            "externalDocumentNumber": external,
-            "amount": line.amount,
-            "description": (line.description or f"Stripe {line.kind} {external}")[:100],
-        }
-        if line.kind == PAYMENT:
-            body["appliesToInvoiceId"] = invoice["id"]
+        body = _line_body(line, str(invoice["customerId"]), str(invoice["id"]), number, external)
         created = _create(bc, batch, body, line, journal, external)
         result.update(line_id=created["id"], created=True)
         return result
@@ -222,22 +213,10 @@ def _write_known(
             f"the {line.kind} is in {line.currency.upper()} but invoice "
             f"{known.invoice_number} is in {known.invoice_currency.upper()}",
         )
-    body: dict[str, Any] = {
-        "customerId": known.customer_id,
-        "postingDate": line.posting_date,
-        "documentNumber": number,
-        "externalDocumentNumber": external,
-        "amount": line.amount,
-        "description": (line.description or f"Stripe {line.kind} {external}")[:100],
-    }
-    if line.kind == PAYMENT:
-        body["appliesToInvoiceId"] = line.bc_invoice_id
+    body = _line_body(line, known.customer_id, line.bc_invoice_id, number, external)
 
     def write(batch: Entity) -> tuple[Entity, Entity]:
-        path = bc.company_path(f"{PAYMENT_BATCHES}({batch['id']})/customerPayments")
-        created = _batcher.create(bc, path, body)  # with the lines written beside it, if any
-        logger.info("created %s line %s in %s for %s", line.kind, created["id"], journal, external)
-        return batch, created
+        return batch, _create(bc, batch, body, line, journal, external, batched=True)
 
     batch, created = batches.with_batch(
         bc, PAYMENT_BATCHES, journal, write, create=True, clearing_account=books.clearing_account
@@ -256,6 +235,23 @@ def _write_known(
     }
 
 
+def _line_body(
+    line: CustomerLine, customer_id: str, invoice_id: str, number: str, external: str
+) -> dict[str, Any]:
+    """The ``customerPayments`` line: a payment is applied to its invoice, a refund is not."""
+    body: dict[str, Any] = {
+        "customerId": customer_id,
+        "postingDate": line.posting_date,
+        "documentNumber": number,
+        "externalDocumentNumber": external,
+        "amount": line.amount,
+        "description": (line.description or f"Stripe {line.kind} {external}")[:100],
+    }
+    if line.kind == PAYMENT:
+        body["appliesToInvoiceId"] = invoice_id
+    return body
+
+
 def _create(
     bc: BCClient,
     batch: Entity,
@@ -263,9 +259,12 @@ def _create(
     line: CustomerLine,
     journal: str,
     external: str,
+    *,
+    batched: bool = False,
 ) -> Entity:
+    """Create the line; ``batched``: beside the lines written at the same moment, if any."""
     path = bc.company_path(f"{PAYMENT_BATCHES}({batch['id']})/customerPayments")
-    created = bc.create(path, body)
+    created = _batcher.create(bc, path, body) if batched else bc.create(path, body)
     logger.info("created %s line %s in %s for %s", line.kind, created["id"], journal, external)
     return created
 

@@ -60,6 +60,7 @@ from mlconnector.money import from_minor
 from mlconnector.redaction import redact
 from reconciler.adapters.gateways import BcGateway
 from reconciler.adapters.http import GatewayRejected
+from reconciler.handlers.postings import overpaid_summary
 from reconciler.models import AuditEvent
 from reconciler.models import AuditOutcome
 from reconciler.models import Posting
@@ -301,9 +302,13 @@ class BatchPoster:
                     record_id=record.id,
                     message_id=None,
                     action="decided",
-                    summary=f"{shown} overpays BC invoice {found.get('invoice_number')} (open: "
-                    f"{found.get('invoice_remaining_amount')}) by {by}: flagged for review "
-                    "(found when the batch was checked before its post)",
+                    summary=overpaid_summary(
+                        shown,
+                        str(found.get("invoice_number")),
+                        found.get("invoice_remaining_amount"),
+                        by,
+                    )
+                    + " (found when the batch was checked before its post)",
                     outcome=AuditOutcome.SKIPPED,
                     actor=self._actor,
                     created_at=now,

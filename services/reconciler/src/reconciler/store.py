@@ -200,7 +200,17 @@ def claim_posting(
         "claimed_at": utcnow(),
     }
     return _claim_leased(
-        session, Posting, Posting.stripe_id, stripe_id, values, PostingState.POSTED, holder, lease_s
+        session,
+        Posting,
+        Posting.stripe_id,
+        stripe_id,
+        values,
+        PostingState.POSTED,
+        holder,
+        lease_s,
+        # Counted with the lease, in the same compare-and-set: 1 means no earlier attempt ever
+        # held it, so none can have written the line (``handlers.fast_path``).
+        on_take={"write_attempts": Posting.write_attempts + 1},
     )
 
 
@@ -252,8 +262,11 @@ def _claim_leased(
     done: PostingState | PayoutState,
     holder: str,
     lease_s: float,
+    on_take: dict[str, Any] | None = None,
 ) -> _Claimed:
     """INSERT … ON CONFLICT (key) DO NOTHING, then take the lease if it is free (one UPDATE).
+
+    ``on_take``: more columns the same UPDATE sets when it takes the lease.
 
     The UPDATE is a compare-and-set: it matches only a row that is not done and whose lease is
     released, run out, or already this holder's. On PostgreSQL a rival UPDATE waits for the
@@ -267,11 +280,6 @@ def _claim_leased(
         .values(**values, claimed_by=holder, lease_expires_at=until)
         .on_conflict_do_nothing(index_elements=[key_column])
     )
-    taken: dict[str, Any] = {"claimed_by": holder, "lease_expires_at": until}
-    if model is Posting:
-        # Counted with the lease, in the same compare-and-set: 1 means no earlier attempt
-        # ever held it, so none can have written the line (``handlers.fast_path``).
-        taken["write_attempts"] = Posting.write_attempts + 1
     session.execute(
         update(model)
         .where(
@@ -284,7 +292,7 @@ def _claim_leased(
                 model.lease_expires_at <= now,
             ),
         )
-        .values(**taken)
+        .values(claimed_by=holder, lease_expires_at=until, **(on_take or {}))
         .execution_options(synchronize_session=False)
     )
     query = select(model).where(key_column == key).execution_options(populate_existing=True)

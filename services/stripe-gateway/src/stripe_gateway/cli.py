@@ -36,6 +36,7 @@ from mlconnector.runtime import load_service_secrets
 from mlconnector.runtime import preflight
 from mlconnector.secrets import build_secret_store
 from mlconnector.serving import serve
+from mlconnector.state_file import add_cursor_arguments
 from stripe_gateway.adapters.stripe_client import StripeCallError
 from stripe_gateway.bootstrap import build_stripe_client
 from stripe_gateway.bootstrap import load_secrets
@@ -89,18 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     poll.add_argument(
         "--until", type=_timestamp, metavar="ISO", help="window end, exclusive (default: now)"
     )
-    poll.add_argument(
-        "--cursor",
-        type=Path,
-        metavar="FILE",
-        help="save the position in FILE after every page, and continue an unfinished run of "
-        "the same window from it (default: MLC_STRIPE_POLL_CURSOR, else no cursor)",
-    )
-    poll.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the unfinished run saved in the cursor file, with its window (give no "
-        "--since/--since-minutes/--until)",
+    add_cursor_arguments(
+        poll, setting="MLC_STRIPE_POLL_CURSOR", window="--since/--since-minutes/--until"
     )
     add_progress_arguments(poll)
 

@@ -248,10 +248,14 @@ class _Overpaid:
         self._unit.step(
             self._record_id,
             "decided",
-            f"{self._shown} overpays BC invoice {number} (open: {remaining}) by "
-            f"{self.flags['overpaid_by']}: flagged for review{then}",
+            overpaid_summary(self._shown, number, remaining, self.flags["overpaid_by"]) + then,
             outcome=AuditOutcome.SKIPPED,
         )
+
+
+def overpaid_summary(shown: str, number: str, remaining: object, by: object) -> str:
+    """The story's words for a payment that pays more than its invoice has open."""
+    return f"{shown} overpays BC invoice {number} (open: {remaining}) by {by}: flagged for review"
 
 
 def _write_line(

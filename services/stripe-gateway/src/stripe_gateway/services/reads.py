@@ -129,6 +129,17 @@ def _refund(refund: stripe.Refund) -> dict[str, Any]:
     }
 
 
+def _intent_payment(client: StripeClient, intent: str) -> stripe.InvoicePayment | None:
+    """The invoice payment made through a PaymentIntent, its invoice and intent expanded."""
+    query = {"payment": {"type": "payment_intent", "payment_intent": intent}}
+    found = list(
+        client.list_invoice_payments(
+            {**query, "expand": ["data.invoice", "data.payment.payment_intent"]}
+        )
+    )
+    return found[0] if found else None
+
+
 def read_charge(client: StripeClient, charge_id: str) -> dict[str, Any]:
     """A charge with its refunds, balance transaction, PaymentIntent and invoice."""
     charge = client.retrieve_charge(charge_id, expand=["refunds", "balance_transaction"])
@@ -139,20 +150,14 @@ def read_charge(client: StripeClient, charge_id: str) -> dict[str, Any]:
     intent = object_id(_get(charge, "payment_intent"))
     invoice: dict[str, Any] | None = None
     invoice_payment: dict[str, Any] | None = None
-    if intent:
-        query = {"payment": {"type": "payment_intent", "payment_intent": intent}}
-        found = list(
-            client.list_invoice_payments(
-                {**query, "expand": ["data.invoice", "data.payment.payment_intent"]}
-            )
-        )
-        if found:
-            invoice_payment = _payment(found[0])
-            linked = _get(found[0], "invoice")
-            if isinstance(linked, stripe.Invoice):
-                invoice = invoice_fields(linked)
-            elif isinstance(linked, str):
-                invoice = invoice_fields(client.retrieve_invoice(linked))
+    found = _intent_payment(client, intent) if intent else None
+    if found is not None:
+        invoice_payment = _payment(found)
+        linked = _get(found, "invoice")
+        if isinstance(linked, stripe.Invoice):
+            invoice = invoice_fields(linked)
+        elif isinstance(linked, str):
+            invoice = invoice_fields(client.retrieve_invoice(linked))
     txn = _get(charge, "balance_transaction")
     return {
         "id": charge.id,
@@ -192,17 +197,12 @@ def read_charge_invoice_payment(
     when no invoice payment has this intent, or when the intent's latest charge is another
     one: the caller then reads the charge itself.
     """
-    query = {"payment": {"type": "payment_intent", "payment_intent": payment_intent}}
-    found = list(
-        client.list_invoice_payments(
-            {**query, "expand": ["data.invoice", "data.payment.payment_intent"]}
-        )
-    )
+    found = _intent_payment(client, payment_intent)
     invoice: dict[str, Any] | None = None
     invoice_payment: dict[str, Any] | None = None
-    if found:
-        payment = _payment(found[0])
-        linked = _get(found[0], "invoice")
+    if found is not None:
+        payment = _payment(found)
+        linked = _get(found, "invoice")
         if payment["charge"] == charge_id and isinstance(linked, stripe.Invoice):
             invoice_payment, invoice = payment, invoice_fields(linked)
     return {
