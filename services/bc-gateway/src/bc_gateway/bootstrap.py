@@ -134,6 +134,7 @@ def build_dependencies(
             refund_journal=settings.refund_journal,
             general_journal=settings.general_journal,
             clearing_account=settings.clearing_account,
+            currency_clearing=settings.currency_clearing,
         ),
         lcy=LocalCurrency(),
         batches=BatchDirectory(),

@@ -11,9 +11,16 @@ With ``post`` the batch is posted afterwards, if it holds any line.
 Before anything is written (issue 10) the batch must be the configured general journal
 (``MLC_BC_GENERAL_JOURNAL``), every line's absolute amount must be within the command's
 ``limit`` (for a payout: what the payout settled, so no line can book more than the payout
-moved), and the limit and every amount may carry no more decimals than the company's local
-currency: ``journalLines`` has no currency field and posts in LCY (bc-api.md §4.11), and BC
-would round any excess away silently.
+moved), and the limit and every amount may carry no more decimals than the command's currency
+allows: BC would round any excess away silently.
+
+``journalLines`` has no currency field (bc-api.md §4.11): BC gives a line the currency of the
+bank account on either side of it, and LCY when neither side is a bank account in another
+currency (table 81 "Gen. Journal Line", ``GetBankAccount`` / ``GetBankBalAccount``: a bank
+account with a currency code sets the line's currency). So the command names its currency,
+and every line must be one BC will book in it: a line in EUR has a EUR bank account on one
+side, and a line in LCY has no foreign bank account on either side. Anything else is refused
+before BC is asked to write, since BC would silently book the amount in another currency.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from marshmallow import ValidationError
 
 from bc_gateway.adapters.bc_client import BCClient
 from bc_gateway.adapters.bc_client import Entity
+from bc_gateway.adapters.odata import odata_string
 from bc_gateway.journals import GENERAL_BATCHES
 from bc_gateway.journals import batch_lines
 from bc_gateway.journals import configured_journal
@@ -113,15 +121,63 @@ def _check_decimals(field: str, value: Decimal, places: int) -> None:
         messages = exc.messages
         reason = messages[0] if isinstance(messages, list) else str(messages)
         raise Rejected(
-            "validation_failed", f"{reason} (the local currency's precision)", field=field
+            "validation_failed", f"{reason} (the currency's precision)", field=field
         ) from None
 
 
-def _lcy_places(bc: BCClient, lcy: LocalCurrency) -> int:
+def _places(currency: str) -> int:
     try:
-        return currency_places(lcy.code(bc))
+        return currency_places(currency)
     except money.MoneyError:
         return DEFAULT_PLACES
+
+
+def bank_currency(bc: BCClient, number: str, lcy: str) -> str:
+    """The currency BC books a bank account in (its ``currencyCode``; blank is the LCY)."""
+    found = (
+        bc.get(
+            bc.company_path("bankAccounts"),
+            {"$filter": f"number eq {odata_string(number.upper())}"},
+        ).get("value")
+        or []
+    )
+    if not found:
+        raise Rejected(
+            "validation_failed", f"BC has no bank account {number.upper()}", field="lines"
+        )
+    return str(found[0].get("currencyCode") or lcy).upper()
+
+
+def check_currency(lines: list[GeneralLine], currency: str, bc: BCClient, lcy: str) -> None:
+    """Every line must be one BC books in ``currency`` (see the module docstring)."""
+    known: dict[str, str] = {}
+
+    def of(number: str) -> str:
+        if number.upper() not in known:
+            known[number.upper()] = bank_currency(bc, number, lcy)
+        return known[number.upper()]
+
+    for index, line in enumerate(lines):
+        banks = [line.account_number] if line.account_type == "Bank Account" else []
+        if line.balancing_account_number and line.balancing_account_type == "Bank Account":
+            banks.append(line.balancing_account_number)
+        currencies = {of(number) for number in banks}
+        booked_in = currencies.pop() if len(currencies) == 1 else None
+        if len(currencies) > 0:
+            raise Rejected(
+                "validation_failed",
+                "the line's two bank accounts are in different currencies",
+                field=f"lines.{index}",
+            )
+        if booked_in is None:
+            booked_in = lcy
+        if booked_in != currency.upper():
+            raise Rejected(
+                "currency_mismatch",
+                f"BC would book line {index} in {booked_in}, not {currency.upper()}: a line in "
+                "a foreign currency needs a bank account in that currency on one side",
+                field=f"lines.{index}",
+            )
 
 
 def add_general_lines(
@@ -133,12 +189,16 @@ def add_general_lines(
     bc: BCClient,
     books: Books,
     lcy: LocalCurrency,
+    currency: str | None = None,
 ) -> dict[str, Any]:
     """Write the lines that are not there yet, optionally post; report each line's fate."""
     code = configured_journal(
         journal, {"MLC_BC_GENERAL_JOURNAL": books.general_journal}, purpose="general lines"
     )
-    check_lines(lines, limit=limit, places=_lcy_places(bc, lcy))
+    local = lcy.code(bc)
+    booked_in = (currency or local).upper()
+    check_lines(lines, limit=limit, places=_places(booked_in))
+    check_currency(lines, booked_in, bc, local)
     batch = ensure_batch(bc, GENERAL_BATCHES, code, books.clearing_account)
     batch_id = str(batch["id"])
     existing = batch_lines(bc, GENERAL_BATCHES, batch_id)

@@ -37,6 +37,8 @@ import datetime as dt
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -55,6 +57,7 @@ from bc_gateway.rejections import Rejected
 from bc_gateway.services import BLANK_GUID
 from bc_gateway.services import LocalCurrency
 from bc_gateway.services import amount
+from mlconnector.clearing import CurrencyClearing
 from mlconnector.validators import check_currency_amount
 
 logger = logging.getLogger(__name__)
@@ -72,6 +75,23 @@ class Books:
     refund_journal: str
     general_journal: str
     clearing_account: str | None
+    # Currencies Stripe settles as charged: their payment batch, balanced by a bank account in
+    # that currency, which a person sets up in BC (``mlconnector.clearing``).
+    currency_clearing: Mapping[str, CurrencyClearing] = dataclasses.field(default_factory=dict)
+
+    def payment_journals(self) -> dict[str, str]:
+        """Every payment batch the connector may write to and post, by the setting naming it."""
+        return {
+            "MLC_BC_PAYMENT_JOURNAL": self.payment_journal,
+            **{
+                f"MLC_CURRENCY_CLEARING[{currency}]": clearing.journal
+                for currency, clearing in self.currency_clearing.items()
+            },
+        }
+
+    def currency_journal(self, code: str) -> CurrencyClearing | None:
+        """The currency batch named ``code``, if it is one."""
+        return next((c for c in self.currency_clearing.values() if c.journal == code.upper()), None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,11 +157,12 @@ def record_customer_line(
     _check_amount(line)
     journal = configured_journal(
         line.journal,
-        {"MLC_BC_PAYMENT_JOURNAL": books.payment_journal}
+        books.payment_journals()
         if line.kind == PAYMENT
         else {"MLC_BC_REFUND_JOURNAL": books.refund_journal},
         purpose=f"{line.kind}s",
     )
+    _check_journal_currency(line, books, journal)
     external = line.external_document_number.strip().upper()
     number = document_number(_PREFIX[line.kind], f"{line.kind}:{external}")
     if line.known is not None:
@@ -176,9 +197,9 @@ def record_customer_line(
             PAYMENT_BATCHES,
             journal,
             look,
-            create=not too_much,
+            create=not too_much and books.currency_journal(journal) is None,
             clearing_account=books.clearing_account,
-            if_missing=no_batch,
+            if_missing=no_batch if too_much else _missing_batch(books, journal),
         )
         if batch is not None:
             result["journal_id"] = batch["id"]
@@ -219,7 +240,13 @@ def _write_known(
         return batch, _create(bc, batch, body, line, journal, external, batched=True)
 
     batch, created = batches.with_batch(
-        bc, PAYMENT_BATCHES, journal, write, create=True, clearing_account=books.clearing_account
+        bc,
+        PAYMENT_BATCHES,
+        journal,
+        write,
+        create=books.currency_journal(journal) is None,
+        clearing_account=books.clearing_account,
+        if_missing=_missing_batch(books, journal),
     )
     return {
         "journal": journal,
@@ -233,6 +260,40 @@ def _write_known(
         "invoice_currency": known.invoice_currency.upper(),
         "invoice_remaining_amount": None,
     }
+
+
+def _check_journal_currency(line: CustomerLine, books: Books, journal: str) -> None:
+    """A currency batch books in its bank account's currency: other payments are refused.
+
+    BC would refuse it too, at the line's insert ("Currency Code must be equal to ..." from
+    table 81 ``GetBankBalAccount``), but only after the batch look-up; this costs no call.
+    """
+    clearing = books.currency_journal(journal)
+    if clearing is not None and clearing.currency != line.currency.lower():
+        raise Rejected(
+            "currency_mismatch",
+            f"batch {journal} books {clearing.currency.upper()} (bank account "
+            f"{clearing.bank_account}), not {line.currency.upper()}",
+            field="journal",
+        )
+
+
+def _missing_batch(books: Books, journal: str) -> Callable[[], Any]:
+    """What a missing currency batch means: a set-up step in BC, said in plain words."""
+    clearing = books.currency_journal(journal)
+
+    def refuse() -> Any:
+        if clearing is None:
+            raise Rejected("not_found", f"BC has no journal batch {journal}", status=404)
+        raise Rejected(
+            "not_found",
+            f"BC has no cash receipt journal batch {journal}: create it with bank account "
+            f"{clearing.bank_account} (in {clearing.currency.upper()}) as its balancing account "
+            "(docs/accounting.md)",
+            status=404,
+        )
+
+    return refuse
 
 
 def _line_body(

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from limits import parse
 
+from mlconnector.clearing import CurrencyClearing
+from mlconnector.clearing import parse_currency_clearing
 from mlconnector.config import ConfigError
 from mlconnector.config import EnvReader
 from mlconnector.config import parse_bool
@@ -165,6 +167,7 @@ class Settings:
     refund_journal: str = "STRIPEREF"
     general_journal: str = "STRIPE"
     clearing_account: str | None = None
+    currency_clearing: Mapping[str, CurrencyClearing] = dataclasses.field(default_factory=dict)
     secret_ttl_s: float = 60.0
     # Where ``poll-invoices`` keeps its resumable position (``--cursor`` overrides); None: nowhere.
     poll_cursor: Path | None = None
@@ -183,6 +186,7 @@ class Settings:
             refund_journal=env("BC_REFUND_JOURNAL", _journal_code, "STRIPEREF"),
             general_journal=env("BC_GENERAL_JOURNAL", _journal_code, "PAYOUT"),
             clearing_account=env.optional("BC_CLEARING_ACCOUNT", _account_number),
+            currency_clearing=env("CURRENCY_CLEARING", parse_currency_clearing, {}),
             secret_ttl_s=env("BC_SECRET_TTL", float, 60.0),
             poll_cursor=env.optional("BC_POLL_CURSOR", Path),
         )

@@ -63,6 +63,7 @@ class RecordKind(enum.StrEnum):
     CUSTOMER = "customer"
     PAYMENT = "payment"
     REFUND = "refund"
+    DISPUTE = "dispute"
     PAYOUT = "payout"
     # A dead-lettered message that concerned no record yet (or could not even be read).
     MESSAGE = "message"
@@ -106,7 +107,12 @@ class PostingKind(enum.StrEnum):
     """What a posting wrote to BC."""
 
     PAYMENT = "payment"
+    # The cash leg of a refund (general journal, docs/accounting.md).
     REFUND = "refund"
+    # One balance transaction of a dispute: funds withdrawn or reinstated.
+    DISPUTE = "dispute"
+    # A booked payout that Stripe then failed: its reversal.
+    PAYOUT_FAILURE = "payout_failure"
 
 
 class PostingState(enum.StrEnum):

@@ -6,6 +6,8 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlconnector.clearing import parse_currency_accounts
+from mlconnector.clearing import parse_currency_clearing
 from mlconnector.config import EnvReader
 from mlconnector.config import bounded
 from mlconnector.config import bounded_int
@@ -94,6 +96,13 @@ class Settings:
                 bank_account=env("BANK_ACCOUNT", _code, Rules.bank_account),
                 clearing_account=env("CLEARING_ACCOUNT", _code, Rules.clearing_account),
                 lcy_currency=env("LCY_CURRENCY", _currency, Rules.lcy_currency),
+                refund_account=env("REFUND_ACCOUNT", _code, Rules.refund_account),
+                dispute_account=env("DISPUTE_ACCOUNT", _code, Rules.dispute_account),
+                dispute_fee_account=env("DISPUTE_FEE_ACCOUNT", _code, Rules.dispute_fee_account),
+                fee_tax_account=env.optional("FEE_TAX_ACCOUNT", _code),
+                fx_account=env("FX_ACCOUNT", _code, Rules.fx_account),
+                currency_clearing=env("CURRENCY_CLEARING", parse_currency_clearing, {}),
+                payout_banks=env("PAYOUT_BANKS", parse_currency_accounts, {}),
             ),
         )
         if settings.claim_lease_s <= settings.gateway_timeout_s:

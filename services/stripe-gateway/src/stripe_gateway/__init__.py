@@ -34,13 +34,14 @@ def create_app(
 
     from stripe_gateway.api import charges
     from stripe_gateway.api import customers
+    from stripe_gateway.api import disputes
     from stripe_gateway.api import invoices
     from stripe_gateway.api import openapi
     from stripe_gateway.api import payouts
     from stripe_gateway.api import webhooks
     from stripe_gateway.errors import register_error_handlers
 
-    for module in (webhooks, customers, invoices, charges, payouts):
+    for module in (webhooks, customers, invoices, charges, disputes, payouts):
         app.register_blueprint(module.bp)
     app.register_blueprint(openapi.bp)
     register_error_handlers(app)

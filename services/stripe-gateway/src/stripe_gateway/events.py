@@ -20,8 +20,14 @@ HANDLED_EVENTS: tuple[str, ...] = (
     "invoice.paid",
     "charge.succeeded",
     "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+    "charge.dispute.closed",
     "payout.paid",
     "payout.reconciliation_completed",
+    "payout.failed",
 )
 
 #: Routing-key prefix of every Stripe event on the bus (``stripe.event.invoice.paid``).

@@ -19,5 +19,6 @@ PERMISSIONS: dict[str, str] = {
     "payments.create_payment": WRITE,
     "payments.create_refund": WRITE,
     "journals.general_journal_lines": WRITE,
+    "journals.lcy_amounts": READ,
     "journals.post_payment_journal": POST,
 }

@@ -1,4 +1,5 @@
-"""Journal commands: post the connector's own payment batches, write payout G/L lines.
+"""Journal commands: post the connector's own payment batches, write payout G/L lines, value
+foreign amounts in the local currency.
 
 Only the configured batches can be named (``MLC_BC_PAYMENT_JOURNAL`` and
 ``MLC_BC_REFUND_JOURNAL`` for posting, ``MLC_BC_GENERAL_JOURNAL`` for payout lines); any other
@@ -13,11 +14,14 @@ from flask import Blueprint
 from flask import Response
 from flask import request
 
+from bc_gateway import exchange_rates
 from bc_gateway.api import bc_client
 from bc_gateway.api import dependencies
 from bc_gateway.api import json_body
 from bc_gateway.api.schemas import GeneralLinesRequestSchema
 from bc_gateway.api.schemas import GeneralLinesResultSchema
+from bc_gateway.api.schemas import LcyAmountsRequestSchema
+from bc_gateway.api.schemas import LcyAmountsResultSchema
 from bc_gateway.api.schemas import PostJournalQuerySchema
 from bc_gateway.api.schemas import PostJournalRequestSchema
 from bc_gateway.api.schemas import PostJournalResultSchema
@@ -46,7 +50,7 @@ def post_payment_journal(journal: str) -> dict[str, Any]:
     code = validate_journal(journal)
     deps = dependencies()
     configured = {
-        "MLC_BC_PAYMENT_JOURNAL": deps.books.payment_journal,
+        **deps.books.payment_journals(),
         "MLC_BC_REFUND_JOURNAL": deps.books.refund_journal,
     }
     query = PostJournalQuerySchema().load(request.args.to_dict())
@@ -72,6 +76,7 @@ def general_journal_lines() -> dict[str, Any]:
     report = add_general_lines(
         command["lines"],
         journal=command["journal"],
+        currency=command["currency"],
         limit=command["limit"],
         post=command["post"],
         bc=bc_client(),
@@ -79,4 +84,21 @@ def general_journal_lines() -> dict[str, Any]:
         lcy=deps.lcy,
     )
     result: dict[str, Any] = GeneralLinesResultSchema().dump(report)
+    return result
+
+
+@bp.post("/lcy-amounts")
+def lcy_amounts() -> dict[str, Any]:
+    """BC's local-currency value of amounts in another currency (``exchange_rates``)."""
+    command = LcyAmountsRequestSchema().load(json_body())
+    bc = bc_client()
+    result: dict[str, Any] = LcyAmountsResultSchema().dump(
+        exchange_rates.lcy_amounts(
+            bc,
+            command["currency"],
+            command["posting_date"],
+            command["amounts"],
+            dependencies().lcy.code(bc),
+        )
+    )
     return result

@@ -300,10 +300,31 @@ def build() -> dict[str, Any]:
                 also_refused={
                     422: [
                         "a `limit` that is not positive, or a line amount of zero or above it",
-                        "more decimals than the local currency has",
+                        "more decimals than the command's currency has",
+                        "`currency_mismatch`: a line BC would book in another currency than "
+                        "the command's (a foreign currency needs its bank account on one side)",
                         _NOT_CONFIGURED_JOURNAL,
                         _BC_REFUSES,
                     ]
+                },
+            )
+        },
+    )
+    spec.path(
+        path="/commands/lcy-amounts",
+        operations={
+            "post": _command(
+                "journals.lcy_amounts",
+                "BC's local-currency value of amounts in another currency on a posting date.",
+                body=schemas.LcyAmountsRequestSchema,
+                responses={
+                    "200": json_response(
+                        "Each amount in the local currency.", schemas.LcyAmountsResultSchema
+                    )
+                },
+                errors=(*_COMMAND_ERRORS, *_BODY_ERRORS, 404),
+                also_refused={
+                    422: ["a rate BC quotes through a relational currency"],
                 },
             )
         },

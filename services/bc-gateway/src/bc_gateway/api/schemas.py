@@ -294,6 +294,8 @@ class GeneralLinesRequestSchema(_Strict):
     """Lines of one payout; ``limit`` is the most any one line may carry (see general_lines)."""
 
     journal = fields.Str(validate=Code(validators.JOURNAL_CODE), load_default=None)
+    # What BC books every line in; absent: the company's local currency (general_lines).
+    currency = fields.Str(validate=[_CURRENCY, Currency()], load_default=None)
     limit = _money(required=True, validate=Amount())
     post = StrictBool(load_default=False)  # it posts a batch: only a JSON true or false
     lines = fields.List(
@@ -327,3 +329,31 @@ class GeneralLinesResultSchema(Schema):
     journal_id = fields.Str()
     posted = fields.Int()
     lines = fields.List(fields.Nested(GeneralLineResultSchema))
+
+
+# -- local-currency values -----------------------------------------------------------------
+
+
+class LcyAmountsRequestSchema(_Strict):
+    """Amounts in ``currency`` as journal lines posted on ``posting_date`` would carry them."""
+
+    currency = fields.Str(required=True, validate=[_CURRENCY, Currency()])
+    posting_date = fields.Date(required=True)
+    amounts = fields.List(
+        _money(required=True, validate=Amount()),
+        required=True,
+        validate=validate.Length(min=1, max=1000),
+    )
+
+
+class LcyRateSchema(Schema):
+    starting_date = fields.Str(allow_none=True)
+    exchange_rate_amount = fields.Str()
+    relational_exchange_rate_amount = fields.Str()
+
+
+class LcyAmountsResultSchema(Schema):
+    currency = fields.Str()
+    lcy = fields.Str()
+    rate = fields.Nested(LcyRateSchema, allow_none=True)
+    amounts_lcy = fields.List(fields.Decimal(as_string=True))

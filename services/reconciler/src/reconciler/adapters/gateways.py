@@ -46,6 +46,9 @@ class StripeGateway(Protocol):
         """The invoice a charge paid (``invoice``, ``invoice_payment``; nulls if none), in one
         Stripe call."""
 
+    def get_dispute(self, dispute_id: str) -> Json:
+        """A dispute with its reason, evidence deadline and every balance transaction it moved."""
+
     def get_payout(self, payout_id: str) -> Json:
         """A payout."""
 
@@ -74,8 +77,12 @@ class BcGateway(Protocol):
     def create_general_journal_lines(self, command: Mapping[str, Any]) -> Json:
         """General journal lines (payout fees and transfers), idempotent per line.
 
-        The command's ``limit`` bounds every line's absolute amount (what the payout settled).
+        The command's ``limit`` bounds every line's absolute amount (what the payout settled);
+        its ``currency`` is what BC must book every line in.
         """
+
+    def lcy_amounts(self, currency: str, posting_date: str, amounts: Sequence[str]) -> Json:
+        """BC's local-currency value of amounts in ``currency`` posted on ``posting_date``."""
 
 
 class HttpStripeGateway:
@@ -115,6 +122,9 @@ class HttpStripeGateway:
             {"payment_intent": payment_intent},
         )
 
+    def get_dispute(self, dispute_id: str) -> Json:
+        return self._http.get(f"/commands/disputes/{quote(dispute_id, safe='')}")
+
     def get_payout(self, payout_id: str) -> Json:
         return self._http.get(f"/commands/payouts/{quote(payout_id, safe='')}")
 
@@ -150,3 +160,9 @@ class HttpBcGateway:
 
     def create_general_journal_lines(self, command: Mapping[str, Any]) -> Json:
         return self._http.post("/commands/general-journal-lines", command)
+
+    def lcy_amounts(self, currency: str, posting_date: str, amounts: Sequence[str]) -> Json:
+        return self._http.post(
+            "/commands/lcy-amounts",
+            {"currency": currency, "posting_date": posting_date, "amounts": list(amounts)},
+        )

@@ -15,6 +15,7 @@ from mlconnector.contracts import BC_INVOICE_OBSERVED
 from mlconnector.contracts import BC_NOTIFICATION_PREFIX
 from mlconnector.contracts import STRIPE_EVENT_PREFIX
 from reconciler.handlers import customers
+from reconciler.handlers import disputes
 from reconciler.handlers import invoices
 from reconciler.handlers import payments
 from reconciler.handlers import payouts
@@ -24,13 +25,22 @@ from reconciler.unit import Unit
 
 Handler = Callable[[Unit], None]
 
+DISPUTE_TYPES = (
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+    "charge.dispute.closed",
+)
 # The Stripe event types the stripe-gateway publishes (its HANDLED_EVENTS).
 STRIPE_TYPES = (
     "invoice.paid",
     "charge.succeeded",
     "charge.refunded",
+    *DISPUTE_TYPES,
     "payout.paid",
     "payout.reconciliation_completed",
+    "payout.failed",
 )
 BC_CHANGE_TYPES = ("created", "updated", "deleted", "collection")
 
@@ -56,6 +66,8 @@ HANDLERS: dict[str, Handler] = {
     STRIPE_EVENT_PREFIX + "charge.refunded": refunds.on_charge_refunded,
     STRIPE_EVENT_PREFIX + "payout.paid": payouts.on_payout,
     STRIPE_EVENT_PREFIX + "payout.reconciliation_completed": payouts.on_payout,
+    STRIPE_EVENT_PREFIX + "payout.failed": payouts.on_payout_failed,
+    **{STRIPE_EVENT_PREFIX + t: disputes.on_dispute for t in DISPUTE_TYPES},
 }
 
 

@@ -1,37 +1,57 @@
-"""Payouts: match the payout's balance transactions to postings, then book fees and the transfer.
+"""Payouts: match the payout's balance transactions to postings, then book fees, FX and the net.
 
-Every charge and refund settled by the payout should have a posting (its BC line). The fee total
-goes to the fee G/L account and the payout's net amount to the bank account, both against the
-Stripe clearing account, as general journal lines; with the payments credited to the clearing
-account by the payment batch, the clearing account then nets to zero for the payout. Anything
-that cannot be matched is listed on the payout record, never guessed.
+Every movement a payout settles was booked at its own event (a payment, a refund's cash leg, a
+dispute's withdrawal or reinstatement: docs/accounting.md); the payout books what only it
+itemizes (``payout_plan``): fees by account, the FX difference of payments Stripe converted,
+and its net to the firm's bank account in the payout's currency, each line against the clearing
+account of that currency. The clearing account is then back to the amounts of what is not paid
+out yet. Anything that cannot be matched is listed on the payout record, never guessed.
 
-The command carries a ``limit`` that bc-gateway holds every line to: what the payout settled,
-its net amount plus its fees. Not the net alone: refunds in the same payout can leave a net
-smaller than the fees, and the fee line must still go through.
+The command carries a ``limit`` that bc-gateway holds every line to: what the payout's balance
+transactions moved, their amounts plus their fees.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
 from mlconnector.money import format_amount
 from mlconnector.money import from_minor
+from mlconnector.money import to_minor
+from reconciler.handlers import cash_moves
 from reconciler.handlers.leases import give_back
 from reconciler.models import AuditOutcome
 from reconciler.models import Payout
 from reconciler.models import PayoutState
 from reconciler.models import Posting
+from reconciler.models import PostingKind
+from reconciler.models import PostingState
 from reconciler.models import RecordKind
 from reconciler.models import RecordState
+from reconciler.payout_plan import Booked
+from reconciler.payout_plan import FeeAccounts
+from reconciler.payout_plan import PayoutPlan
+from reconciler.payout_plan import booking_key
+from reconciler.payout_plan import plan_payout
+from reconciler.rules import BANK
+from reconciler.rules import GL
 from reconciler.rules import HandlerDeps
 from reconciler.store import claim_payout
 from reconciler.unit import Unit
 
-MATCHABLE_TYPES = {"charge": "payment", "payment": "payment", "refund": "refund"}
-IGNORED_TYPES = {"payout"}
+
+def _unmatched_payout(unit: Unit, record_id: int, payout: dict[str, Any], reason: str) -> None:
+    unit.step(record_id, "decided", f"unmatched: {reason}", outcome=AuditOutcome.SKIPPED)
+    unit.update(
+        record_id,
+        state=RecordState.UNMATCHED,
+        amount_minor=int(payout["amount"]),
+        currency=str(payout["currency"]).lower(),
+        last_error=reason,
+    )
 
 
 def on_payout(unit: Unit) -> None:
@@ -50,9 +70,9 @@ def on_payout(unit: Unit) -> None:
         )
         return
     existing = unit.read(
-        lambda s: s.scalar(select(Payout).where(Payout.stripe_payout_id == payout_id))
+        lambda s: s.scalar(select(Payout.state).where(Payout.stripe_payout_id == payout_id))
     )
-    if existing is not None and existing.state is PayoutState.POSTED:
+    if existing is PayoutState.POSTED:
         unit.step(
             record_id,
             "decided",
@@ -61,100 +81,58 @@ def on_payout(unit: Unit) -> None:
         )
         unit.update(record_id, state=RecordState.SUCCEEDED)
         return
+    rules = deps.rules
+    currency = str(payout["currency"]).lower()
+    bank = rules.payout_bank(currency)
+    if not rules.settles_as_charged(currency):
+        _unmatched_payout(
+            unit,
+            record_id,
+            payout,
+            f"payout is in {currency.upper()}, and no clearing account is set for it: add "
+            f"{currency}=<batch>/<bank account in {currency.upper()}> to MLC_CURRENCY_CLEARING "
+            "(docs/accounting.md), then replay",
+        )
+        return
+    if bank is None:
+        _unmatched_payout(
+            unit,
+            record_id,
+            payout,
+            f"no bank account receives payouts in {currency.upper()}: add "
+            f"{currency}=<bank account> to MLC_PAYOUT_BANKS, then replay",
+        )
+        return
     transactions = unit.call(
         record_id,
         f"listed the balance transactions of payout {payout_id}",
         deps.stripe.payout_balance_transactions,
         payout_id,
     )
-    currency = str(payout["currency"]).lower()
-    sources = [str(t.get("source")) for t in transactions if t.get("type") in MATCHABLE_TYPES]
-    posted = unit.read(
-        lambda s: {
-            p.stripe_id: p for p in s.scalars(select(Posting).where(Posting.stripe_id.in_(sources)))
-        }
+    keys = [booking_key(t) for t in transactions]
+    booked, company_id = unit.read(lambda s: _booked(s, keys))
+    plan = plan_payout(
+        transactions,
+        booked,
+        currency=currency,
+        accounts=FeeAccounts(
+            rules.fee_account, rules.tax_on_fee_account, rules.dispute_fee_account
+        ),
     )
-    unmatched: list[dict[str, Any]] = []
-    company_id = next((p.bc_company_id for p in posted.values()), None)
-    fee_minor = 0
-    for txn in transactions:
-        kind = str(txn.get("type"))
-        if kind in IGNORED_TYPES:
-            continue
-        fee_minor += int(txn.get("fee", 0))
-        source = str(txn.get("source"))
-        if kind not in MATCHABLE_TYPES:
-            unmatched.append(
-                {
-                    "balance_transaction": txn.get("id"),
-                    "reason": f"type {kind} is not booked automatically",
-                }
-            )
-        elif source not in posted:
-            unmatched.append(
-                {
-                    "balance_transaction": txn.get("id"),
-                    "reason": f"{kind} {source} has no BC posting",
-                }
-            )
     net_minor = int(payout["amount"])
     unit.step(
         record_id,
         "decided",
         f"payout {payout_id}: {len(transactions)} transaction(s), "
-        f"fees {format_amount(fee_minor, currency)}, net {format_amount(net_minor, currency)}, "
-        f"{len(unmatched)} unmatched",
-        request={"unmatched": unmatched},
+        f"fees {format_amount(plan.fee_total, currency)}, "
+        f"net {format_amount(net_minor, currency)}, "
+        f"{len(plan.converted)} converted payment(s), {len(plan.unmatched)} unmatched",
+        request={"unmatched": plan.unmatched},
     )
-    rules = deps.rules
-    if currency != rules.lcy_currency:
-        reason = (
-            f"payout is in {currency.upper()}; BC's standard journal lines post in "
-            f"{rules.lcy_currency.upper()} only, so it must be booked by hand"
-        )
-        unit.step(record_id, "decided", f"unmatched: {reason}", outcome=AuditOutcome.SKIPPED)
-        unit.update(
-            record_id,
-            state=RecordState.UNMATCHED,
-            amount_minor=net_minor,
-            currency=currency,
-            last_error=reason,
-        )
-        return
-    day = deps.today().isoformat()
-    # Document No. is Code[20]: a payout id (27 characters) does not fit, its tail does.
-    document = ("PO" + payout_id.removeprefix("po_")[-18:]).upper()
-    lines: list[dict[str, Any]] = []
-
-    def pair(account_type: str, account: str, amount_minor: int, suffix: str, text: str) -> None:
-        amount = from_minor(amount_minor, currency)
-        lines.append(
-            {
-                "account_type": account_type,
-                "account_number": account,
-                "amount": str(amount),
-                "posting_date": day,
-                "document_number": document,
-                "external_document_number": f"{payout_id}-{suffix}",
-                "description": f"Stripe {text} {payout_id}"[:100],
-            }
-        )
-        lines.append(
-            {
-                "account_type": "G/L Account",
-                "account_number": rules.clearing_account,
-                "amount": str(-amount),
-                "posting_date": day,
-                "document_number": document,
-                "external_document_number": f"{payout_id}-{suffix}C",
-                "description": f"Stripe {text} {payout_id}"[:100],
-            }
-        )
-
-    if fee_minor:
-        pair("G/L Account", rules.fee_account, fee_minor, "F", "fees")
-    pair("Bank Account", rules.bank_account, net_minor, "N", "payout")
-    limit = str(from_minor(abs(net_minor) + abs(fee_minor), currency))
+    fx_minor = _fx_difference(unit, record_id, plan, currency)
+    lines = _lines(deps, payout_id, currency, bank, plan, fx_minor, net_minor)
+    moved = sum(abs(int(t.get("amount") or 0)) + abs(int(t.get("fee") or 0)) for t in transactions)
+    limit = str(from_minor(max(moved, abs(net_minor), abs(fx_minor), 1), currency))
     with unit.tx() as session:
         row = claim_payout(
             session,
@@ -174,13 +152,20 @@ def on_payout(unit: Unit) -> None:
             outcome=AuditOutcome.SKIPPED,
         )
     else:
+        command = {
+            "journal": rules.payout_journal,
+            "currency": currency,
+            "limit": limit,
+            "lines": lines,
+            "post": True,
+        }
         try:
             result = unit.call(
                 record_id,
                 f"booked fees and transfer of payout {payout_id} in batch {rules.payout_journal}",
                 deps.bc.create_general_journal_lines,
-                {"journal": rules.payout_journal, "limit": limit, "lines": lines, "post": True},
-                request={"journal": rules.payout_journal, "limit": limit, "lines": len(lines)},
+                command,
+                request={**command, "lines": len(lines)},
             )
         except Exception as exc:
             give_back(unit, Payout, payout_row_id, exc)
@@ -189,25 +174,188 @@ def on_payout(unit: Unit) -> None:
         with unit.tx() as session:
             row = session.get_one(Payout, payout_row_id, populate_existing=True)
             row.bc_company_id = company_id
-            row.fee_minor = fee_minor
+            row.fee_minor = plan.fee_total
             row.net_minor = net_minor
             row.state = PayoutState.POSTED
-            row.fee_line_id = line_ids[0] if fee_minor and line_ids else None
-            row.bank_line_id = line_ids[-2] if len(line_ids) >= 2 else None
-            row.unmatched = unmatched
+            row.fee_line_id = line_ids[0] if plan.fee_total and line_ids else None
+            row.bank_line_id = line_ids[-1] if line_ids else None
+            row.unmatched = plan.unmatched
             row.lease_expires_at = None
             unit.step(
                 record_id,
                 "result",
-                f"payout {payout_id} reconciled: fees {format_amount(fee_minor, currency)} and "
-                f"{format_amount(net_minor, currency)} to the bank, against the clearing account",
+                f"payout {payout_id} reconciled: fees {format_amount(plan.fee_total, currency)}"
+                + (f", FX difference {format_amount(fx_minor, currency)}" if fx_minor else "")
+                + f" and {format_amount(net_minor, currency)} to bank account {bank}, against "
+                f"the clearing account {rules.clearing_for(currency)[1]}",
             )
+    flags: dict[str, Any] = {}
+    if plan.unmatched:
+        flags = {
+            "unmatched_transactions": len(plan.unmatched),
+            "needs_person": "payout_unmatched",
+            "todo": "Book the unmatched balance transactions of this payout by hand against "
+            "the clearing account (the payout page lists them).",
+        }
     unit.update(
         record_id,
         state=RecordState.SUCCEEDED,
         amount_minor=net_minor,
         currency=currency,
         bc_company_id=company_id,
-        flags={"unmatched_transactions": len(unmatched)} if unmatched else {},
+        flags=flags,
+        last_error=None,
+    )
+
+
+def _booked(session: Any, keys: list[str]) -> tuple[dict[str, Booked], str | None]:
+    rows = session.scalars(
+        select(Posting).where(Posting.stripe_id.in_(keys), Posting.state == PostingState.POSTED)
+    ).all()
+    booked = {
+        p.stripe_id: Booked(
+            kind=p.kind.value,
+            amount_minor=p.amount_minor,
+            currency=p.currency,
+            posted_on=p.posted_at.date() if p.posted_at else None,
+        )
+        for p in rows
+    }
+    company = next((p.bc_company_id for p in rows if p.bc_company_id), None)
+    return booked, company
+
+
+def _fx_difference(unit: Unit, record_id: int, plan: PayoutPlan, currency: str) -> int:
+    """BC's LCY value of the converted payments minus what Stripe settled, in minor units.
+
+    Positive: BC valued the payments above what Stripe paid out (a loss). BC computes each
+    value; bc-gateway reads BC's exchange rate for the payment's posting date.
+    """
+    deps: HandlerDeps = unit.deps
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for item in plan.converted:
+        day = (item.booked.posted_on or deps.today()).isoformat()
+        groups.setdefault((item.booked.currency, day), []).append(item)
+    difference = 0
+    for (paid_in, day), items in groups.items():
+        amounts = [str(from_minor(i.booked.amount_minor, paid_in)) for i in items]
+        answer = unit.call(
+            record_id,
+            f"read BC's {currency.upper()} value of {len(items)} {paid_in.upper()} payment(s) "
+            f"posted on {day}",
+            deps.bc.lcy_amounts,
+            paid_in,
+            day,
+            amounts,
+        )
+        values = [Decimal(str(v)) for v in answer.get("amounts_lcy", [])]
+        for item, value in zip(items, values, strict=True):
+            difference += to_minor(value, currency) - item.settled_minor
+    return difference
+
+
+def _lines(
+    deps: HandlerDeps,
+    payout_id: str,
+    currency: str,
+    bank: str,
+    plan: PayoutPlan,
+    fx_minor: int,
+    net_minor: int,
+) -> list[dict[str, Any]]:
+    rules = deps.rules
+    clearing_type, clearing = rules.clearing_for(currency)
+    day = deps.today().isoformat()
+    # Document No. is Code[20]: a payout id (27 characters) does not fit, its tail does.
+    document = ("PO" + payout_id.removeprefix("po_")[-18:]).upper()
+    lines: list[dict[str, Any]] = []
+
+    def line(account_type: str, account: str, minor: int, suffix: str, text: str) -> None:
+        lines.append(
+            {
+                "account_type": account_type,
+                "account_number": account,
+                "amount": str(from_minor(minor, currency)),
+                "posting_date": day,
+                "document_number": document,
+                "external_document_number": f"{payout_id}-{suffix}",
+                "description": f"Stripe {text} {payout_id}"[:100],
+                "balancing_account_type": clearing_type,
+                "balancing_account_number": clearing,
+            }
+        )
+
+    suffixes = {
+        rules.fee_account: "F",
+        rules.tax_on_fee_account: "T",
+        rules.dispute_fee_account: "D",
+    }
+    texts = {
+        rules.fee_account: "fees",
+        rules.tax_on_fee_account: "tax on fees",
+        rules.dispute_fee_account: "dispute fees",
+    }
+    for account, minor in sorted(plan.fees.items()):
+        if minor:
+            line(GL, account, minor, suffixes.get(account, "F"), texts.get(account, "fees"))
+    if fx_minor:
+        line(GL, rules.fx_account, fx_minor, "X", "FX difference")
+    line(BANK, bank, net_minor, "N", "payout")
+    return lines
+
+
+def on_payout_failed(unit: Unit) -> None:
+    """A payout the bank refused: reverse its transfer if it was booked; a person checks why."""
+    deps: HandlerDeps = unit.deps
+    payout_id = str(unit.envelope.data["object_id"])
+    record_id = unit.record(RecordKind.PAYOUT, f"stripe:payout:{payout_id}", stripe_ref=payout_id)
+    payout = unit.call(
+        record_id, f"fetched Stripe payout {payout_id}", deps.stripe.get_payout, payout_id
+    )
+    if payout.get("status") != "failed":
+        unit.step(
+            record_id,
+            "decided",
+            f"payout is {payout.get('status')}, not failed; nothing to reverse",
+            outcome=AuditOutcome.SKIPPED,
+        )
+        return
+    currency = str(payout["currency"]).lower()
+    posted = unit.read(
+        lambda s: s.execute(
+            select(Payout.net_minor, Payout.bc_company_id).where(
+                Payout.stripe_payout_id == payout_id, Payout.state == PayoutState.POSTED
+            )
+        ).first()
+    )
+    bank = deps.rules.payout_bank(currency)
+    if posted is not None and bank is not None:
+        cash_moves.book(
+            unit,
+            record_id,
+            cash_moves.CashMove(
+                kind=PostingKind.PAYOUT_FAILURE,
+                stripe_id=payout_id,
+                amount_minor=int(posted[0] or payout["amount"]),
+                currency=currency,
+                account=bank,
+                account_type=BANK,
+                prefix="PF",
+                text=f"failed payout {payout_id}: transfer reversed",
+                bc_company_id=str(posted[1] or ""),
+            ),
+        )
+    todo = (
+        f"Stripe could not pay out {format_amount(int(payout['amount']), currency)} "
+        f"({payout.get('failure_code') or 'no reason given'}): check the bank account in "
+        "Stripe's Dashboard; the money stays in the Stripe balance for the next payout."
+    )
+    unit.step(record_id, "result", todo)
+    unit.update(
+        record_id,
+        state=RecordState.SUCCEEDED,
+        amount_minor=int(payout["amount"]),
+        currency=currency,
+        flags={"needs_person": "payout_failed", "todo": todo},
         last_error=None,
     )

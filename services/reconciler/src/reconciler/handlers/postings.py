@@ -102,7 +102,8 @@ def post_to_bc(
         return
 
     bc_amount = -amount if is_payment else amount
-    journal = deps.rules.payment_journal if is_payment else deps.rules.refund_journal
+    # A currency Stripe settles as charged has its own batch, balanced by its bank account.
+    journal = deps.rules.payment_journal_for(currency) if is_payment else deps.rules.refund_journal
     number = str(metadata.get("bc_invoice_number") or bc_invoice_id)
     with unit.tx() as session:
         posting = claim_posting(

@@ -1,14 +1,29 @@
-"""Refunds: each succeeded refund of a charge becomes one line in the connector's refund batch.
+"""Refunds: the cash leg at once, the customer side for a person (docs/accounting.md).
 
-The charge is re-read with its refunds; each refund not posted yet is written (positive amount,
-external document number = the refund id) to the separate refund batch, which is not posted
-automatically unless the firm chose so: a person reviews refunds (bc-api.md, refunds).
+``charge.refunded`` (which Stripe sends for partial refunds too) re-reads the charge with its
+refunds. Each succeeded refund not booked yet leaves the clearing account on the refund's date:
+a general line from "Refunds to settle" (``MLC_REFUND_ACCOUNT``) against the clearing account of
+the currency Stripe took it from (the refund's balance transaction), so the next payout nets to
+zero without waiting for anyone. The customer-side document is a business decision the
+standard API cannot make (bc-api.md §9.7): the refund's record says what to post in BC, and is
+flagged as needing a person until someone marks it handled.
 """
 
 from __future__ import annotations
 
-from reconciler.handlers.postings import post_to_bc
+from typing import Any
+
+from sqlalchemy import select
+
+from mlconnector.money import MoneyError
+from mlconnector.money import format_amount
+from reconciler.handlers import cash_moves
+from reconciler.handlers.postings import unmatched
+from reconciler.models import Posting
 from reconciler.models import PostingKind
+from reconciler.models import RecordKind
+from reconciler.models import RecordState
+from reconciler.models import SyncRecord
 from reconciler.rules import HandlerDeps
 from reconciler.unit import Unit
 
@@ -21,15 +36,77 @@ def on_charge_refunded(unit: Unit) -> None:
     )
     invoice = charge.get("invoice") if isinstance(charge.get("invoice"), dict) else None
     metadata = (invoice or {}).get("metadata") or charge.get("metadata") or {}
+    paid = unit.read(
+        lambda s: s.execute(
+            select(Posting.bc_company_id, Posting.bc_invoice_id).where(
+                Posting.stripe_id == charge_id
+            )
+        ).first()
+    )
     for refund in charge.get("refunds", []):
         if refund.get("status") != "succeeded":
             continue
-        post_to_bc(
-            unit,
-            kind=PostingKind.REFUND,
-            stripe_id=str(refund["id"]),
-            amount_minor=int(refund["amount"]),
-            currency=str(refund.get("currency") or charge["currency"]),
-            metadata=metadata,
-            source=f"refund {refund['id']} of charge {charge_id}",
-        )
+        _book_refund(unit, charge, refund, metadata, paid)
+
+
+def _book_refund(
+    unit: Unit,
+    charge: dict[str, Any],
+    refund: dict[str, Any],
+    metadata: dict[str, Any],
+    paid: Any,
+) -> None:
+    deps: HandlerDeps = unit.deps
+    refund_id = str(refund["id"])
+    currency = str(refund.get("currency") or charge["currency"]).lower()
+    record_id = unit.record(
+        RecordKind.REFUND,
+        f"stripe:refund:{refund_id}",
+        stripe_ref=refund_id,
+        amount_minor=int(refund["amount"]),
+        currency=currency,
+    )
+    company = str(metadata.get("bc_company_id") or (paid[0] if paid else ""))
+    invoice_id = str(metadata.get("bc_invoice_id") or (paid[1] if paid else "") or "")
+    number = str(metadata.get("bc_invoice_number") or invoice_id or "")
+    moved_minor, moved_currency = cash_moves.settled_amount(
+        refund.get("settlement"), -int(refund["amount"]), currency
+    )
+    move = cash_moves.CashMove(
+        kind=PostingKind.REFUND,
+        stripe_id=refund_id,
+        amount_minor=moved_minor,
+        currency=moved_currency,
+        account=deps.rules.refund_account,
+        prefix="RF",
+        text=f"refund {refund_id} of charge {charge['id']}",
+        bc_company_id=company,
+    )
+    if unit.read(lambda s: s.get_one(SyncRecord, record_id).state) is RecordState.SUCCEEDED:
+        # Booked before, and its item may have been handled since: leave the record as it is.
+        cash_moves.book(unit, record_id, move)
+        return
+    try:
+        cash_moves.book(unit, record_id, move)
+    except MoneyError as exc:
+        unmatched(unit, record_id, str(exc))
+        return
+    shown = format_amount(int(refund["amount"]), currency)
+    todo = (
+        f"Refund of {shown} to the client"
+        + (f" for BC invoice {number}" if number else "")
+        + f": its cash left the clearing account to G/L {deps.rules.refund_account}. In BC, "
+        "post a sales credit memo for it (applied to the invoice, or left on account), then a "
+        "cash receipt journal line of Document Type Refund for the customer against G/L "
+        f"{deps.rules.refund_account}; then mark this item handled."
+    )
+    unit.step(record_id, "result", todo)
+    unit.update(
+        record_id,
+        state=RecordState.SUCCEEDED,
+        bc_company_id=company or None,
+        bc_ref=invoice_id or None,
+        bc_number=number or None,
+        flags={"needs_person": "refund_customer_side", "todo": todo},
+        last_error=None,
+    )

@@ -209,6 +209,9 @@ class StripeClient(StripeCalls):
             "list_refunds", lambda p: self._client.v1.refunds.list(params=cast(Any, p)), params
         )
 
+    def retrieve_dispute(self, dispute_id: str) -> stripe.Dispute:
+        return self.call("retrieve_dispute", lambda: self._client.v1.disputes.retrieve(dispute_id))
+
     def retrieve_payout(self, payout_id: str) -> stripe.Payout:
         return self.call("retrieve_payout", lambda: self._client.v1.payouts.retrieve(payout_id))
 

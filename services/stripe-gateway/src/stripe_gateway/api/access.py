@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, str] = {
     "invoices.mark_paid_out_of_band": WRITE,
     "charges.read": READ,
     "charges.invoice_payment": READ,
+    "disputes.read": READ,
     "payouts.read": READ,
     "payouts.balance_transactions": READ,
 }

@@ -178,6 +178,7 @@ def build() -> dict[str, Any]:
             ("customers", "Stripe customers of BC customers."),
             ("invoices", "Stripe invoices of BC invoices."),
             ("charges", "Charges read from Stripe."),
+            ("disputes", "Disputes and the money they moved, read from Stripe."),
             ("payouts", "Payouts and their balance transactions read from Stripe."),
         ],
         field_rules=[_push_currency],
@@ -356,6 +357,19 @@ def build() -> dict[str, Any]:
                     )
                 },
                 errors=(*_COMMAND_ERRORS, 409, 422),
+            )
+        },
+    )
+    dispute_id = path_parameter("dispute_id", "A Stripe dispute id.", _stripe_id("du"))
+    spec.path(
+        path="/commands/disputes/{dispute_id}",
+        operations={
+            "get": _command(
+                "disputes.read",
+                "A dispute with the balance transactions it moved.",
+                parameters=[dispute_id],
+                responses={"200": json_response("The dispute.", schemas.DisputeSchema)},
+                errors=(*_COMMAND_ERRORS, 404, 422),
             )
         },
     )

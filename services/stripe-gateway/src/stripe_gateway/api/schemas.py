@@ -48,6 +48,7 @@ _EMAIL_LENGTH = 512  # stripe-api.md §4, customer e-mail
 CHARGE_PREFIXES = ("ch", "py")  # card charges and the ``py_`` charges of other payment methods
 INVOICE_PREFIXES = ("in",)
 PAYOUT_PREFIXES = ("po",)
+DISPUTE_PREFIXES = ("du", "dp")  # ``dp_`` ids are older disputes still readable
 
 
 def stripe_path_id(value: str, *, field: str, prefixes: Collection[str]) -> str:
@@ -239,6 +240,8 @@ class BalanceTransactionSchema(Schema):
     available_on = fields.Int(allow_none=True)
     created = fields.Int(allow_none=True)
     source = fields.Str(allow_none=True)
+    # Set when Stripe converted the amount: amount in A x exchange_rate = amount in B.
+    exchange_rate = fields.Decimal(as_string=True, allow_none=True)
     fee_details = fields.List(fields.Nested(FeeDetailSchema))
 
 
@@ -250,6 +253,8 @@ class RefundSchema(Schema):
     reason = fields.Str(allow_none=True)
     created = fields.Int(allow_none=True)
     balance_transaction = fields.Str(allow_none=True)
+    # The refund's balance transaction: what left the Stripe balance, in the settled currency.
+    settlement = fields.Nested(BalanceTransactionSchema, allow_none=True)
     metadata = fields.Dict(keys=fields.Str(), values=fields.Str())
 
 
@@ -290,6 +295,21 @@ class PayoutSchema(Schema):
     reconciliation_status = fields.Str(allow_none=True)
     balance_transaction = fields.Str(allow_none=True)
     created = fields.Int(allow_none=True)
+    metadata = fields.Dict(keys=fields.Str(), values=fields.Str())
+
+
+class DisputeSchema(Schema):
+    id = fields.Str()
+    amount = fields.Int(allow_none=True)
+    currency = fields.Str(allow_none=True)
+    status = fields.Str(allow_none=True)
+    reason = fields.Str(allow_none=True)
+    charge = fields.Str(allow_none=True)
+    payment_intent = fields.Str(allow_none=True)
+    created = fields.Int(allow_none=True)
+    evidence_due_by = fields.Int(allow_none=True)
+    is_charge_refundable = fields.Bool(allow_none=True)
+    balance_transactions = fields.List(fields.Nested(BalanceTransactionSchema))
     metadata = fields.Dict(keys=fields.Str(), values=fields.Str())
 
 

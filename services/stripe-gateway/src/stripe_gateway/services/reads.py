@@ -13,6 +13,7 @@ to the end (all pages), however long.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import stripe
@@ -104,6 +105,7 @@ def balance_transaction_fields(txn: stripe.BalanceTransaction) -> dict[str, Any]
         "available_on": _get(txn, "available_on"),
         "created": _get(txn, "created"),
         "source": object_id(_get(txn, "source")),
+        "exchange_rate": _decimal(_get(txn, "exchange_rate")),
         "fee_details": [
             {
                 "amount": _get(d, "amount"),
@@ -116,7 +118,13 @@ def balance_transaction_fields(txn: stripe.BalanceTransaction) -> dict[str, Any]
     }
 
 
+def _decimal(value: object) -> Decimal | None:
+    """Stripe sends ``exchange_rate`` as a JSON number: read its digits, never a float's."""
+    return None if value is None else Decimal(str(value))
+
+
 def _refund(refund: stripe.Refund) -> dict[str, Any]:
+    txn = _get(refund, "balance_transaction")
     return {
         "id": refund.id,
         "amount": _get(refund, "amount"),
@@ -124,7 +132,10 @@ def _refund(refund: stripe.Refund) -> dict[str, Any]:
         "status": _get(refund, "status"),
         "reason": _get(refund, "reason"),
         "created": _get(refund, "created"),
-        "balance_transaction": object_id(_get(refund, "balance_transaction")),
+        "balance_transaction": object_id(txn),
+        "settlement": (
+            balance_transaction_fields(txn) if isinstance(txn, stripe.BalanceTransaction) else None
+        ),
         "metadata": metadata_of(refund),
     }
 
@@ -142,11 +153,15 @@ def _intent_payment(client: StripeClient, intent: str) -> stripe.InvoicePayment 
 
 def read_charge(client: StripeClient, charge_id: str) -> dict[str, Any]:
     """A charge with its refunds, balance transaction, PaymentIntent and invoice."""
-    charge = client.retrieve_charge(charge_id, expand=["refunds", "balance_transaction"])
+    charge = client.retrieve_charge(
+        charge_id, expand=["refunds.data.balance_transaction", "balance_transaction"]
+    )
     embedded = _get(charge, "refunds")
     refunds = list(embedded.data) if embedded is not None else []
     if embedded is None or embedded.has_more:
-        refunds = list(client.list_refunds({"charge": charge_id}))
+        refunds = list(
+            client.list_refunds({"charge": charge_id, "expand": ["data.balance_transaction"]})
+        )
     intent = object_id(_get(charge, "payment_intent"))
     invoice: dict[str, Any] | None = None
     invoice_payment: dict[str, Any] | None = None
@@ -237,3 +252,25 @@ def read_payout_transactions(client: StripeClient, payout_id: str) -> dict[str, 
         for t in client.list_balance_transactions({"payout": payout_id})
     ]
     return {"payout": payout_id, "count": len(txns), "data": txns}
+
+
+def read_dispute(client: StripeClient, dispute_id: str) -> dict[str, Any]:
+    """A dispute, its reason and evidence deadline, and every balance transaction it moved."""
+    dispute = client.retrieve_dispute(dispute_id)
+    details = _get(dispute, "evidence_details")
+    return {
+        "id": dispute.id,
+        "amount": _get(dispute, "amount"),
+        "currency": _get(dispute, "currency"),
+        "status": _get(dispute, "status"),
+        "reason": _get(dispute, "reason"),
+        "charge": object_id(_get(dispute, "charge")),
+        "payment_intent": object_id(_get(dispute, "payment_intent")),
+        "created": _get(dispute, "created"),
+        "evidence_due_by": _get(details, "due_by") if details is not None else None,
+        "is_charge_refundable": _get(dispute, "is_charge_refundable"),
+        "balance_transactions": [
+            balance_transaction_fields(t) for t in (_get(dispute, "balance_transactions") or [])
+        ],
+        "metadata": metadata_of(dispute),
+    }
