@@ -144,4 +144,6 @@ def plan_payout(
         plan.matched += 1
         if expected == "payment" and found.currency != currency:
             plan.converted.append(Converted(key, found, int(txn.get("amount") or 0)))
+    # A dispute fee returned in the same payout cancels out: no line for it.
+    plan.fees = {account: minor for account, minor in plan.fees.items() if minor}
     return plan
