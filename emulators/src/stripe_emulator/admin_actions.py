@@ -6,6 +6,11 @@ envelope on failure:
 
 - `POST /_emulator/invoices/<id>/pay_by_card` `{amount?, payment_method?}`
 - `POST /_emulator/charges/<id>/refund` `{amount?, reason?}`
+- `POST /_emulator/charges/<id>/dispute` `{reason?="general", amount? (default: all not
+  refunded), inquiry?=false}`: the cardholder's bank opens a dispute (what a dispute test card
+  does, on any charge) -> the Dispute
+- `POST /_emulator/disputes/<id>/close` `{outcome: "won" | "lost"}`: the issuer decides
+  (an inquiry closes as `warning_closed`) -> the Dispute
 - `POST /_emulator/payouts` `{currency?, reconcile?}`; `POST /_emulator/payouts/<id>/reconcile`
 - `POST /_emulator/webhook_endpoints/<id>/roll_secret` `{expires_in?}`
 - `POST /_emulator/events/<id>/resend`
@@ -21,6 +26,9 @@ from typing import Any
 from flask import Blueprint
 from flask import request
 
+from .dispute_model import REASONS
+from .disputes import close_dispute
+from .disputes import open_dispute
 from .errors import param_invalid
 from .events import subscribed
 from .invoice_payments import pay_by_card
@@ -88,6 +96,32 @@ def refund(charge_id: str) -> Record:
             state, charge, _int_or_none(data, "amount"), reason=str(reason) if reason else None
         )
         return render(state, created)
+
+
+@bp.post("/charges/<charge_id>/dispute")
+def dispute(charge_id: str) -> Record:
+    state, data = get_state(), body()
+    reason = str(data.get("reason") or "general")
+    if reason not in REASONS:
+        raise param_invalid("reason", f"reason must be one of {', '.join(REASONS)}.")
+    inquiry = data.get("inquiry", False)
+    if not isinstance(inquiry, bool):
+        raise param_invalid("inquiry", "inquiry must be a boolean.")
+    with state.lock:
+        charge = state.store.require("charge", charge_id, "charge")
+        opened = open_dispute(
+            state, charge, amount=_int_or_none(data, "amount"), reason=reason, inquiry=inquiry
+        )
+        return render(state, opened)
+
+
+@bp.post("/disputes/<dispute_id>/close")
+def decide_dispute(dispute_id: str) -> Record:
+    state, data = get_state(), body()
+    with state.lock:
+        target = state.store.require("dispute", dispute_id, "dispute")
+        close_dispute(state, target, str(data.get("outcome") or ""))
+        return render(state, target)
 
 
 @bp.post("/payouts")

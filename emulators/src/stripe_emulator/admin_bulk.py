@@ -23,12 +23,12 @@ from flask import Blueprint
 
 from .admin_actions import body
 from .charges import _charge  # the API's own record builder, so the shapes cannot drift
-from .charges import balance_transaction
 from .currency import validate_charge_amount
 from .errors import param_invalid
 from .events import emit
-from .fees import compute_fee
 from .ids import new_id
+from .ledger import charge_transaction
+from .settlement import settle
 from .state import get_state
 from .store import Record
 
@@ -71,23 +71,14 @@ def bulk_charges() -> Record:
             "description": None,
             "metadata": {},
         }
-        fee = compute_fee(state.config, amount, currency)
+        settle(state.config, amount, currency)  # fails before any charge without a rate
         card = new_id("payment_method")
         first = last = ""
         for index in range(count):
             created = since + index * (until - since) // count
             charge = _charge(state, template, card, None)
             charge["created"] = created
-            txn = balance_transaction(
-                state,
-                amount=amount,
-                currency=currency,
-                type_="charge",
-                category="charge",
-                source=charge["id"],
-                fee=fee,
-                available_days=state.config.available_after_days,
-            )
+            txn = charge_transaction(state, charge)
             txn["created"] = created
             txn["available_on"] = created + state.config.available_after_days * 86400
             charge["balance_transaction"] = txn["id"]

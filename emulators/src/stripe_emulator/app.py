@@ -37,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from . import admin_knobs
     from . import balance
     from . import customers
+    from . import dispute_routes
     from . import events
     from . import invoice_items
     from . import invoice_lines
@@ -49,8 +50,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .errors import register_error_handlers
 
     for module in (
-        customers, invoices, invoice_lines, invoice_items, payments, refunds, balance, payouts,
-        events, webhook_endpoints, admin_actions, admin_knobs, admin_bulk,
+        customers, invoices, invoice_lines, invoice_items, payments, refunds, dispute_routes,
+        balance, payouts, events, webhook_endpoints, admin_actions, admin_knobs, admin_bulk,
     ):  # fmt: skip
         app.register_blueprint(module.bp)
     pipeline.install(app)

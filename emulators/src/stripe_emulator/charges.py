@@ -1,11 +1,23 @@
-"""PaymentIntents, card charges and balance transactions: how money enters the balance.
+"""PaymentIntents and card charges: how money enters the balance.
 
 A confirmed PaymentIntent creates a succeeded Charge and a `charge` balance transaction
-(`reporting_category` `charge`, fee from the fee schedule, `available_on` after
+(ledger.py: settled amount, fee from the fee schedule, `available_on` after
 `available_after_days`). Test payment methods follow Stripe's names: `pm_card_visa` (and any
 other `pm_` id) succeeds; `pm_card_chargeDeclined` and
 `pm_card_chargeDeclinedInsufficientFunds` fail with a 402 `card_declined`. At this API
 version neither object has an `invoice` field (stripe-api.md §5).
+
+Dispute test methods (docs.stripe.com/testing#disputes, "Card numbers" and "PaymentMethods"
+tabs), each "charge succeeds, only to be disputed as":
+- `pm_card_createDispute` / 4000000000000259: fraudulent;
+- `pm_card_createDisputeProductNotReceived` / 4000000000002685: product not received;
+- `pm_card_createDisputeInquiry` / 4000000000001976: an inquiry (reason `fraudulent`: the
+  docs name no reason for it; the emulator's reading).
+
+The emulator also takes the bare test card number wherever it takes a payment method id (its
+shorthand for `payment_method_data[card][number]`). The charge is marked with
+`_dispute_trigger`; the caller opens the dispute once the whole payment (and invoice) flow is
+done (disputes.py), as Stripe opens it after the payment.
 """
 
 from __future__ import annotations
@@ -16,10 +28,10 @@ from .currency import validate_charge_amount
 from .errors import CARD_ERROR
 from .errors import StripeError
 from .events import emit
-from .fees import compute_fee
-from .fees import fee_details
 from .ids import new_id
 from .ids import random_token
+from .ledger import charge_transaction
+from .settlement import settle
 from .state import EmulatorState
 from .store import Record
 
@@ -31,30 +43,18 @@ DECLINES = {
 }  # fmt: skip
 _DECLINE_SELLER_MESSAGE = "The bank did not return any further details with this decline."
 
-
-def balance_transaction(
-    state: EmulatorState,
-    *,
-    amount: int,
-    currency: str,
-    type_: str,
-    category: str,
-    source: str,
-    fee: int = 0,
-    description: str | None = None,
-    available_days: int = 0,
-) -> Record:
-    now = state.clock.now()
-    record: Record = {
-        "id": new_id("balance_transaction"), "object": "balance_transaction",
-        "amount": amount, "available_on": now + available_days * 86400,
-        "balance_type": "payments", "created": now, "currency": currency,
-        "description": description, "exchange_rate": None, "fee": fee,
-        "fee_details": fee_details(fee, currency), "net": amount - fee,
-        "reporting_category": category, "source": source, "status": "pending",
-        "type": type_, "_payout": None,
-    }  # fmt: skip
-    return state.store.add("balance_transaction", record)
+# payment method / card number -> (dispute reason, inquiry?, last4 of the test card)
+_FRAUDULENT = ("fraudulent", False, "0259")
+_NOT_RECEIVED = ("product_not_received", False, "2685")
+_INQUIRY = ("fraudulent", True, "1976")
+DISPUTE_TRIGGERS: dict[str, tuple[str, bool, str]] = {
+    "pm_card_createDispute": _FRAUDULENT,
+    "4000000000000259": _FRAUDULENT,
+    "pm_card_createDisputeProductNotReceived": _NOT_RECEIVED,
+    "4000000000002685": _NOT_RECEIVED,
+    "pm_card_createDisputeInquiry": _INQUIRY,
+    "4000000000001976": _INQUIRY,
+}
 
 
 def create_intent(
@@ -138,11 +138,15 @@ def _charge(
 def confirm_intent(state: EmulatorState, intent: Record, payment_method: str) -> Record:
     """Charge the card; returns the succeeded Charge or raises a 402 card error."""
     validate_charge_amount(intent["amount"], intent["currency"])
-    method = (
-        payment_method if not payment_method.startswith("pm_card_") else new_id("payment_method")
-    )
+    settle(state.config, intent["amount"], intent["currency"])  # fails early without a rate
+    test_method = payment_method.startswith("pm_card_") or payment_method in DISPUTE_TRIGGERS
+    method = new_id("payment_method") if test_method else payment_method
     decline = DECLINES.get(payment_method)
     charge = _charge(state, intent, method, decline)
+    trigger = DISPUTE_TRIGGERS.get(payment_method)
+    if trigger is not None:
+        charge["payment_method_details"]["card"]["last4"] = trigger[2]
+        charge["_dispute_trigger"] = {"reason": trigger[0], "inquiry": trigger[1]}
     intent["latest_charge"] = charge["id"]
     if decline is not None:
         intent["status"] = "requires_payment_method"
@@ -165,19 +169,7 @@ def confirm_intent(state: EmulatorState, intent: Record, payment_method: str) ->
                 "payment_intent": {"id": intent["id"], "object": "payment_intent"},
             },
         )
-    fee = compute_fee(state.config, charge["amount"], charge["currency"])
-    txn = balance_transaction(
-        state,
-        amount=charge["amount"],
-        currency=charge["currency"],
-        type_="charge",
-        category="charge",
-        source=charge["id"],
-        fee=fee,
-        description=charge["description"],
-        available_days=state.config.available_after_days,
-    )
-    charge["balance_transaction"] = txn["id"]
+    charge["balance_transaction"] = charge_transaction(state, charge)["id"]
     intent.update(
         status="succeeded",
         amount_received=intent["amount"],

@@ -5,11 +5,17 @@ One mutable dataclass lives on the app state; `create_app(config)` and the contr
 everywhere (CLI flag, `create_app` mapping key, admin JSON field). Defaults follow
 stripe-api.md: sandbox rate limits 25 requests/s and search 20 requests/s, 24 h idempotency
 keys, 30-day event retention, API version `2026-10-28.endive`.
+
+Money knobs beyond the processing fee: `fee_tax_percent` (tax Stripe adds on its own fees),
+`settlement_currencies` + `exchange_rates` (conversion into the account's default currency),
+and the dispute fees (`dispute_fees`, `dispute_countered_fees`, `dispute_fee_refunded_on_win`;
+their Stripe sources are in `dispute_money.py`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -36,6 +42,15 @@ def _default_fees() -> dict[str, FeeRule]:
     return {"default": FeeRule(Decimal("2.9"), 30)}
 
 
+def _default_dispute_fees() -> dict[str, int]:
+    # US pricing: 15.00 USD per dispute received and 15.00 USD per dispute countered
+    # (support.stripe.com/questions/june-2025-pricing-updates-for-disputes, "fee details by
+    # country"; support.stripe.com/embedded-connect/questions/dispute-fees-faq: "$15.00 fee (or
+    # local equivalent)"). Other currencies fall back to "default", read in that currency's
+    # minor units: set a per-currency entry for a local equivalent (e.g. {"eur": 2000}).
+    return {"default": 1500, "usd": 1500}
+
+
 @dataclass
 class EmulatorConfig:
     """All emulator settings; see the package README for the meaning of each field."""
@@ -59,6 +74,24 @@ class EmulatorConfig:
     fee_rounding: str = "ROUND_HALF_UP"
     # Days after a charge before its funds are available for a payout.
     available_after_days: int = 0
+    # Tax Stripe charges on its own fees, in percent as a decimal string ("0" = none); the
+    # tax is a separate `fee_details` entry of type `tax` with this description.
+    fee_tax_percent: str = "0"
+    fee_tax_description: str = "VAT"
+    # Presentment currencies that settle as charged; empty = every currency does. Any other
+    # currency settles in `default_currency` at `exchange_rates[currency]` (decimal string:
+    # 1 unit of the currency = rate units of the default currency).
+    settlement_currencies: list[str] = field(default_factory=list)
+    exchange_rates: dict[str, str] = field(default_factory=dict)
+    # Dispute fees in minor units of the settlement currency ("default" for the others).
+    dispute_fees: dict[str, int] = field(default_factory=_default_dispute_fees)
+    # Fee for countering (submitting evidence); returned when the dispute is won. `{}` for
+    # accounts without it (Stripe: businesses in Mexico and Japan).
+    dispute_countered_fees: dict[str, int] = field(default_factory=_default_dispute_fees)
+    # The pre-June-2025 rule: the dispute fee itself also comes back on a win.
+    dispute_fee_refunded_on_win: bool = False
+    # Days a dispute gives for a response (`evidence_details.due_by`).
+    dispute_response_days: int = 21
     # Added latency for every API request, in milliseconds.
     latency_ms: int = 0
     # Webhook delivery: delays between attempts in emulated seconds, scaled to real time by
@@ -98,8 +131,9 @@ class EmulatorConfig:
 
 
 def _coerce(name: str, raw: Any, current: Any) -> Any:
-    if name == "fees":
-        return _parse_fees(raw)
+    special = _PARSERS.get(name)
+    if special is not None:
+        return special(raw)
     if name == "seed":
         return None if raw is None else int(raw)
     if isinstance(current, bool):
@@ -140,3 +174,64 @@ def _parse_fees(raw: Any) -> dict[str, FeeRule]:
     if "default" not in fees:
         fees["default"] = FeeRule(Decimal("0"), 0)
     return fees
+
+
+def _parse_minor_units(raw: Any) -> dict[str, int]:
+    """`{"default": 1500, "eur": 2000}`: non-negative integer amounts per currency."""
+    if not isinstance(raw, Mapping):
+        raise ValueError("expected an object of currency -> amount in minor units")
+    out: dict[str, int] = {}
+    for currency, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"amount for {currency} must be a non-negative integer")
+        out[str(currency).lower()] = value
+    return out
+
+
+def _parse_rates(raw: Any) -> dict[str, str]:
+    """`{"eur": "1.0842"}`: positive decimal strings (floats are refused: not exact)."""
+    if not isinstance(raw, Mapping):
+        raise ValueError("exchange_rates must be an object of currency -> decimal string")
+    out: dict[str, str] = {}
+    for currency, value in raw.items():
+        rate = _decimal(value, f"exchange rate for {currency}")
+        if rate <= 0:
+            raise ValueError(f"exchange rate for {currency} must be positive")
+        out[str(currency).lower()] = str(rate)
+    return out
+
+
+def _parse_percent(raw: Any) -> str:
+    percent = _decimal(raw, "fee_tax_percent")
+    if percent < 0:
+        raise ValueError("fee_tax_percent must not be negative")
+    return str(percent)
+
+
+def _decimal(raw: Any, what: str) -> Decimal:
+    """An exact decimal from a string or integer (a float would carry binary noise)."""
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise ValueError(f"{what} must be a decimal string")
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation as exc:
+        raise ValueError(f"{what} must be a decimal number") from exc
+    if not value.is_finite():
+        raise ValueError(f"{what} must be finite")
+    return value
+
+
+def _parse_currencies(raw: Any) -> list[str]:
+    if not isinstance(raw, list | tuple):
+        raise ValueError("settlement_currencies must be a list of currency codes")
+    return [str(code).lower() for code in raw]
+
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "fees": _parse_fees,
+    "dispute_fees": _parse_minor_units,
+    "dispute_countered_fees": _parse_minor_units,
+    "exchange_rates": _parse_rates,
+    "fee_tax_percent": _parse_percent,
+    "settlement_currencies": _parse_currencies,
+}

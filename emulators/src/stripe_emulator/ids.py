@@ -20,6 +20,7 @@ PREFIX_BY_KIND: dict[str, str] = {
     "payment_intent": "pi",
     "charge": "ch",
     "refund": "re",
+    "dispute": "du",
     "balance_transaction": "txn",
     "payout": "po",
     "event": "evt",

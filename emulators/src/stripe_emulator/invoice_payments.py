@@ -14,6 +14,7 @@ from __future__ import annotations
 from .charges import cancel_intent
 from .charges import confirm_intent
 from .charges import create_intent
+from .disputes import dispute_if_test_card
 from .errors import StripeError
 from .errors import invalid_transition
 from .events import emit
@@ -112,7 +113,7 @@ def pay_by_card(
         )
         payment = new_invoice_payment(state, invoice, intent, amount=amount, is_default=False)
     try:
-        confirm_intent(state, intent, payment_method)
+        charge = confirm_intent(state, intent, payment_method)
     except StripeError:
         emit(state, "invoice.payment_failed", invoice)
         raise
@@ -122,6 +123,7 @@ def pay_by_card(
         default_intent = state.store.get("payment_intent", default["payment"]["payment_intent"])
         if default_intent is not None and invoice["amount_remaining"] > 0:
             default_intent["amount"] = invoice["amount_remaining"]
+    dispute_if_test_card(state, charge)  # a dispute test card: after the invoice is settled
     return payment
 
 

@@ -16,6 +16,7 @@ from .charges import confirm_intent
 from .charges import create_intent
 from .currency import validate_charge_amount
 from .currency import validate_currency
+from .disputes import dispute_if_test_card
 from .errors import invalid_transition
 from .forms import Params
 from .forms import merge_metadata
@@ -74,7 +75,7 @@ def create_payment_intent() -> Record:
         intent["payment_method"] = method
         intent["status"] = "requires_confirmation"
     if params.boolean("confirm"):
-        confirm_intent(state, intent, method or "")
+        dispute_if_test_card(state, confirm_intent(state, intent, method or ""))
     return render(state, intent, expand_paths(params))
 
 
@@ -92,7 +93,7 @@ def confirm_payment_intent(intent_id: str) -> Record:
         raise invalid_transition(
             "You cannot confirm this PaymentIntent because it's missing a payment method."
         )
-    confirm_intent(state, intent, method)
+    dispute_if_test_card(state, confirm_intent(state, intent, method))
     return render(state, intent, expand_paths(params))
 
 

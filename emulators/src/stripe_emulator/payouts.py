@@ -15,7 +15,6 @@ from flask import Blueprint
 from flask import g
 
 from .balance import balances
-from .charges import balance_transaction
 from .currency import validate_currency
 from .errors import StripeError
 from .errors import invalid_transition
@@ -23,6 +22,7 @@ from .events import emit
 from .forms import Params
 from .forms import merge_metadata
 from .ids import new_id
+from .ledger import balance_transaction
 from .listing import common_list_params
 from .listing import expand_paths
 from .listing import paginate

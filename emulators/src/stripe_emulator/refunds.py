@@ -1,9 +1,15 @@
 """Refunds: full and partial, with their balance transactions (stripe-api.md §7).
 
 A refund succeeds at once, adds a `refund` balance transaction (negative amount, no fee:
-Stripe keeps the processing fee), raises the charge's cumulative `amount_refunded` and sets
-`refunded` only when the whole amount is refunded. Events: `refund.created` and
-`charge.refunded` (also for partial refunds). Invoices stay `paid`.
+Stripe keeps the processing fee; available at once, ledger.py), raises the charge's cumulative
+`amount_refunded` and sets `refunded` only when the whole amount is refunded. Events:
+`refund.created` and `charge.refunded` (also for partial refunds). Invoices stay `paid`.
+
+A refund of a converted charge settles in the charge's settlement currency at the rate
+configured now (settlement.py). A charge with a chargeback cannot be refunded: error code
+`charge_disputed` (one of the codes stripe-python 16.1.0 lists, e.g. `_payment_intent.py`
+`LastPaymentError.code`; "The charge you're attempting to refund has been charged back",
+docs.stripe.com/error-codes#charge-disputed); an inquiry still can (`is_charge_refundable`).
 """
 
 from __future__ import annotations
@@ -11,8 +17,8 @@ from __future__ import annotations
 from flask import Blueprint
 from flask import g
 
-from .charges import balance_transaction
 from .currency import validate_amount_granularity
+from .disputes import charged_back
 from .errors import StripeError
 from .errors import invalid_transition
 from .errors import param_invalid
@@ -20,6 +26,8 @@ from .events import emit
 from .forms import Params
 from .forms import merge_metadata
 from .ids import new_id
+from .ledger import balance_transaction
+from .ledger import settled_like_charge
 from .listing import common_list_params
 from .listing import expand_paths
 from .listing import paginate
@@ -60,6 +68,12 @@ def refund_charge(
     """Refund `amount` (default: the unrefunded remainder) of a succeeded charge."""
     if charge["status"] != "succeeded":
         raise invalid_transition(f"Charge {charge['id']} has not succeeded and cannot be refunded.")
+    if charged_back(state, charge["id"]):
+        raise StripeError(
+            400,
+            f"Charge {charge['id']} has been charged back; it cannot be refunded.",
+            code="charge_disputed",
+        )
     remaining = int(charge["amount"]) - int(charge["amount_refunded"])
     if remaining <= 0:
         raise StripeError(
@@ -78,15 +92,17 @@ def refund_charge(
             param="amount",
         )
     validate_amount_granularity(amount, charge["currency"])
+    settled = settled_like_charge(state, charge, amount)
     refund_id = new_id("refund")
     txn = balance_transaction(
         state,
-        amount=-amount,
-        currency=charge["currency"],
+        amount=-settled.amount,
+        currency=settled.currency,
         type_="refund",
         category="refund",
         source=refund_id,
         description="REFUND FOR CHARGE",
+        exchange_rate=settled.exchange_rate,
     )
     refund: Record = {
         "id": refund_id, "object": "refund", "amount": amount,

@@ -1,8 +1,9 @@
 """Records to wire JSON, including `expand[]`.
 
 Default rendering strips private keys and adds what Stripe computes on read: an invoice's
-`lines` (first 10, with `has_more` and `url`) and a balance transaction's `status`
-(`available` once `available_on` has passed on the emulator clock). Expansion walks dotted
+`lines` (first 10, with `has_more` and `url`), a balance transaction's `status`
+(`available` once `available_on` has passed on the emulator clock) and a dispute's
+`balance_transactions` (the full objects). Expansion walks dotted
 paths: `data` steps into a list, an id string becomes the rendered object, a nested plain
 object is descended, and includable fields (`invoice.payments`, `charge.refunds`) are built on
 demand, matching stripe-api.md §5/§7 (`expand=["payments"]`,
@@ -33,6 +34,12 @@ def render(state: EmulatorState, record: Record, expand: list[str] | None = None
         out["lines"] = invoice_lines(state, record)
     elif kind == "balance_transaction":
         out["status"] = "available" if record["available_on"] <= state.clock.now() else "pending"
+    elif kind == "dispute":
+        # Full objects, as the SDK types them (`List[BalanceTransaction]`), status as of now.
+        txns = (
+            state.store.get("balance_transaction", i) for i in record["_balance_transaction_ids"]
+        )
+        out["balance_transactions"] = [render(state, t) for t in txns if t is not None]
     for path in expand or ():
         _expand(state, out, path.split("."), path)
     return out

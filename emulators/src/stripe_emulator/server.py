@@ -142,6 +142,26 @@ class EmulatorServer:
         )
         return result
 
+    def dispute(
+        self,
+        charge_id: str,
+        *,
+        reason: str | None = None,
+        amount: int | None = None,
+        inquiry: bool = False,
+    ) -> dict[str, Any]:
+        """Open a dispute on a charge (the cardholder's bank); returns the Dispute."""
+        spec = {"reason": reason, "amount": amount, "inquiry": inquiry}
+        result: dict[str, Any] = self.admin("POST", f"charges/{charge_id}/dispute", spec)
+        return result
+
+    def close_dispute(self, dispute_id: str, outcome: str) -> dict[str, Any]:
+        """The issuer's decision, `won` or `lost`; returns the Dispute."""
+        result: dict[str, Any] = self.admin(
+            "POST", f"disputes/{dispute_id}/close", {"outcome": outcome}
+        )
+        return result
+
     def payout(
         self, currency: str | None = None, *, reconcile: bool = True
     ) -> list[dict[str, Any]]:

@@ -148,7 +148,13 @@ def _dispute(world: World, pick: int, outcome: str) -> None:
     world.booked[withdrawn.id] = Booked("dispute", -left, "usd")
     world.clearing -= left
     world.charges[charge_id] = (0, index)
+    if outcome == "open":
+        return
+    # Evidence submitted: Stripe's "dispute countered fee", a fee alone (no amount).
+    world.txns.append(Txn(world.next_id("txn"), "adjustment", 0, 1500, 0, world.day, dispute_id,
+                          "dispute"))  # fmt: skip
     if outcome == "won":
+        # The disputed amount comes back with the countered fee; the dispute fee stays.
         back = Txn(world.next_id("txn"), "adjustment", left, -1500, 0, world.day, dispute_id,
                    "dispute_reversal", bc_value=left)  # fmt: skip
         world.txns.append(back)
@@ -210,6 +216,8 @@ def test_fees_go_to_their_accounts_and_a_returned_dispute_fee_is_a_credit() -> N
          "amount": 10000, "fee": -1500, "source": "du_1", "fee_details": []},
         {"id": "txn_4", "type": "payout", "amount": -9622, "fee": 0, "source": "po_1"},
         {"id": "txn_5", "type": "topup", "amount": 500, "fee": 0, "source": "tu_1"},
+        {"id": "txn_6", "type": "adjustment", "reporting_category": "dispute", "amount": 0,
+         "fee": 1500, "source": "du_1", "fee_details": [{"type": "stripe_fee", "amount": 1500}]},
     ]  # fmt: skip
     booked = {
         "ch_1": Booked("payment", 10000, "usd"),
@@ -217,8 +225,9 @@ def test_fees_go_to_their_accounts_and_a_returned_dispute_fee_is_a_credit() -> N
         "txn_3": Booked("dispute", 10000, "usd"),
     }
     plan = plan_payout(txns, booked, currency="usd", accounts=ACCOUNTS)
-    assert plan.fees == {"60100": 320, "60110": 58}  # the dispute fee came back: 1500 - 1500
-    assert plan.matched == 3
+    # The withdrawal's fee and the countered fee, less the countered fee Stripe returned.
+    assert plan.fees == {"60100": 320, "60110": 58, "60120": 1500}
+    assert plan.matched == 4
     assert [u["balance_transaction"] for u in plan.unmatched] == ["txn_5"]
     assert "topup" in plan.unmatched[0]["reason"]
 

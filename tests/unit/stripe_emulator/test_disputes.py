@@ -229,13 +229,20 @@ class TestListingAndUpdates:
         staged = client.v1.disputes.update(
             dispute_id,
             params={
-                "evidence": {"customer_name": "Ada", "product_description": "Consulting"},
+                "evidence": {
+                    "customer_name": "Ada",
+                    "product_description": "Consulting",
+                    "enhanced_evidence": {"visa_compliance": {"fee_acknowledged": True}},
+                },
                 "metadata": {"case": "42"},
                 "submit": False,
             },
         )
         assert staged.status == "needs_response"
         assert staged.evidence.customer_name == "Ada"
+        compliance = staged.evidence.enhanced_evidence.visa_compliance
+        assert compliance is not None
+        assert compliance.fee_acknowledged is True
         assert staged.evidence_details.has_evidence is True
         assert staged.evidence_details.submission_count == 0
         assert staged.metadata is not None

@@ -128,6 +128,11 @@ def plan_payout(
         expected = _expected_kind(txn)
         key = booking_key(txn)
         found = booked.get(key)
+        if expected == "dispute" and not int(txn.get("amount") or 0):
+            # A fee alone (Stripe's "dispute countered fee" when evidence is submitted): no
+            # money moved at the event, so nothing was booked but its fee, booked here.
+            plan.matched += 1
+            continue
         if expected is None:
             plan.unmatched.append(
                 {
