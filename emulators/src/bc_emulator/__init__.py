@@ -21,6 +21,7 @@ __all__ = ["EmulatorConfig", "create_app"]
 
 def create_app(config: Mapping[str, Any] | EmulatorConfig | None = None) -> Flask:
     """Build an emulator app from an :class:`EmulatorConfig` or a mapping of its fields."""
+    from bc_emulator import admin_balances
     from bc_emulator import admin_control
     from bc_emulator import admin_seed
     from bc_emulator import api
@@ -38,5 +39,6 @@ def create_app(config: Mapping[str, Any] | EmulatorConfig | None = None) -> Flas
     app.register_blueprint(api.bp)
     app.register_blueprint(admin_control.bp)
     app.register_blueprint(admin_seed.bp)
+    app.register_blueprint(admin_balances.bp)
     register_error_handlers(app)
     return app

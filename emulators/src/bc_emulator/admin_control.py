@@ -190,6 +190,8 @@ def journal_lines(company_id: str) -> Response:
                 "accountNumber": x.account_number,
                 "documentType": x.document_type,
                 "amount": x.amount,
+                "currencyCode": x.currency_code or company.lcy_code,
+                "amountLcy": x.amount_lcy,
                 "appliesToInvoiceId": x.applies_to_invoice_id,
                 "balancingAccountType": x.bal_account_type,
                 "balancingAccountNumber": x.bal_account_number,

@@ -86,6 +86,7 @@ def post_invoice(scope: Scope, invoice: SalesInvoice) -> None:
         remaining=totals.total_including_tax,
         invoice_id=invoice.id,
         external_document_number=external,
+        amount_lcy=gl_lines[0].amount,  # the receivables line
     )
     invoice.number = number
     invoice.posted = True

@@ -5,6 +5,16 @@ template (``CASHRCPT``), ``journals`` the default general template (``GENERAL``)
 by ``templateDisplayName`` -- and any batch of any template when addressed by id, which is how
 a cash-receipt batch is posted through ``journals({id})/Microsoft.NAV.post`` (bc-api.md §4.10).
 ``customerPaymentJournals`` has no bound actions (§4.8).
+
+``balancingAccountId`` is table 232 "Gen. Journal Batch" field ``BalAccountId`` (microsoft/BCApps,
+``src/Layers/W1/BaseApp/Finance/GeneralLedger/Journal/GenJournalBatch.Table.al``). Its
+``OnValidate`` accepts only a G/L account (``GLAccount.GetBySystemId``, else the locked error
+'The "balancingAccountNumber" does not match to a G/L Account.'), then validates "Bal. Account
+Type" := G/L Account and "Bal. Account No." (``CheckGLAcc``: not blocked, direct posting); a blank
+GUID clears the balancing account. ``UpdateBalAccountId`` fills the id only for G/L accounts and
+validating "Bal. Account Type" clears it, so a batch balanced by a *bank* account -- which can only
+be set up in BC itself (here: the admin seed) -- reads a blank ``balancingAccountId`` and the bank's
+number in ``balancingAccountNumber``. The API cannot make a bank account the balancing account.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from bc_emulator.edm import new_guid
 from bc_emulator.entity_sets import EntitySet
 from bc_emulator.entity_sets import Scope
 from bc_emulator.errors import dialog
+from bc_emulator.line_currency import test_field_error
 from bc_emulator.lookups import duplicate_key
 from bc_emulator.models import Company
 from bc_emulator.models import JournalBatch
@@ -28,26 +39,34 @@ CASHRCPT = "CASHRCPT"
 
 
 def resolve_balancing(company: Company, account_id: str) -> tuple[str, str]:
-    """(type, number) of a balancing account given by id: a G/L or a bank account."""
+    """(type, number) for ``balancingAccountId``: table 232 ``BalAccountId`` ``OnValidate``."""
     if account_id == BLANK_GUID:
         return "", ""
     gl_account = company.gl_accounts.get(account_id)
-    if gl_account is not None:
-        return "G/L Account", str(gl_account.values["number"])
-    bank = company.bank_accounts.get(account_id)
-    if bank is not None:
-        return "Bank Account", str(bank.values["number"])
-    raise dialog('The "balancingAccountId" does not match to a G/L Account or Bank Account.')
+    if gl_account is None:
+        raise dialog('The "balancingAccountNumber" does not match to a G/L Account.')
+    number = str(gl_account.values["number"])
+    check_gl_account(number, gl_account.values)
+    return "G/L Account", number
+
+
+def check_gl_account(number: str, values: dict[str, Any]) -> None:
+    """Table 232 ``CheckGLAcc``: ``GLAcc.CheckGLAcc()``, ``TestField("Direct Posting", true)``."""
+    ident = f"No.={number}"
+    account_type = str(values.get("accountType") or "Posting")
+    if account_type != "Posting":
+        raise test_field_error("Account Type", "Posting", "G/L Account", ident, account_type)
+    if values.get("blocked"):
+        raise test_field_error("Blocked", "No", "G/L Account", ident, "Yes")
+    if not values.get("directPosting", True):
+        raise test_field_error("Direct Posting", "Yes", "G/L Account", ident, "No")
 
 
 def balancing_id(company: Company, kind: str, number: str) -> str:
-    """Id of a batch's balancing account (blank GUID when none)."""
-    if kind == "G/L Account":
+    """``BalAccountId`` of a batch: the G/L account's id, blank for a bank account or none."""
+    if kind == "G/L Account" and number:
         account = company.gl_account_by_number(number)
         return account.id if account else BLANK_GUID
-    if kind == "Bank Account":
-        bank = company.bank_account_by_number(number)
-        return bank.id if bank else BLANK_GUID
     return BLANK_GUID
 
 

@@ -5,6 +5,10 @@ from the route or from ``journalId`` in the body (a top-level read must filter b
 or ``id``), ``lineNumber`` defaults to the last line + 10000, the document number comes from the
 batch's No. Series (or the previous line) when omitted, the balancing account is copied from
 the batch, and the journal of a line can never change.
+
+A new line starts the way ``LibraryAPIGeneralJournal.InitializeLine`` -> table 81 ``SetUpNewLine``
+starts it: "Bal. Account Type" from the batch and ``Validate("Bal. Account No.", <batch's>)``,
+which already gives the line the currency of a balancing bank account (``line_currency``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from bc_emulator.entity_sets import EntitySet
 from bc_emulator.entity_sets import Scope
 from bc_emulator.errors import dialog
 from bc_emulator.jsonio import BLANK_DATE
+from bc_emulator.line_currency import validate_bal_account_no
 from bc_emulator.lookups import duplicate_key
 from bc_emulator.models import JournalBatch
 from bc_emulator.models import JournalLine
@@ -112,8 +117,8 @@ def new_line(
         batch_id=batch.id,
         account_type=account_type,
         bal_account_type=batch.bal_account_type,
-        bal_account_number=batch.bal_account_number,
     )
+    validate_bal_account_no(scope.co, line, batch.bal_account_number)
     previous = existing[-1] if existing else None
     posting_date = parsed.get("postingDate")
     if posting_date in (None, BLANK_DATE):

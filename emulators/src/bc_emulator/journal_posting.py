@@ -3,10 +3,14 @@
 All checks run before anything is written, as in BC's single posting transaction:
 ``Gen. Jnl.-Check Line`` rules (a customer Payment must be negative -- "Amount must be negative in
 Gen. Journal Line Journal Template Name='...',Journal Batch Name='...',Line No.='...'"), No. Series
-manual-number rule, application to a posted open invoice (same currency unless "Appln. between
-Currencies" is All), and balance per document. Then G/L entries (LCY), customer and bank ledger
-entries are written, invoices' remaining amounts drop (``Paid`` at zero, with an ``updated``
-notification), and the lines disappear from the batch.
+manual-number rule, the balance per document in LCY and, for one-currency documents, in that
+currency (``journal_balance``, codeunit 13), then per line the bank currency rules of
+``PostBankAcc`` (``bank_posting``) and the application to a posted open invoice (same currency
+unless "Appln. between Currencies" is All). Then G/L entries get each line's "Amount (LCY)" (the
+account side +, the balancing side -), bank ledger entries the amount in the bank's currency and
+the LCY amount, customer ledger entries the line's currency and amount (codeunit 12 copies
+"Currency Code" from the journal line); invoices' remaining amounts drop (``Paid`` at zero, with an
+``updated`` notification), and the lines disappear from the batch.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ from typing import Any
 from bc_emulator.amounts import decimals_for
 from bc_emulator.amounts import exchange_rate
 from bc_emulator.amounts import round_to
-from bc_emulator.amounts import to_lcy
+from bc_emulator.bank_posting import BankPosting
+from bc_emulator.bank_posting import bank_posting
 from bc_emulator.edm import BLANK_GUID
 from bc_emulator.entity_sets import Scope
 from bc_emulator.errors import BCError
 from bc_emulator.errors import dialog
+from bc_emulator.journal_balance import check_document_balance
 from bc_emulator.journal_lines import batch_lines
 from bc_emulator.jsonio import BLANK_DATE
 from bc_emulator.ledger import GLLine
@@ -33,6 +39,7 @@ from bc_emulator.ledger import check_gl_accounts
 from bc_emulator.ledger import invoice_entry
 from bc_emulator.ledger import missing_account
 from bc_emulator.ledger import write_gl
+from bc_emulator.models import BankAccount
 from bc_emulator.models import BankLedgerEntry
 from bc_emulator.models import Company
 from bc_emulator.models import JournalBatch
@@ -49,7 +56,7 @@ class _Planned:
     invoice: SalesInvoice | None = None
     applied_invoice: Decimal = ZERO
     applied_payment: Decimal = ZERO
-    bank: list[tuple[str, Decimal]] = field(default_factory=list)
+    bank: list[BankPosting] = field(default_factory=list)
 
 
 def _field_error(what: str, batch: JournalBatch, line: JournalLine) -> BCError:
@@ -62,18 +69,18 @@ def _field_error(what: str, batch: JournalBatch, line: JournalLine) -> BCError:
     )
 
 
-def _gl_account_for(company: Company, kind: str, number: str) -> tuple[str, bool]:
-    """G/L account behind an account of ``kind`` and whether it is a bank account."""
+def _gl_account_for(company: Company, kind: str, number: str) -> tuple[str, BankAccount | None]:
+    """G/L account behind an account of ``kind`` and the bank account, if it is one."""
     if kind == "Bank Account":
         bank = company.bank_account_by_number(number)
         if bank is None:
             raise missing_account("Bank Account", number)
         if not bank.gl_account_number:
             raise dialog(f"Bank Account {number} has no G/L account in its posting group.")
-        return bank.gl_account_number, True
+        return bank.gl_account_number, bank
     if kind == "Customer":
-        return company.receivables_account, False
-    return number, False
+        return company.receivables_account, None
+    return number, None
 
 
 def _check(scope: Scope, batch: JournalBatch, line: JournalLine) -> None:
@@ -139,38 +146,28 @@ def _apply_plan(scope: Scope, plan: _Planned, remaining: dict[str, Decimal]) -> 
 
 def _plan(scope: Scope, batch: JournalBatch, lines: list[JournalLine]) -> list[_Planned]:
     company = scope.co
-    remaining: dict[str, Decimal] = {}
-    plans: list[_Planned] = []
-    balance: dict[tuple[Any, str], Decimal] = {}
     for line in lines:
         _check(scope, batch, line)
-        amount_lcy = to_lcy(company, line.currency_code, line.amount)
-        account, is_bank = _gl_account_for(company, line.account_type, line.account_number)
+    check_document_balance(lines)
+    remaining: dict[str, Decimal] = {}
+    plans: list[_Planned] = []
+    for line in lines:
+        amount_lcy = line.amount_lcy
+        account, bank = _gl_account_for(company, line.account_type, line.account_number)
         description = str(line.values.get("description", ""))
         external = str(line.values.get("externalDocumentNumber", ""))
         plan = _Planned(line, [GLLine(account, amount_lcy, description, external)])
-        if is_bank:
-            plan.bank.append((line.account_number, line.amount))
+        if bank is not None:
+            plan.bank.append(bank_posting(batch, line, bank, 1))
         if line.bal_account_number:
-            bal, bal_is_bank = _gl_account_for(
-                company, line.bal_account_type, line.bal_account_number
-            )
+            bal, bal_bank = _gl_account_for(company, line.bal_account_type, line.bal_account_number)
             plan.gl.append(GLLine(bal, -amount_lcy, description, external))
-            if bal_is_bank:
-                plan.bank.append((line.bal_account_number, -line.amount))
+            if bal_bank is not None:
+                plan.bank.append(bank_posting(batch, line, bal_bank, -1))
         if line.account_type == "Customer" and line.applies_to_invoice_id != BLANK_GUID:
             _apply_plan(scope, plan, remaining)
         check_gl_accounts(scope, plan.gl)
-        key = (line.values["postingDate"], str(line.values["documentNumber"]))
-        balance[key] = balance.get(key, ZERO) + sum((g.amount for g in plan.gl), ZERO)
         plans.append(plan)
-    for (posting_date, document), amount in balance.items():
-        if amount:
-            raise dialog(
-                f"The transaction cannot be posted because Document No. {document} on "
-                f"{posting_date} is out of balance by {amount}. Check that Posting Date, "
-                "Document No., Document Type and Amount are correct for each line."
-            )
     return plans
 
 
@@ -188,15 +185,17 @@ def post_batch(scope: Scope, batch: JournalBatch) -> None:
         document = str(line.values["documentNumber"])
         doc_type = "Payment" if line.document_type == "Payment" else " "
         entries = write_gl(scope, plan.gl, posting_date, document, doc_type)
-        for bank_number, amount in plan.bank:
+        for bank in plan.bank:
             company.bank_entries.append(
                 BankLedgerEntry(
                     entry_number=len(company.bank_entries) + 1,
-                    bank_account_number=bank_number,
+                    bank_account_number=bank.bank_account_number,
                     posting_date=posting_date,
                     document_number=document,
                     description=str(line.values.get("description", "")),
-                    amount=amount,
+                    amount=bank.amount,
+                    currency_code=bank.currency_code,
+                    amount_lcy=bank.amount_lcy,
                 )
             )
         if line.account_type == "Customer":
@@ -211,6 +210,7 @@ def post_batch(scope: Scope, batch: JournalBatch) -> None:
                 amount=line.amount,
                 remaining=line.amount + plan.applied_payment,
                 external_document_number=str(line.values.get("externalDocumentNumber", "")),
+                amount_lcy=line.amount_lcy,
             )
         if plan.invoice is not None:
             entry = invoice_entry(scope, plan.invoice.cust_entry_no)
@@ -242,6 +242,7 @@ def _record(
         "externalDocumentNumber": line.values.get("externalDocumentNumber", ""),
         "postingDate": line.values["postingDate"],
         "amount": line.amount,
+        "amountLcy": line.amount_lcy,
         "currencyCode": line.currency_code or scope.co.lcy_code,
         "description": line.values.get("description", ""),
         "comment": line.values.get("comment", ""),

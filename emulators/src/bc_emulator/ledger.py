@@ -107,8 +107,9 @@ def add_cust_entry(
     remaining: Decimal,
     invoice_id: str = "",
     external_document_number: str = "",
+    amount_lcy: Decimal | None = None,
 ) -> CustLedgerEntry:
-    """Append a customer ledger entry."""
+    """Append a customer ledger entry (``amount`` in ``currency_code``, ``amount_lcy`` in LCY)."""
     company = scope.co
     entry = CustLedgerEntry(
         entry_number=len(company.cust_entries) + 1,
@@ -122,6 +123,7 @@ def add_cust_entry(
         remaining=remaining,
         invoice_id=invoice_id or BLANK_GUID,
         external_document_number=external_document_number,
+        amount_lcy=amount if amount_lcy is None else amount_lcy,
     )
     company.cust_entries.append(entry)
     return entry

@@ -96,7 +96,12 @@ class JournalBatch(Record):
 
 @dataclass(kw_only=True)
 class JournalLine(Record):
-    """Gen. Journal Line: a customer payment (Customer/Payment) or a G/L / bank line."""
+    """Gen. Journal Line: a customer payment (Customer/Payment) or a G/L / bank line.
+
+    ``amount`` is in ``currency_code`` (blank = LCY) and ``amount_lcy`` is BC's "Amount (LCY)";
+    ``currency_factor`` is "Currency Factor" (foreign units per LCY unit, 0 for LCY). The three
+    are kept consistent by ``line_currency`` the way table 81's field triggers keep them.
+    """
 
     batch_id: str
     account_type: str
@@ -104,7 +109,9 @@ class JournalLine(Record):
     account_id: str = BLANK_GUID
     document_type: str = " "
     amount: Decimal = Decimal(0)
+    amount_lcy: Decimal = Decimal(0)
     currency_code: str = ""
+    currency_factor: Decimal = Decimal(0)
     applies_to_invoice_id: str = BLANK_GUID
     bal_account_type: str = ""
     bal_account_number: str = ""
@@ -176,6 +183,7 @@ class CustLedgerEntry:
     remaining: Decimal
     invoice_id: str = BLANK_GUID
     external_document_number: str = ""
+    amount_lcy: Decimal = Decimal(0)
 
     @property
     def open(self) -> bool:
@@ -185,7 +193,11 @@ class CustLedgerEntry:
 
 @dataclass(kw_only=True)
 class BankLedgerEntry:
-    """Bank account ledger entry (admin-visible)."""
+    """Bank account ledger entry (admin-visible): ``amount`` in the bank's currency.
+
+    ``currency_code`` is the bank account's (blank = LCY) and ``amount_lcy`` the LCY amount, as
+    codeunit 12 "Gen. Jnl.-Post Line" ``PostBankAcc`` fills them (see ``journal_posting``).
+    """
 
     entry_number: int
     bank_account_number: str
@@ -193,6 +205,8 @@ class BankLedgerEntry:
     document_number: str
     description: str
     amount: Decimal
+    currency_code: str = ""
+    amount_lcy: Decimal = Decimal(0)
 
 
 @dataclass(kw_only=True)

@@ -1,14 +1,26 @@
 """``customerPayments`` (page 30055, bc-api.md §4.9): unposted cash-receipt journal lines.
 
-Document Type is Payment and Account Type Customer. ``amount`` is stored exactly as sent -- the
-API never negates it, and a positive amount is accepted here and refused only at posting.
+Document Type is Payment and Account Type Customer. ``amount`` is not negated -- a positive amount
+is accepted here and refused only at posting -- but it is rounded to the line currency's "Amount
+Rounding Precision" like every Gen. Journal Line amount (``line_currency.validate_amount``).
 ``appliesToInvoiceId`` / ``appliesToInvoiceNumber`` must name a *posted* invoice (BC's
-messages), an empty customer is taken from that invoice, and the line's currency is the
-customer's. The lines are not webhook-capable (§7.7), so they raise no notifications.
+messages), and an empty customer is taken from that invoice. The lines are not webhook-capable
+(§7.7), so they raise no notifications.
+
+The line's currency follows codeunit 5478 "Graph Mgt - Journal Lines" ``SetPaymentsValues``
+(microsoft/BCApps, ``src/Layers/W1/BaseApp/Integration/Graph/GraphMgtJournalLines.Codeunit.al``):
+the batch's balancing account is set up first (``SetUpNewLine``), then ``Validate("Account No.")``
+(``GetCustomerAccount``: a balancing bank account with a currency gives the line that currency,
+otherwise the customer's currency applies), ``Validate(Amount)``, ``Validate("Bal. Account No.",
+'')`` and finally the batch's "Bal. Account Type"/"Bal. Account No." validated again. So in a
+batch balanced by a EUR bank account every payment line is a EUR line -- also for a customer in
+LCY, which BC does not refuse here (posting later needs "Appln. between Currencies" to apply it to
+an LCY invoice).
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from bc_emulator import schemas
@@ -21,9 +33,15 @@ from bc_emulator.journal_lines import JournalLineSet
 from bc_emulator.journal_lines import new_line
 from bc_emulator.journal_lines import rename_line
 from bc_emulator.journal_lines import set_document_number
+from bc_emulator.line_currency import GL
+from bc_emulator.line_currency import validate_account_no
+from bc_emulator.line_currency import validate_amount
+from bc_emulator.line_currency import validate_bal_account_no
+from bc_emulator.line_currency import validate_bal_account_type
 from bc_emulator.lookups import customer_name
 from bc_emulator.lookups import posted_invoice
 from bc_emulator.lookups import resolve_customer
+from bc_emulator.models import Company
 from bc_emulator.models import Customer
 from bc_emulator.models import JournalLine
 
@@ -69,7 +87,12 @@ class CustomerPaymentsSet(JournalLineSet):
         line = new_line(scope, batch, parsed, "Customer")
         line.document_type = "Payment"
         self._apply(scope, line, parsed, creating=True)
-        scope.co.journal_lines[line.id] = line
+        # SetPaymentsValues ends by validating the balancing account again.
+        company = scope.co
+        validate_bal_account_no(company, line, "")
+        validate_bal_account_type(company, line, batch.bal_account_type or GL)
+        validate_bal_account_no(company, line, batch.bal_account_number)
+        company.journal_lines[line.id] = line
         return line
 
     def update(self, scope: Scope, rec: Any, body: dict[str, Any]) -> None:
@@ -100,15 +123,15 @@ class CustomerPaymentsSet(JournalLineSet):
                         str(invoice.values.get("billToCustomerId", invoice.customer_id))
                     )
         if customer is not None:
-            _set_customer(line, customer)
-        if "amount" in parsed:
-            line.amount = parsed["amount"]
+            _set_customer(company, line, customer)
+        if creating or "amount" in parsed:
+            validate_amount(company, line, parsed.get("amount", Decimal(0)))
         assign_plain(line, parsed, _PLAIN)
         if creating and not line.values.get("description") and customer is not None:
             line.values["description"] = customer_name(customer)
 
 
-def _set_customer(line: JournalLine, customer: Customer) -> None:
+def _set_customer(company: Company, line: JournalLine, customer: Customer) -> None:
+    """``Validate("Account No.")``: ``GetCustomerAccount`` decides the line currency."""
     line.account_id = customer.id
-    line.account_number = str(customer.values["number"])
-    line.currency_code = customer.currency_code
+    validate_account_no(company, line, str(customer.values["number"]))

@@ -20,6 +20,7 @@ from bc_emulator.company_sets import GeneralLedgerEntriesSet
 from bc_emulator.company_sets import GeneralLedgerSetupSet
 from bc_emulator.customers import CustomersSet
 from bc_emulator.entity_sets import EntitySet
+from bc_emulator.exchange_rates import CurrencyExchangeRatesSet
 from bc_emulator.general_lines import JournalLinesSet
 from bc_emulator.invoice_posting import cancel_invoice
 from bc_emulator.invoice_posting import post_invoice
@@ -71,6 +72,7 @@ def build_registry() -> Registry:
         CompanyInformationSet(),
         GeneralLedgerSetupSet(),
         CurrenciesSet(),
+        CurrencyExchangeRatesSet(),
         AccountsSet(),
         BankAccountsSet(),
         GeneralLedgerEntriesSet(),

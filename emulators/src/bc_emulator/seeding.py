@@ -21,6 +21,7 @@ from bc_emulator.invoice_posting import post_invoice
 from bc_emulator.journal_batches import CASHRCPT
 from bc_emulator.journal_batches import GENERAL
 from bc_emulator.journal_batches import add_batch
+from bc_emulator.ledger import missing_account
 from bc_emulator.lookups import duplicate_key
 from bc_emulator.models import BankAccount
 from bc_emulator.models import Company
@@ -111,7 +112,12 @@ def add_gl_account(scope: Scope, body: dict[str, Any]) -> GLAccount:
 
 
 def add_bank_account(scope: Scope, body: dict[str, Any]) -> BankAccount:
-    """A bank account posting to G/L account ``glAccountNumber``."""
+    """A bank account posting to G/L account ``glAccountNumber``, in ``currencyCode``.
+
+    ``currencyCode`` blank or the LCY code means LCY (stored blank, as table 270 "Bank Account"
+    keeps it); any other code must be a currency of the company ("Currency Code" has a table
+    relation to Currency). Journal lines to or against the account take this currency.
+    """
     number = coerce(_CODE, body.get("number") or "")
     if not number:
         raise dialog('A "number" must be provided.')
@@ -120,13 +126,18 @@ def add_bank_account(scope: Scope, body: dict[str, Any]) -> BankAccount:
     gl_number = coerce(_CODE, body.get("glAccountNumber") or "")
     if scope.co.gl_account_by_number(gl_number) is None:
         raise dialog(f"The G/L account '{gl_number}' for bank account {number} does not exist.")
+    currency = coerce(Field("currencyCode", T.CODE, max_length=10), body.get("currencyCode") or "")
+    if currency == scope.co.lcy_code:
+        currency = ""
+    if currency and scope.co.currency_by_code(currency) is None:
+        raise dialog(f"The currency '{currency}' for bank account {number} does not exist.")
     now = scope.store.clock.now()
     bank = BankAccount(
         id=new_guid(),
         seq=scope.store.next_seq(),
         created_at=now,
         last_modified=now,
-        currency_code=coerce(_CODE, body.get("currencyCode") or ""),
+        currency_code=currency,
         gl_account_number=gl_number,
     )
     bank.values = {
@@ -142,7 +153,11 @@ def add_bank_account(scope: Scope, body: dict[str, Any]) -> BankAccount:
 
 
 def add_batch_from_json(scope: Scope, body: dict[str, Any]) -> Any:
-    """A journal batch with optional balancing account and No. Series."""
+    """A journal batch with optional balancing account (G/L or bank) and No. Series.
+
+    A bank account as balancing account is what BC's UI allows and its API does not (table 232
+    ``BalAccountId`` accepts G/L accounts only), so tests set such batches up here.
+    """
     template = str(body.get("template") or GENERAL).upper()
     if template not in (GENERAL, CASHRCPT):
         raise dialog("template must be GENERAL or CASHRCPT.")
@@ -160,6 +175,15 @@ def add_batch_from_json(scope: Scope, body: dict[str, Any]) -> Any:
     bal_number = coerce(_CODE, body.get("balancingAccountNumber") or "")
     if bal_type and bal_type not in ("G/L Account", "Bank Account"):
         raise dialog("balancingAccountType must be 'G/L Account' or 'Bank Account'.")
+    if bal_number:
+        company = scope.co
+        found = (
+            company.bank_account_by_number(bal_number)
+            if bal_type == "Bank Account"
+            else company.gl_account_by_number(bal_number)
+        )
+        if found is None:
+            raise missing_account(bal_type or "G/L Account", bal_number)
     return add_batch(
         scope,
         template,

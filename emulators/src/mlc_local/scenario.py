@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 
+from mlc_local.stack import FOREIGN
 from mlc_local.stack import LocalStack
 
 CUSTOMERS = [
@@ -219,12 +220,16 @@ class Connector:
         result: dict[str, Any] = self.stack.stripe.refund(charge_id, amount=amount)
         return result
 
-    def payout(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self.stack.stripe.payout()
+    def payout(self, currency: str | None = None) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.stack.stripe.payout(currency)
         return result
 
     def clearing_balance(self, account: str = "10900") -> Decimal:
         """Balance of the Stripe clearing account from BC's G/L entries: zero once paid out."""
+        return self.gl_balance(account)
+
+    def gl_balance(self, account: str) -> Decimal:
+        """A G/L account's balance (LCY) from BC's G/L entries, through BC's API."""
         entries = self.stack.bc_api_get(
             "generalLedgerEntries", {"$filter": f"accountNumber eq '{account}'"}
         )
@@ -232,3 +237,26 @@ class Connector:
             (Decimal(str(e["debitAmount"])) - Decimal(str(e["creditAmount"])) for e in entries),
             Decimal(0),
         )
+
+    def bank_balance(self, number: str) -> tuple[Decimal, Decimal]:
+        """A bank account's balance in its currency and in LCY (the emulator's ledger)."""
+        body = self.stack.bc_admin(
+            "GET", f"/companies/{self.stack.company_id}/bankAccounts/{number}/balance"
+        )
+        return Decimal(str(body["balance"])), Decimal(str(body["balanceLcy"]))
+
+    def clearing_balances(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """Each currency's Stripe clearing account: (balance in the currency, in LCY)."""
+        lcy = self.gl_balance("10900")
+        out = {"USD": (lcy, lcy)}
+        for code in FOREIGN:
+            out[code] = self.bank_balance(f"STRIPE-{code}")
+        return out
+
+    def needing_a_person(self) -> list[dict[str, Any]]:
+        """Records a person must look at: failed, unmatched, or flagged with what to do."""
+        return [
+            r
+            for r in self.records()
+            if r["state"] in ("failed", "unmatched") or (r.get("flags") or {}).get("needs_person")
+        ]

@@ -48,6 +48,27 @@ class StackOptions:
     consumers: int = 1
 
 
+FOREIGN = ("EUR", "JPY", "KWD")
+CURRENCY_CLEARING = ",".join(f"{c.lower()}=STRIPE{c}/STRIPE-{c}" for c in FOREIGN)
+PAYOUT_BANKS = ",".join(f"{c.lower()}=BANK-{c}" for c in FOREIGN)
+STRIPE_GL = {"EUR": "10910", "JPY": "10920", "KWD": "10930"}
+BANK_GL = {"EUR": "10110", "JPY": "10120", "KWD": "10130"}
+# The accounts of docs/accounting.md beyond the emulator's default chart.
+EXTRA_ACCOUNTS = (
+    ("10110", "Bank EUR", "Assets"),
+    ("10120", "Bank JPY", "Assets"),
+    ("10130", "Bank KWD", "Assets"),
+    ("10910", "Stripe balance EUR", "Assets"),
+    ("10920", "Stripe balance JPY", "Assets"),
+    ("10930", "Stripe balance KWD", "Assets"),
+    ("11600", "Disputed payments", "Assets"),
+    ("20700", "Stripe refunds to settle", "Liabilities"),
+    ("60110", "Tax on Stripe fees", "Expense"),
+    ("60120", "Dispute fees", "Expense"),
+    ("79100", "FX gains and losses", "Expense"),
+)
+
+
 class LocalStack:
     """Both emulators, a seeded BC company, and the three services wired to them."""
 
@@ -176,6 +197,15 @@ class LocalStack:
                 "MLC_FEE_ACCOUNT": "60100",
                 "MLC_BANK_ACCOUNT": "CHECKING",
                 "MLC_CLEARING_ACCOUNT": "10900",
+                # docs/accounting.md: EUR, JPY and KWD settle in Stripe as charged, each on
+                # its own Stripe bank account in BC, paid out to the firm's bank in it.
+                "MLC_CURRENCY_CLEARING": CURRENCY_CLEARING,
+                "MLC_PAYOUT_BANKS": PAYOUT_BANKS,
+                "MLC_REFUND_ACCOUNT": "20700",
+                "MLC_DISPUTE_ACCOUNT": "11600",
+                "MLC_DISPUTE_FEE_ACCOUNT": "60120",
+                "MLC_FEE_TAX_ACCOUNT": "60110",
+                "MLC_FX_ACCOUNT": "79100",
             }
         )
         if self.options.bus_namespace:
@@ -306,6 +336,23 @@ class LocalStack:
             ],
         )
         self.bc_admin("PATCH", base + "/settings", {"applnBetweenCurrencies": "All"})
+        self.bc_admin("POST", base + "/accounts", [
+            {"number": n, "displayName": name, "category": category}
+            for n, name, category in EXTRA_ACCOUNTS
+        ])  # fmt: skip
+        for code in FOREIGN:
+            self.bc_admin("POST", base + "/bankAccounts", [
+                {"number": f"STRIPE-{code}", "displayName": f"Stripe balance {code}",
+                 "currencyCode": code, "glAccountNumber": STRIPE_GL[code]},
+                {"number": f"BANK-{code}", "displayName": f"Bank account {code}",
+                 "currencyCode": code, "glAccountNumber": BANK_GL[code]},
+            ])  # fmt: skip
+            self.bc_admin("POST", base + "/journals", {
+                "template": "CASHRCPT", "code": f"STRIPE{code}",
+                "displayName": f"Stripe payments {code}",
+                "balancingAccountType": "Bank Account",
+                "balancingAccountNumber": f"STRIPE-{code}",
+            })  # fmt: skip
         for batch in (
             {
                 "template": "CASHRCPT",

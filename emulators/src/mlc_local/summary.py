@@ -22,30 +22,33 @@ def print_summary(stack: LocalStack, connector: Connector, elapsed: float) -> No
     titles = {
         "invoice": "Invoices pushed to Stripe",
         "payment": "Payments posted to BC",
-        "refund": "Refunds written to the BC refund batch (for review)",
+        "refund": "Refunds: cash out of the clearing account, the credit memo for a person",
+        "dispute": "Disputes",
         "payout": "Payouts reconciled",
     }
     for kind, title in titles.items():
         rows = by_kind.get(kind, [])
+        if not rows and kind == "dispute":
+            continue
         states = Counter(r["state"] for r in rows)
         print(f"{title}: {len(rows)} ({', '.join(f'{n} {s}' for s, n in sorted(states.items()))})")
         for r in rows:
+            flags = {k: v for k, v in (r.get("flags") or {}).items() if k != "todo"}
             print(
                 f"  #{r['id']:<4} {r['state']:<10} "
                 f"BC {r.get('bc_number') or r.get('bc_ref') or '-':<12}"
                 f" Stripe {r.get('stripe_ref') or '-':<30} {_amount(r)}"
-                + (f"  flags: {r['flags']}" if r.get("flags") else "")
+                + (f"  flags: {flags}" if flags else "")
             )
-    attention = [r for r in records if r["state"] in ("failed", "unmatched")]
-    print(f"\nNeeding a person (failed or unmatched): {len(attention)}")
+    attention = connector.needing_a_person()
+    print(f"\nNeeding a person: {len(attention)}")
     for r in attention:
-        print(f"  #{r['id']} {r['kind']} {r['state']}: {r.get('last_error')}")
-    print(f"Stripe clearing account (G/L 10900) balance in BC: {connector.clearing_balance()} USD")
-    print(
-        "  (what remains on it: refunds waiting for review in batch STRIPEREF, and payments\n"
-        "   settled by payouts in other currencies, which are flagged above for manual booking;\n"
-        "   the USD payout netted its own payments, fees and transfer to zero)"
-    )
+        todo = (r.get("flags") or {}).get("todo") or r.get("last_error")
+        print(f"  #{r['id']} {r['kind']} {r['state']}: {todo}")
+    print("\nStripe clearing accounts in BC, after the payouts (docs/accounting.md):")
+    for currency, (amount, lcy) in connector.clearing_balances().items():
+        where = "G/L 10900" if currency == "USD" else f"bank account STRIPE-{currency}"
+        print(f"  {currency}  {amount:>12} {currency}  ({lcy} USD)  on {where}")
     print("\nExplore:")
     print(
         f"  reconciler API   {stack.url('reconciler')}/records"

@@ -246,6 +246,12 @@ OLDEST_PENDING = GaugeSpec(
     ("kind",),
 )
 DEAD_LETTERS = GaugeSpec("mlc_dead_letters", "Dead-lettered messages kept in the database.")
+CLEARING_DRIFT = GaugeSpec(
+    "mlc_clearing_drift",
+    "Unexplained difference between a clearing account in BC and Stripe, in the currency's "
+    "units, at the last drift check (0: all of it explained).",
+    ("currency",),
+)
 QUEUE_MESSAGES = GaugeSpec(
     "mlc_queue_messages",
     "Messages ready in a queue (not those delivered and awaiting an ack).",
@@ -276,6 +282,7 @@ COMPUTED_GAUGES = (
     RECORDS,
     OLDEST_PENDING,
     DEAD_LETTERS,
+    CLEARING_DRIFT,
     QUEUE_MESSAGES,
     QUEUE_CONSUMERS,
     BC_SUBSCRIPTION_EXPIRY,

@@ -26,6 +26,7 @@ from sqlalchemy.orm import sessionmaker
 from mlconnector.bus import Delivery
 from mlconnector.contracts import Envelope
 from mlconnector.db import make_session_factory
+from reconciler.batch_poster import AutoPosted
 from reconciler.batch_poster import BatchPoster
 from reconciler.batch_poster import auto_posted_journals
 from reconciler.dead_letters import DeadLetterRecorder
@@ -296,7 +297,7 @@ def test_posters_in_several_threads_never_post_one_batch_at_once(
 ) -> None:
     journal = random_ref("P")[:10]
     rules = Rules(payment_journal=journal, auto_post_payments=True, auto_post_refunds=False)
-    assert auto_posted_journals(rules) == {journal: (PostingKind.PAYMENT,)}
+    assert auto_posted_journals(rules) == {journal: AutoPosted((PostingKind.PAYMENT,))}
     bc = _RecordingBc()
     posters = [
         BatchPoster(factory, bc, rules, actor="reconciler", interval_s=0.01) for _ in range(3)

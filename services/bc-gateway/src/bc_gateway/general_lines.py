@@ -35,8 +35,10 @@ from marshmallow import ValidationError
 
 from bc_gateway.adapters.bc_client import BCClient
 from bc_gateway.adapters.bc_client import Entity
+from bc_gateway.adapters.bc_errors import BCPermanentError
 from bc_gateway.adapters.odata import odata_string
 from bc_gateway.journals import GENERAL_BATCHES
+from bc_gateway.journals import NOTHING_TO_POST
 from bc_gateway.journals import batch_lines
 from bc_gateway.journals import configured_journal
 from bc_gateway.journals import document_posted
@@ -228,7 +230,14 @@ def add_general_lines(
     if post:
         unposted = batch_lines(bc, GENERAL_BATCHES, batch_id)
         if unposted:
-            post_batch(bc, batch_id)
-            posted = len(unposted)
-            logger.info("posted %d general journal line(s) of %s", posted, code)
+            try:
+                post_batch(bc, batch_id)
+            except BCPermanentError as exc:
+                # A concurrent command posted the batch (ours included) between the listing
+                # and this post: BC says there is nothing left, which is what was wanted.
+                if NOTHING_TO_POST.lower() not in exc.message.lower():
+                    raise
+            else:
+                posted = len(unposted)
+                logger.info("posted %d general journal line(s) of %s", posted, code)
     return {"journal": code, "journal_id": batch_id, "lines": report, "posted": posted}

@@ -81,14 +81,29 @@ _Carried = Row[int, int, str, PostingKind, str | None, int, str]
 TICK_S = 0.25
 
 
-def auto_posted_journals(rules: Rules) -> dict[str, tuple[PostingKind, ...]]:
-    """The batches the connector posts itself, with the kinds of posting each one carries."""
-    journals: dict[str, list[PostingKind]] = {}
-    if rules.auto_post_payments:
-        journals.setdefault(rules.payment_journal, []).append(PostingKind.PAYMENT)
-    if rules.auto_post_refunds:
-        journals.setdefault(rules.refund_journal, []).append(PostingKind.REFUND)
-    return {journal: tuple(kinds) for journal, kinds in journals.items()}
+@dataclasses.dataclass(frozen=True)
+class AutoPosted:
+    """What one auto-posted batch carries: these kinds, in ``only`` currencies (a currency's
+    own batch) or in any currency ``besides`` those that have their own batch."""
+
+    kinds: tuple[PostingKind, ...]
+    only: frozenset[str] = frozenset()
+    besides: frozenset[str] = frozenset()
+
+
+def auto_posted_journals(rules: Rules) -> dict[str, AutoPosted]:
+    """The batches the connector posts itself: the payment batch and each currency's.
+
+    Refunds and disputes are general journal lines posted as they are written
+    (``handlers.cash_moves``): no batch waits for them.
+    """
+    if not rules.auto_post_payments:
+        return {}
+    own = frozenset(rules.currency_clearing)
+    journals = {rules.payment_journal: AutoPosted((PostingKind.PAYMENT,), besides=own)}
+    for currency, clearing in rules.currency_clearing.items():
+        journals[clearing.journal] = AutoPosted((PostingKind.PAYMENT,), only=frozenset({currency}))
+    return journals
 
 
 @dataclasses.dataclass
@@ -157,15 +172,15 @@ class BatchPoster:
     def tick(self) -> int:
         """One round over the batches; returns how many posts it made."""
         made = 0
-        for journal, kinds in self._journals.items():
+        for journal, carries in self._journals.items():
             backoff = self._backoff[journal]
             if self._clock() < backoff.next_try:
                 continue
-            if self.post(journal, kinds):
+            if self.post(journal, carries):
                 made += 1
         return made
 
-    def post(self, journal: str, kinds: tuple[PostingKind, ...]) -> bool:
+    def post(self, journal: str, carries: AutoPosted) -> bool:
         """Post ``journal`` if lines wait and this poster gets the lease; True if it posted."""
         with self._session_factory.begin() as session:
             covered = claim_batch(
@@ -189,9 +204,11 @@ class BatchPoster:
                     Posting.currency,
                 )
                 .where(
-                    Posting.kind.in_(kinds),
+                    Posting.kind.in_(carries.kinds),
                     Posting.state == PostingState.POSTED,
                     Posting.batch_posted_at.is_(None),
+                    *([Posting.currency.in_(carries.only)] if carries.only else []),
+                    *([Posting.currency.not_in(carries.besides)] if carries.besides else []),
                 )
                 .order_by(Posting.id)
                 .limit(MAX_STAMPED)

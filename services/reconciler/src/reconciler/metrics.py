@@ -17,6 +17,7 @@ untouched for longer than the retry budget is one nobody is working on.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import pika
@@ -33,6 +34,7 @@ from mlconnector import metrics_export
 from mlconnector.bus import Topology
 from mlconnector.bus import connection_parameters
 from mlconnector.db import read_only_session
+from mlconnector.money import from_minor
 from reconciler.models import RecordKind
 from reconciler.models import RecordState
 from reconciler.models import SyncRecord
@@ -50,6 +52,20 @@ def dead_letter_count(session: Session) -> int | None:
     # A constant table name, not input: nothing to inject.
     query = text(f"SELECT count(*) FROM {DEAD_LETTERS_TABLE}")  # noqa: S608
     return int(session.execute(query).scalar_one())
+
+
+def latest_drifts(session: Session) -> dict[str, Decimal]:
+    """Each currency's unexplained difference at its newest drift check (``reconciler.drift``)."""
+    rows = session.execute(
+        select(SyncRecord.currency, SyncRecord.amount_minor, SyncRecord.business_key)
+        .where(SyncRecord.kind == RecordKind.DRIFT)
+        .order_by(SyncRecord.business_key)
+    ).all()
+    out: dict[str, Decimal] = {}
+    for currency, minor, _key in rows:  # keys end in the date: the last one per currency wins
+        if currency:
+            out[str(currency)] = from_minor(int(minor or 0), str(currency))
+    return out
 
 
 class RecordFigures(metrics_export.ScrapeTimeCollector):
@@ -75,6 +91,7 @@ class RecordFigures(metrics_export.ScrapeTimeCollector):
                 .group_by(SyncRecord.kind)
             ).all()
             dead = dead_letter_count(session)
+            drifts = latest_drifts(session)
         # Every kind and state, zeros included: an alert on "failed > 0" needs the series.
         counts = {(kind.value, state.value): 0 for kind in RecordKind for state in RecordState}
         for kind, state, number in counted:
@@ -86,7 +103,10 @@ class RecordFigures(metrics_export.ScrapeTimeCollector):
         for kind, updated_at in stalest:
             if updated_at is not None:
                 oldest.add_metric([str(kind)], max(0.0, (now - updated_at).total_seconds()))
-        families: list[Metric] = [records, oldest]
+        drift = metrics.CLEARING_DRIFT.family()
+        for currency, difference in sorted(drifts.items()):
+            drift.add_metric([currency], float(difference))
+        families: list[Metric] = [records, oldest, drift]
         if dead is not None:
             dead_letters = metrics.DEAD_LETTERS.family()
             dead_letters.add_metric([], float(dead))

@@ -65,6 +65,8 @@ class RecordKind(enum.StrEnum):
     REFUND = "refund"
     DISPUTE = "dispute"
     PAYOUT = "payout"
+    # One currency's daily drift check (``reconciler.drift``).
+    DRIFT = "drift"
     # A dead-lettered message that concerned no record yet (or could not even be read).
     MESSAGE = "message"
 
@@ -326,6 +328,10 @@ class Payout(_CurrencyMixin, Base):
     bank_line_id: Mapped[str | None] = mapped_column(String(64))
     # [{"balance_transaction": "txn_…", "reason": "…"}, …]
     unmatched: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    # The balance transactions the payout settled (the drift check's "paid out"), and the FX
+    # difference it booked.
+    transactions: Mapped[list[str]] = mapped_column(JSONDocument, default=list, server_default="[]")
+    fx_minor: Mapped[int | None] = mapped_column(BigInteger)
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

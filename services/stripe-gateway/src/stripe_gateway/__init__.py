@@ -32,6 +32,7 @@ def create_app(
     dependencies = deps or build_dependencies(settings)
     app.extensions["stripe_gateway"] = dependencies
 
+    from stripe_gateway.api import balance
     from stripe_gateway.api import charges
     from stripe_gateway.api import customers
     from stripe_gateway.api import disputes
@@ -41,7 +42,7 @@ def create_app(
     from stripe_gateway.api import webhooks
     from stripe_gateway.errors import register_error_handlers
 
-    for module in (webhooks, customers, invoices, charges, disputes, payouts):
+    for module in (webhooks, customers, invoices, charges, disputes, payouts, balance):
         app.register_blueprint(module.bp)
     app.register_blueprint(openapi.bp)
     register_error_handlers(app)

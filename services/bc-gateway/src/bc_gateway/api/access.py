@@ -20,5 +20,6 @@ PERMISSIONS: dict[str, str] = {
     "payments.create_refund": WRITE,
     "journals.general_journal_lines": WRITE,
     "journals.lcy_amounts": READ,
+    "journals.account_balance": READ,
     "journals.post_payment_journal": POST,
 }

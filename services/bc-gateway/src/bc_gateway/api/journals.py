@@ -15,9 +15,11 @@ from flask import Response
 from flask import request
 
 from bc_gateway import exchange_rates
+from bc_gateway.account_balance import gl_balance
 from bc_gateway.api import bc_client
 from bc_gateway.api import dependencies
 from bc_gateway.api import json_body
+from bc_gateway.api.schemas import AccountBalanceSchema
 from bc_gateway.api.schemas import GeneralLinesRequestSchema
 from bc_gateway.api.schemas import GeneralLinesResultSchema
 from bc_gateway.api.schemas import LcyAmountsRequestSchema
@@ -25,6 +27,7 @@ from bc_gateway.api.schemas import LcyAmountsResultSchema
 from bc_gateway.api.schemas import PostJournalQuerySchema
 from bc_gateway.api.schemas import PostJournalRequestSchema
 from bc_gateway.api.schemas import PostJournalResultSchema
+from bc_gateway.api.schemas import validate_account
 from bc_gateway.api.schemas import validate_journal
 from bc_gateway.general_lines import add_general_lines
 from bc_gateway.journals import post_connector_journal
@@ -101,4 +104,12 @@ def lcy_amounts() -> dict[str, Any]:
             dependencies().lcy.code(bc),
         )
     )
+    return result
+
+
+@bp.get("/gl-accounts/<number>/balance")
+def account_balance(number: str) -> dict[str, Any]:
+    """A G/L account's balance in the local currency, from its G/L entries."""
+    number = validate_account(number)
+    result: dict[str, Any] = AccountBalanceSchema().dump(gl_balance(bc_client(), number))
     return result

@@ -311,6 +311,22 @@ def build() -> dict[str, Any]:
         },
     )
     spec.path(
+        path="/commands/gl-accounts/{number}/balance",
+        operations={
+            "get": _command(
+                "journals.account_balance",
+                "A G/L account's balance in the local currency, from its G/L entries.",
+                parameters=[
+                    path_parameter(
+                        "number", "A G/L account number.", {"type": "string", "maxLength": 20}
+                    )
+                ],
+                responses={"200": json_response("The balance.", schemas.AccountBalanceSchema)},
+                errors=(*_COMMAND_ERRORS, 422),
+            )
+        },
+    )
+    spec.path(
         path="/commands/lcy-amounts",
         operations={
             "post": _command(

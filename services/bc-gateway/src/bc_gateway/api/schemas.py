@@ -357,3 +357,18 @@ class LcyAmountsResultSchema(Schema):
     lcy = fields.Str()
     rate = fields.Nested(LcyRateSchema, allow_none=True)
     amounts_lcy = fields.List(fields.Decimal(as_string=True))
+
+
+class AccountBalanceSchema(Schema):
+    number = fields.Str()
+    balance = fields.Decimal(as_string=True)
+    entries = fields.Int()
+
+
+def validate_account(value: str) -> str:
+    """A G/L account number in a path, checked like a body field."""
+    try:
+        validators.check_code(value, max_length=validators.ACCOUNT_NUMBER)
+    except ValidationError as exc:
+        raise ValidationError({"number": exc.messages}) from None
+    return value.upper()

@@ -55,6 +55,15 @@ class StripeGateway(Protocol):
     def payout_balance_transactions(self, payout_id: str) -> list[Json]:
         """Every balance transaction settled by a payout."""
 
+    def balance(self) -> Json:
+        """Stripe's balance: ``available`` and ``pending`` minor units by currency."""
+
+    def balance_transactions_since(self, created_gte: int) -> list[Json]:
+        """Every balance transaction created since a unix time."""
+
+    def payouts_since(self, created_gte: int) -> list[Json]:
+        """Every payout created since a unix time."""
+
 
 class BcGateway(Protocol):
     def get_invoice(self, invoice_id: str) -> Json:
@@ -83,6 +92,9 @@ class BcGateway(Protocol):
 
     def lcy_amounts(self, currency: str, posting_date: str, amounts: Sequence[str]) -> Json:
         """BC's local-currency value of amounts in ``currency`` posted on ``posting_date``."""
+
+    def gl_balance(self, number: str) -> Json:
+        """A G/L account's balance in the local currency (``balance`` as a decimal string)."""
 
 
 class HttpStripeGateway:
@@ -133,6 +145,19 @@ class HttpStripeGateway:
         data: list[Json] = body.get("data", [])
         return data
 
+    def balance(self) -> Json:
+        return self._http.get("/commands/balance")
+
+    def balance_transactions_since(self, created_gte: int) -> list[Json]:
+        body = self._http.get("/commands/balance-transactions", {"created_gte": str(created_gte)})
+        data: list[Json] = body.get("data", [])
+        return data
+
+    def payouts_since(self, created_gte: int) -> list[Json]:
+        body = self._http.get("/commands/payouts", {"created_gte": str(created_gte)})
+        data: list[Json] = body.get("data", [])
+        return data
+
 
 class HttpBcGateway:
     def __init__(
@@ -160,6 +185,9 @@ class HttpBcGateway:
 
     def create_general_journal_lines(self, command: Mapping[str, Any]) -> Json:
         return self._http.post("/commands/general-journal-lines", command)
+
+    def gl_balance(self, number: str) -> Json:
+        return self._http.get(f"/commands/gl-accounts/{quote(number, safe='')}/balance")
 
     def lcy_amounts(self, currency: str, posting_date: str, amounts: Sequence[str]) -> Json:
         return self._http.post(

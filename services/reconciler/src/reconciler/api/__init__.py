@@ -54,6 +54,7 @@ def create_app(
         )
     )
 
+    from reconciler.api import drift
     from reconciler.api import openapi
     from reconciler.api import payouts
     from reconciler.api import records
@@ -70,6 +71,7 @@ def create_app(
     )
     app.register_blueprint(records.bp)
     app.register_blueprint(payouts.bp)
+    app.register_blueprint(drift.bp)
     app.register_blueprint(openapi.bp)
     install_metrics(
         app,

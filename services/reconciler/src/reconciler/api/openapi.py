@@ -33,6 +33,7 @@ REQUEST_SCHEMAS = (
     schemas.PageQuerySchema,
     schemas.RecordQuerySchema,
     schemas.ReplayRequestSchema,
+    schemas.DriftRequestSchema,
 )
 
 # Statuses of every authenticated operation: no or a wrong token (401), rate limited (429).
@@ -75,6 +76,7 @@ def build() -> dict[str, Any]:
         tags=[
             ("records", "Sync records, their audit trail, replay."),
             ("payouts", "Reconciled Stripe payouts."),
+            ("drift", "The clearing accounts checked against Stripe (docs/accounting.md)."),
         ],
         field_rules=[_date_or_datetime],
         description_errors=[429],  # the API's overall rate limit covers it
@@ -110,6 +112,27 @@ def build() -> dict[str, Any]:
                 parameters=[record_id],
                 responses={"200": json_response("The record.", schemas.RecordDetailSchema)},
                 errors=(*_ERRORS, 404),
+            )
+        },
+    )
+    spec.path(
+        path="/drift-checks",
+        operations={
+            "post": operation(
+                "drift_check",
+                "Compare each Stripe clearing account in BC with Stripe now; recorded per "
+                "currency as records of kind `drift`.",
+                tag="drift",
+                security=OPERATOR_AUTH,
+                body=schemas.DriftRequestSchema,
+                responses={
+                    "200": json_response("Each currency's figures.", schemas.DriftResultSchema)
+                },
+                errors=(*_ERRORS, 400, 413, 422, 502, 503),
+                description=(
+                    "A gateway that cannot answer makes the check fail (502/503); nothing is "
+                    "recorded then."
+                ),
             )
         },
     )

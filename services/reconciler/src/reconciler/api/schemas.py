@@ -148,12 +148,13 @@ class RecordSummarySchema(Schema):
     currency = fields.Str(allow_none=True)
     attempts = fields.Int()
     last_error = fields.Str(allow_none=True)
+    # What the record needs from a person, if anything (``needs_person``, ``todo``), in lists too.
+    flags = fields.Dict()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
 
 class RecordSchema(RecordSummarySchema):
-    flags = fields.Dict()
     source_message_id = fields.Str(allow_none=True)
     correlation_id = fields.Str(allow_none=True)
 
@@ -254,3 +255,30 @@ class ReplayResultSchema(Schema):
     previous_state = fields.Str()
     state = fields.Constant(RecordState.PENDING.value)
     note = fields.Str(allow_none=True)
+
+
+class DriftRequestSchema(_Strict):
+    """Body of ``POST /drift-checks``: who asked, and how far back Stripe is read."""
+
+    actor = fields.Str(
+        load_default="drift-check", validate=[validate.Length(1, 128), NO_CONTROL_CHARACTERS]
+    )
+    lookback_days = fields.Int(load_default=35, validate=validate.Range(min=1, max=365))
+
+
+class DriftFiguresSchema(Schema):
+    currency = fields.Str()
+    bc_source = fields.Str()
+    figures = fields.Method("_figures")
+    explained = fields.Method("_explained")
+
+    def _figures(self, drift: Any) -> dict[str, str]:
+        figures: dict[str, str] = drift.figures()
+        return figures
+
+    def _explained(self, drift: Any) -> bool:
+        return bool(drift.difference == 0)
+
+
+class DriftResultSchema(Schema):
+    currencies = fields.List(fields.Nested(DriftFiguresSchema))

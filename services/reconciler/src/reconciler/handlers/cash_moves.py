@@ -130,12 +130,15 @@ def book(unit: Unit, record_id: int, move: CashMove) -> bool:
     lines = result.get("lines") or [{}]
     line_id = str(lines[0].get("line_id") or f"posted:{move.stripe_id}")
     with unit.tx() as session:
+        row = session.get_one(Posting, row_id, populate_existing=True)
         mark_posting_posted(
             session,
-            session.get_one(Posting, row_id, populate_existing=True),
+            row,
             bc_journal_id=str(result.get("journal_id") or deps.rules.payout_journal),
             bc_line_id=line_id,
         )
+        # Posted with its own command (``post``): no batch poster waits for it.
+        row.batch_posted_at = row.posted_at
     return True
 
 

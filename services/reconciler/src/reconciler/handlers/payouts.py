@@ -180,6 +180,8 @@ def on_payout(unit: Unit) -> None:
             row.fee_line_id = line_ids[0] if plan.fee_total and line_ids else None
             row.bank_line_id = line_ids[-1] if line_ids else None
             row.unmatched = plan.unmatched
+            row.transactions = [str(t.get("id")) for t in transactions]
+            row.fx_minor = fx_minor
             row.lease_expires_at = None
             unit.step(
                 record_id,

@@ -22,6 +22,9 @@ PERMISSIONS: dict[str, str] = {
     "charges.read": READ,
     "charges.invoice_payment": READ,
     "disputes.read": READ,
+    "balance.balance": READ,
+    "balance.transactions": READ,
+    "balance.payouts": READ,
     "payouts.read": READ,
     "payouts.balance_transactions": READ,
 }

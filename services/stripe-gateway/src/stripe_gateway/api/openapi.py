@@ -179,6 +179,7 @@ def build() -> dict[str, Any]:
             ("invoices", "Stripe invoices of BC invoices."),
             ("charges", "Charges read from Stripe."),
             ("disputes", "Disputes and the money they moved, read from Stripe."),
+            ("balance", "The balance, its transactions and payouts, for the drift check."),
             ("payouts", "Payouts and their balance transactions read from Stripe."),
         ],
         field_rules=[_push_currency],
@@ -360,6 +361,45 @@ def build() -> dict[str, Any]:
             )
         },
     )
+    since = {
+        "name": "created_gte",
+        "in": "query",
+        "required": True,
+        "description": "Unix time in seconds: objects created since then.",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+    }
+    for path, endpoint, summary, schema in (
+        (
+            "/commands/balance",
+            "balance.balance",
+            "Stripe's balance per currency.",
+            schemas.BalanceSchema,
+        ),
+        (
+            "/commands/balance-transactions",
+            "balance.transactions",
+            "Every balance transaction created since a time.",
+            schemas.TransactionListSchema,
+        ),
+        (
+            "/commands/payouts",
+            "balance.payouts",
+            "Every payout created since a time.",
+            schemas.PayoutListSchema,
+        ),
+    ):
+        spec.path(
+            path=path,
+            operations={
+                "get": _command(
+                    endpoint,
+                    summary,
+                    parameters=[] if endpoint == "balance.balance" else [since],
+                    responses={"200": json_response(summary, schema)},
+                    errors=(*_COMMAND_ERRORS, 422),
+                )
+            },
+        )
     dispute_id = path_parameter("dispute_id", "A Stripe dispute id.", _stripe_id("du"))
     spec.path(
         path="/commands/disputes/{dispute_id}",

@@ -317,3 +317,22 @@ class PayoutTransactionsSchema(Schema):
     payout = fields.Str()
     count = fields.Int()
     data = fields.List(fields.Nested(BalanceTransactionSchema))
+
+
+class BalanceSchema(Schema):
+    """Minor units per lower-case currency."""
+
+    available = fields.Dict(keys=fields.Str(), values=fields.Int())
+    pending = fields.Dict(keys=fields.Str(), values=fields.Int())
+
+
+class TransactionListSchema(Schema):
+    created_gte = fields.Int()
+    count = fields.Int()
+    data = fields.List(fields.Nested(BalanceTransactionSchema))
+
+
+class PayoutListSchema(Schema):
+    created_gte = fields.Int()
+    count = fields.Int()
+    data = fields.List(fields.Nested(PayoutSchema))

@@ -229,7 +229,10 @@ def read_charge_invoice_payment(
 
 
 def read_payout(client: StripeClient, payout_id: str) -> dict[str, Any]:
-    payout = client.retrieve_payout(payout_id)
+    return _payout(client.retrieve_payout(payout_id))
+
+
+def _payout(payout: stripe.Payout) -> dict[str, Any]:
     return {
         "id": payout.id,
         "amount": _get(payout, "amount"),
@@ -274,3 +277,27 @@ def read_dispute(client: StripeClient, dispute_id: str) -> dict[str, Any]:
         ],
         "metadata": metadata_of(dispute),
     }
+
+
+def read_balance(client: StripeClient) -> dict[str, Any]:
+    """Available and pending minor units per currency (Stripe lists one entry per currency)."""
+    balance = client.retrieve_balance()
+    out: dict[str, Any] = {"available": {}, "pending": {}}
+    for part in ("available", "pending"):
+        for entry in _get(balance, part) or []:
+            currency = str(_get(entry, "currency")).lower()
+            out[part][currency] = out[part].get(currency, 0) + int(_get(entry, "amount") or 0)
+    return out
+
+
+def read_transactions_since(client: StripeClient, since: int) -> dict[str, Any]:
+    txns = [
+        balance_transaction_fields(t)
+        for t in client.list_balance_transactions({"created": {"gte": since}})
+    ]
+    return {"created_gte": since, "count": len(txns), "data": txns}
+
+
+def read_payouts_since(client: StripeClient, since: int) -> dict[str, Any]:
+    payouts = [_payout(p) for p in client.list_payouts({"created": {"gte": since}})]
+    return {"created_gte": since, "count": len(payouts), "data": payouts}
