@@ -205,11 +205,15 @@ def _submit_evidence(stack: LocalStack, dispute_id: str, text: str) -> None:
 def test_a_eur_invoice_settled_in_eur_books_its_payout_and_nets_the_eur_clearing_account(
     stack: LocalStack, connector: Connector
 ) -> None:
-    charge = _charge(connector, _customer(stack, "EUR"), "250.00")
-    [line] = wait_posted(stack, charge)
-    assert line["journalDisplayName"] == "STRIPEEUR"
-    assert connector.bank_balance("STRIPE-EUR")[0] == Decimal("250.00")
-    _resend(stack, {charge})
+    customer = _customer(stack, "EUR")
+    # Amounts whose fee and net lines would round to a cent more or less in USD than the
+    # payments did: the payout moves each payment line for line instead.
+    charges = [_charge(connector, customer, "250.00"), _charge(connector, customer, "123.45")]
+    for charge in charges:
+        [line] = wait_posted(stack, charge)
+        assert line["journalDisplayName"] == "STRIPEEUR"
+    assert connector.bank_balance("STRIPE-EUR")[0] == Decimal("373.45")
+    _resend(stack, set(charges))
     payout = _pay_out(connector, "eur")
     assert payout["currency"] == "eur"
     assert wait_until(lambda: connector.bank_balance("STRIPE-EUR") == (ZERO, ZERO), timeout_s=30), (
@@ -217,7 +221,7 @@ def test_a_eur_invoice_settled_in_eur_books_its_payout_and_nets_the_eur_clearing
     )
     net = from_minor(int(payout["amount"]), "eur")
     assert connector.bank_balance("BANK-EUR")[0] == net
-    _one_line_each(stack, [charge])
+    _one_line_each(stack, charges)
 
 
 def test_a_gbp_invoice_stripe_converts_to_usd_books_the_fx_difference(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 from mlc_local.scenario import Connector
 from mlc_local.stack import LocalStack
+from mlconnector.money import exponent
 
 
 def _amount(record: dict[str, Any]) -> str:
@@ -48,7 +50,10 @@ def print_summary(stack: LocalStack, connector: Connector, elapsed: float) -> No
     print("\nStripe clearing accounts in BC, after the payouts (docs/accounting.md):")
     for currency, (amount, lcy) in connector.clearing_balances().items():
         where = "G/L 10900" if currency == "USD" else f"bank account STRIPE-{currency}"
-        print(f"  {currency}  {amount:>12} {currency}  ({lcy} USD)  on {where}")
+        shown = amount.quantize(Decimal(1).scaleb(-exponent(currency)))
+        print(
+            f"  {currency}  {shown:>12} {currency}  ({lcy.quantize(Decimal('0.01'))} USD)  on {where}"
+        )
     print("\nExplore:")
     print(
         f"  reconciler API   {stack.url('reconciler')}/records"

@@ -159,6 +159,25 @@ class Api:
         """POST to the admin API for this company."""
         return self.admin("POST", f"companies/{self.company_id}/{path}", body)
 
+    def seed_journal(self, template: str, code: str, bank: str | None = None) -> str:
+        """Seed a journal batch, balanced by bank account ``bank`` when given; return its id.
+
+        The API refuses a bank account as balancing account (it takes G/L accounts only), so a
+        bank-balanced batch can only be set up through the admin seed, as in BC itself.
+        """
+        body = {"template": template, "code": code}
+        if bank is not None:
+            body |= {"balancingAccountType": "Bank Account", "balancingAccountNumber": bank}
+        return str(self.seed("journals", body)["id"])
+
+    def unposted_lines(self) -> dict[str, dict[str, Any]]:
+        """Unposted journal lines by document number, read through the admin view.
+
+        The admin view shows each line's currency and LCY amount, which the API pages do not.
+        """
+        rows = self.admin("GET", f"companies/{self.company_id}/journalLines")["value"]
+        return {row["documentNumber"]: row for row in rows}
+
 
 @pytest.fixture
 def api(bc: EmulatorServer, http: requests.Session, token: str) -> Api:
@@ -275,11 +294,50 @@ class Kit:
         """A msal app pointed at the emulator."""
         return msal_app(bc, http, secret)
 
+    @staticmethod
+    def error_message(response: requests.Response) -> str:
+        """An error response's message without the ``  CorrelationId:  ...`` BC appends."""
+        message: str = loads(response)["error"]["message"]
+        return message.partition("  CorrelationId:  ")[0]
+
 
 @pytest.fixture
 def kit() -> Kit:
     """Shared constants and helpers."""
     return Kit()
+
+
+@pytest.fixture
+def foreign_banks(api: Api) -> dict[str, str]:
+    """Stripe clearing bank accounts in EUR and GBP, and batches to book them; returns batch ids.
+
+    The company is in USD with EUR at 1.1 (``api``); this adds GBP at 0.5, the bank accounts
+    STRIPE-EUR and STRIPE-GBP with their own G/L accounts (10200, 10300) and customer C20000,
+    who is billed in EUR. Batches by name: ``cash`` (CASHRCPT STRIPEEUR, balanced by STRIPE-EUR),
+    ``plain`` (GENERAL PLAIN, no balancing account) and ``lcy_cash`` (CASHRCPT DEFAULT, balanced
+    by CHECKING in USD).
+    """
+    api.seed("currencies", {"code": "GBP", "displayName": "Pound", "exchangeRate": "0.5"})
+    api.seed(
+        "accounts",
+        [
+            {"number": "10200", "displayName": "Stripe EUR", "category": "Assets"},
+            {"number": "10300", "displayName": "Stripe GBP", "category": "Assets"},
+        ],
+    )
+    api.seed(
+        "bankAccounts",
+        [
+            {"number": "STRIPE-EUR", "currencyCode": "EUR", "glAccountNumber": "10200"},
+            {"number": "STRIPE-GBP", "currencyCode": "GBP", "glAccountNumber": "10300"},
+        ],
+    )
+    api.seed("customers", {"number": "C20000", "displayName": "Euro Kunde", "currencyCode": "EUR"})
+    return {
+        "cash": api.seed_journal("CASHRCPT", "STRIPEEUR", bank="STRIPE-EUR"),
+        "plain": api.seed_journal("GENERAL", "PLAIN"),
+        "lcy_cash": str(api.setup["journals"]["CASHRCPT/DEFAULT"]),
+    }
 
 
 @pytest.fixture

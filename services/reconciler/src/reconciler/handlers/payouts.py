@@ -31,6 +31,7 @@ from reconciler.models import PostingKind
 from reconciler.models import PostingState
 from reconciler.models import RecordKind
 from reconciler.models import RecordState
+from reconciler.payout_plan import OWN_TYPES
 from reconciler.payout_plan import Booked
 from reconciler.payout_plan import FeeAccounts
 from reconciler.payout_plan import PayoutPlan
@@ -130,7 +131,7 @@ def on_payout(unit: Unit) -> None:
         request={"unmatched": plan.unmatched},
     )
     fx_minor = _fx_difference(unit, record_id, plan, currency)
-    lines = _lines(deps, payout_id, currency, bank, plan, fx_minor, net_minor)
+    chunks = _lines(deps, payout_id, currency, bank, plan, fx_minor, net_minor, transactions)
     moved = sum(abs(int(t.get("amount") or 0)) + abs(int(t.get("fee") or 0)) for t in transactions)
     limit = str(from_minor(max(moved, abs(net_minor), abs(fx_minor), 1), currency))
     with unit.tx() as session:
@@ -152,25 +153,29 @@ def on_payout(unit: Unit) -> None:
             outcome=AuditOutcome.SKIPPED,
         )
     else:
-        command = {
-            "journal": rules.payout_journal,
-            "currency": currency,
-            "limit": limit,
-            "lines": lines,
-            "post": True,
-        }
-        try:
-            result = unit.call(
-                record_id,
-                f"booked fees and transfer of payout {payout_id} in batch {rules.payout_journal}",
-                deps.bc.create_general_journal_lines,
-                command,
-                request={**command, "lines": len(lines)},
-            )
-        except Exception as exc:
-            give_back(unit, Payout, payout_row_id, exc)
-            raise
-        line_ids = [str(line.get("line_id") or "") for line in result.get("lines", [])]
+        line_ids: list[str] = []
+        for part, lines in enumerate(chunks, start=1):
+            command = {
+                "journal": rules.payout_journal,
+                "currency": currency,
+                "limit": limit,
+                "lines": lines,
+                "post": True,
+            }
+            try:
+                result = unit.call(
+                    record_id,
+                    f"booked fees and transfer of payout {payout_id} in batch "
+                    f"{rules.payout_journal}"
+                    + (f" (part {part} of {len(chunks)})" if len(chunks) > 1 else ""),
+                    deps.bc.create_general_journal_lines,
+                    command,
+                    request={**command, "lines": len(lines)},
+                )
+            except Exception as exc:
+                give_back(unit, Payout, payout_row_id, exc)
+                raise
+            line_ids += [str(line.get("line_id") or "") for line in result.get("lines", [])]
         with unit.tx() as session:
             row = session.get_one(Payout, payout_row_id, populate_existing=True)
             row.bc_company_id = company_id
@@ -256,6 +261,10 @@ def _fx_difference(unit: Unit, record_id: int, plan: PayoutPlan, currency: str) 
     return difference
 
 
+# A general-lines command takes at most 100 lines (bc-gateway); each chunk is its own document.
+CHUNK = 90
+
+
 def _lines(
     deps: HandlerDeps,
     payout_id: str,
@@ -264,26 +273,41 @@ def _lines(
     plan: PayoutPlan,
     fx_minor: int,
     net_minor: int,
-) -> list[dict[str, Any]]:
+    transactions: list[dict[str, Any]],
+) -> list[list[dict[str, Any]]]:
+    """The payout's lines, in chunks of at most ``CHUNK``, each chunk one document.
+
+    On the LCY clearing G/L account: the fees and the FX difference against it, and the net
+    from it to the bank. On a foreign currency's clearing bank account, BC rounds each line's
+    LCY value on its own, so fee and net lines would leave the clearing account a cent or so
+    off in LCY though at zero in its currency. There each balance transaction is moved from the
+    clearing bank account to the firm's bank account in its own line, with the very amount it
+    was booked with (so the same LCY value, line for line), and the fees are taken from the
+    firm's bank account: the clearing account returns to zero in both currencies, and the
+    firm's bank account still receives exactly the payout's net.
+    """
     rules = deps.rules
     clearing_type, clearing = rules.clearing_for(currency)
+    itemized = clearing_type == BANK
+    fees_against = (BANK, bank) if itemized else (clearing_type, clearing)
     day = deps.today().isoformat()
     # Document No. is Code[20]: a payout id (27 characters) does not fit, its tail does.
-    document = ("PO" + payout_id.removeprefix("po_")[-18:]).upper()
+    tail = payout_id.removeprefix("po_").upper()
     lines: list[dict[str, Any]] = []
 
-    def line(account_type: str, account: str, minor: int, suffix: str, text: str) -> None:
+    def line(
+        kind: str, account: str, minor: int, suffix: str, text: str, against: tuple[str, str]
+    ) -> None:
         lines.append(
             {
-                "account_type": account_type,
+                "account_type": kind,
                 "account_number": account,
                 "amount": str(from_minor(minor, currency)),
                 "posting_date": day,
-                "document_number": document,
                 "external_document_number": f"{payout_id}-{suffix}",
                 "description": f"Stripe {text} {payout_id}"[:100],
-                "balancing_account_type": clearing_type,
-                "balancing_account_number": clearing,
+                "balancing_account_type": against[0],
+                "balancing_account_number": against[1],
             }
         )
 
@@ -298,12 +322,33 @@ def _lines(
         rules.dispute_fee_account: "dispute fees",
     }
     for account, minor in sorted(plan.fees.items()):
-        if minor:
-            line(GL, account, minor, suffixes.get(account, "F"), texts.get(account, "fees"))
+        line(
+            GL, account, minor, suffixes.get(account, "F"), texts.get(account, "fees"), fees_against
+        )
     if fx_minor:
-        line(GL, rules.fx_account, fx_minor, "X", "FX difference")
-    line(BANK, bank, net_minor, "N", "payout")
-    return lines
+        line(GL, rules.fx_account, fx_minor, "X", "FX difference", (clearing_type, clearing))
+    if itemized:
+        moved = [
+            t for t in transactions if t.get("type") not in OWN_TYPES and int(t.get("amount") or 0)
+        ]
+        for index, txn in enumerate(moved, start=1):
+            line(
+                BANK,
+                bank,
+                int(txn["amount"]),
+                f"{index}",
+                f"payout of {txn.get('id')} in",
+                (BANK, clearing),
+            )
+    else:
+        line(BANK, bank, net_minor, "N", "payout", (clearing_type, clearing))
+    chunks = [lines[i : i + CHUNK] for i in range(0, len(lines), CHUNK)] or [[]]
+    single = len(chunks) == 1
+    for number, chunk in enumerate(chunks, start=1):
+        document = "PO" + (tail[-18:] if single else f"{tail[-16:]}{number:02d}")
+        for item in chunk:
+            item["document_number"] = document
+    return chunks
 
 
 def on_payout_failed(unit: Unit) -> None:
