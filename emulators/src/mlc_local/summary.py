@@ -51,9 +51,8 @@ def print_summary(stack: LocalStack, connector: Connector, elapsed: float) -> No
     for currency, (amount, lcy) in connector.clearing_balances().items():
         where = "G/L 10900" if currency == "USD" else f"bank account STRIPE-{currency}"
         shown = amount.quantize(Decimal(1).scaleb(-exponent(currency)))
-        print(
-            f"  {currency}  {shown:>12} {currency}  ({lcy.quantize(Decimal('0.01'))} USD)  on {where}"
-        )
+        in_lcy = lcy.quantize(Decimal("0.01"))
+        print(f"  {currency}  {shown:>12} {currency}  ({in_lcy} USD)  on {where}")
     print("\nExplore:")
     print(
         f"  reconciler API   {stack.url('reconciler')}/records"
