@@ -14,17 +14,20 @@ EXPECTED = {
     "stripe-gateway-poll": (["stripe-gateway", "poll", "--since-minutes", "30"], 15),
     "bc-gateway-poll-invoices": (["bc-gateway", "poll-invoices", "--since-minutes", "30"], 15),
     "bc-gateway-renew-subscriptions": (["bc-gateway", "renew-subscriptions"], 12 * 60),
+    "reconciler-drift-check": (["reconciler", "drift-check", "--lookback-days", "35"], 24 * 60),
 }
 
 
 def _interval_minutes(schedule: str) -> int:
-    """The period of the schedules used here: `<m>/15 * * * *` or `<m> */12 * * *`."""
+    """The period of the schedules used here: `<m>/15 * * * *`, `<m> */12 * * *`, `<m> <h> * * *`."""
     minute, hour, day, month, weekday = schedule.split()
     assert (day, month, weekday) == ("*", "*", "*"), schedule
     if "/" in minute:
         assert hour == "*", schedule
         return int(minute.split("/")[1])
     assert minute.isdigit(), schedule
+    if hour.isdigit():
+        return 24 * 60
     assert hour.startswith("*/"), schedule
     return int(hour[2:]) * 60
 

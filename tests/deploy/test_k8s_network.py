@@ -39,7 +39,7 @@ PUSHGATEWAY_PORT = 9091
 CONSUMER_METRICS_PORT = 9102
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
 # Connection-level reachability only; the API's own authentication is the application's.
-RECONCILER_CALLERS = {"reconciler-consumer", "reconciler-api"}
+RECONCILER_CALLERS = {"reconciler-consumer", "reconciler-api", "reconciler-drift-check"}
 
 
 @dataclass(frozen=True)
