@@ -270,6 +270,30 @@ def test_funds_still_pending_wait_in_the_clearing_account_for_the_next_payout(
         stack.stripe.configure(available_after_days=0)
 
 
+def test_a_payout_the_bank_returns_is_reversed_and_paid_out_again(
+    stack: LocalStack, connector: Connector
+) -> None:
+    bank_before = connector.gl_balance("10100")
+    charge = _charge(connector, _customer(stack), "90.00")
+    wait_posted(stack, charge)
+    payout = _pay_out(connector, "usd")
+    net = from_minor(int(payout["amount"]), "usd")
+    assert wait_until(lambda: connector.clearing_balance() == ZERO, timeout_s=30)
+    stack.stripe.fail_payout(payout["id"], "account_closed")
+    _resend(stack, {payout["id"]})
+    # The transfer is reversed: the money is back in Stripe's balance, and in the clearing account.
+    assert wait_until(lambda: connector.clearing_balance() == net, timeout_s=60)
+    assert connector.gl_balance("10100") == bank_before
+    failed = wait_record(connector, kind="payout", stripe_ref=payout["id"])
+    assert failed["flags"]["needs_person"] == "payout_failed"
+    assert "account_closed" in failed["flags"]["todo"]
+    again = _pay_out(connector, "usd")
+    assert again["amount"] == payout["amount"]
+    assert wait_until(lambda: connector.clearing_balance() == ZERO, timeout_s=30)
+    assert connector.gl_balance("10100") == bank_before + net
+    assert len(posted_lines(stack, payout["id"])) == 1  # the reversal, once
+
+
 def _drift_check(connector: Connector) -> dict[str, dict[str, Any]]:
     response = requests.post(
         connector.stack.url("reconciler") + "/drift-checks",

@@ -12,6 +12,7 @@ envelope on failure:
 - `POST /_emulator/disputes/<id>/close` `{outcome: "won" | "lost"}`: the issuer decides
   (an inquiry closes as `warning_closed`) -> the Dispute
 - `POST /_emulator/payouts` `{currency?, reconcile?}`; `POST /_emulator/payouts/<id>/reconcile`
+- `POST /_emulator/payouts/<id>/fail` `{failure_code?="account_closed"}`: the bank returns it
 - `POST /_emulator/webhook_endpoints/<id>/roll_secret` `{expires_in?}`
 - `POST /_emulator/events/<id>/resend`
 - `GET /_emulator/objects/<kind>`, `GET /_emulator/objects/<kind>/<id>`
@@ -33,6 +34,7 @@ from .errors import param_invalid
 from .events import subscribed
 from .invoice_payments import pay_by_card
 from .payouts import complete_reconciliation
+from .payouts import fail_payout
 from .payouts import pay_out_balance
 from .refunds import refund_charge
 from .render import render
@@ -143,6 +145,15 @@ def reconcile(payout_id: str) -> Record:
     with state.lock:
         payout = state.store.require("payout", payout_id, "payout")
         complete_reconciliation(state, payout)
+        return render(state, payout)
+
+
+@bp.post("/payouts/<payout_id>/fail")
+def fail(payout_id: str) -> Record:
+    state, data = get_state(), body()
+    with state.lock:
+        payout = state.store.require("payout", payout_id, "payout")
+        fail_payout(state, payout, str(data.get("failure_code") or "account_closed"))
         return render(state, payout)
 
 

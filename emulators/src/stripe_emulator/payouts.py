@@ -100,6 +100,45 @@ def mark_paid(state: EmulatorState, payout: Record) -> None:
     emit(state, "payout.paid", payout)
 
 
+def fail_payout(state: EmulatorState, payout: Record, code: str) -> None:
+    """The bank returned the payout: the money comes back to the balance.
+
+    Stripe: a payout can fail even after it was ``paid`` (the receiving bank returns it, within
+    a few business days); its status becomes ``failed`` with a ``failure_code``, a
+    ``payout_failure`` balance transaction (reporting category ``payout_reversal``) returns the
+    amount to the balance, named by ``failure_balance_transaction``, and ``payout.failed`` is
+    sent (docs.stripe.com/payouts, "Payout failures"; SDK ``_payout.py`` ``failure_code``,
+    ``failure_balance_transaction``; ``_balance_transaction.py`` type ``payout_failure``).
+    """
+    if payout["status"] not in ("pending", "in_transit", "paid"):
+        raise invalid_transition(f"Payout {payout['id']} is {payout['status']} and cannot fail.")
+    txn = balance_transaction(
+        state,
+        amount=int(payout["amount"]),
+        currency=payout["currency"],
+        type_="payout_failure",
+        category="payout_reversal",
+        source=payout["id"],
+        description="STRIPE PAYOUT FAILURE",
+    )
+    previous = {"status": payout["status"], "failure_code": None}
+    payout["status"] = "failed"
+    payout["failure_code"] = code
+    payout["failure_message"] = FAILURE_MESSAGES.get(code, "The payout failed.")
+    payout["failure_balance_transaction"] = txn["id"]
+    emit(state, "payout.updated", payout, previous)
+    emit(state, "payout.failed", payout)
+
+
+# A few of Stripe's payout failure codes with their messages (docs.stripe.com/api/payouts/failures).
+FAILURE_MESSAGES = {
+    "account_closed": "The bank account has been closed.",
+    "no_account": "The bank account details on file are probably incorrect.",
+    "invalid_account_number": "The routing number seems correct, but the account number is "
+    "invalid.",
+}
+
+
 def complete_reconciliation(state: EmulatorState, payout: Record) -> None:
     if not payout["automatic"]:
         raise invalid_transition("Only automatic payouts are reconciled.")

@@ -168,6 +168,13 @@ class EmulatorServer:
         result = self.admin("POST", "payouts", {"currency": currency, "reconcile": reconcile})
         return list(result["data"])
 
+    def fail_payout(self, payout_id: str, failure_code: str = "account_closed") -> dict[str, Any]:
+        """The bank returns a payout (even a paid one); returns the Payout."""
+        result: dict[str, Any] = self.admin(
+            "POST", f"payouts/{payout_id}/fail", {"failure_code": failure_code}
+        )
+        return result
+
     def roll_secret(self, endpoint_id: str, expires_in: int = 86400) -> str:
         return str(
             self.admin(

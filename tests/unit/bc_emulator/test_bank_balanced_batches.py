@@ -31,11 +31,6 @@ def eur_bank(api: Any) -> dict[str, Any]:
     return bank
 
 
-def error_message(kit: Any, response: Any) -> str:
-    message: str = kit.loads(response)["error"]["message"]
-    return message.partition("  CorrelationId:  ")[0]
-
-
 class TestSeeding:
     def test_bank_account_in_a_currency(self, api: Any, kit: Any, eur_bank: dict[str, Any]) -> None:
         assert (eur_bank["number"], eur_bank["currencyCode"]) == ("STRIPE-EUR", "EUR")
@@ -76,16 +71,8 @@ class TestBatchPages:
     def test_bank_balanced_batches_read_a_blank_balancing_account_id(
         self, api: Any, kit: Any, eur_bank: dict[str, Any]
     ) -> None:
-        seeded = api.seed(
-            "journals",
-            {
-                "template": "CASHRCPT",
-                "code": "STRIPEEUR",
-                "balancingAccountType": "Bank Account",
-                "balancingAccountNumber": "STRIPE-EUR",
-            },
-        )
-        batch = kit.loads(api.get(f"customerPaymentJournals({seeded['id']})"))
+        seeded = api.seed_journal("CASHRCPT", "STRIPEEUR", bank="STRIPE-EUR")
+        batch = kit.loads(api.get(f"customerPaymentJournals({seeded})"))
         assert (batch["balancingAccountId"], batch["balancingAccountNumber"]) == (
             BLANK,
             "STRIPE-EUR",
@@ -105,7 +92,7 @@ class TestBatchPages:
         response = api.post(entity_set, {"code": "BANKBAL", "balancingAccountId": eur_bank["id"]})
         assert response.status_code == 400
         assert kit.loads(response)["error"]["code"] == "Application_DialogException"
-        assert error_message(kit, response) == (
+        assert kit.error_message(response) == (
             'The "balancingAccountNumber" does not match to a G/L Account.'
         )
 
@@ -135,29 +122,20 @@ class TestBatchPages:
         )
         response = api.post("journals", {"code": "OLD", "balancingAccountId": blocked["id"]})
         assert response.status_code == 400
-        assert error_message(kit, response) == (
+        assert kit.error_message(response) == (
             "Blocked must be equal to 'No'  in G/L Account: No.=19999. Current value is 'Yes'."
         )
 
     def test_payment_lines_of_a_bank_balanced_batch_balance_to_the_bank(
         self, api: Any, kit: Any, eur_bank: dict[str, Any]
     ) -> None:
-        seeded = api.seed(
-            "journals",
-            {
-                "template": "CASHRCPT",
-                "code": "STRIPEEUR",
-                "balancingAccountType": "Bank Account",
-                "balancingAccountNumber": "STRIPE-EUR",
-            },
-        )
+        seeded = api.seed_journal("CASHRCPT", "STRIPEEUR", bank="STRIPE-EUR")
         created = api.post(
-            f"customerPaymentJournals({seeded['id']})/customerPayments",
+            f"customerPaymentJournals({seeded})/customerPayments",
             {"customerNumber": "C10000", "amount": Decimal("-5"), "documentNumber": "BB1"},
         )
         assert created.status_code == 201, created.text
-        rows = api.admin("GET", f"companies/{api.company_id}/journalLines")["value"]
-        row = next(r for r in rows if r["documentNumber"] == "BB1")
+        row = api.unposted_lines()["BB1"]
         assert (
             row["balancingAccountType"],
             row["balancingAccountNumber"],

@@ -1,8 +1,9 @@
 """Journal line currency from bank accounts, as table 81 derives it (line_currency.py).
 
-A company in USD with EUR at 1.1 (conftest) and GBP at 0.5; Stripe clearing bank accounts in EUR
-and GBP with their own G/L accounts, and batches balanced by the EUR one. The line currency is
-read back through the admin view of unposted lines (the API pages have no currency field).
+A company in USD with EUR at 1.1 and GBP at 0.5; Stripe clearing bank accounts in EUR and GBP
+with their own G/L accounts, and batches balanced by the EUR one (conftest's ``foreign_banks``,
+plus the ``banks`` below). The line currency is read back through the admin view of unposted
+lines (the API pages have no currency field).
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ class Line:
     body: dict[str, Any]
     created: dict[str, Any] = field(default_factory=dict)
     row: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Patch:
+    """A PATCH of a line's ``body`` fields and the admin view it must leave (``row``'s fields)."""
+
+    body: dict[str, Any]
+    row: dict[str, Any]
 
 
 def payment(batch: str, customer: str, amount: str, document: str, **expected: Any) -> Line:
@@ -184,37 +193,32 @@ class TestLineCurrency:
         create(api, kit, banks, line)
 
     @pytest.mark.parametrize(
-        ("line", "patch", "patched_row"),
+        ("line", "patch"),
         [
             pytest.param(
                 payment("lcy_cash", "C10000", "-10", "P4", row={"currencyCode": "USD"}),
-                {"customerNumber": "C20000"},
-                eur(amountLcy=Decimal("-11")),
+                Patch({"customerNumber": "C20000"}, eur(amountLcy=Decimal("-11"))),
                 id="patching_the_customer_follows_the_balancing_bank",
             ),
             pytest.param(
                 bank_line("plain", "BANK-EUR", "10", "J5", row=eur()),
-                {"accountType": GL, "accountNumber": "60100"},
-                {"currencyCode": "USD", "amountLcy": Decimal("10")},
+                Patch(
+                    {"accountType": GL, "accountNumber": "60100"},
+                    {"currencyCode": "USD", "amountLcy": Decimal("10")},
+                ),
                 id="patching_the_account_to_a_gl_account_without_balancing_is_lcy",
             ),
         ],
     )
     def test_patching_derives_the_currency_again(
-        self,
-        api: Any,
-        kit: Any,
-        banks: dict[str, str],
-        line: Line,
-        patch: dict[str, Any],
-        patched_row: dict[str, Any],
+        self, api: Any, kit: Any, banks: dict[str, str], line: Line, patch: Patch
     ) -> None:
         created = create(api, kit, banks, line)
         entity_set = line.path.rpartition("/")[2]
-        patched = api.patch(f"{entity_set}({created['id']})", patch, created["@odata.etag"])
+        patched = api.patch(f"{entity_set}({created['id']})", patch.body, created["@odata.etag"])
         assert patched.status_code == 200, patched.text
         row = api.unposted_lines()[line.body["documentNumber"]]
-        assert picked(row, patched_row) == patched_row
+        assert picked(row, patch.row) == patch.row
 
     @pytest.mark.parametrize(
         ("batch", "balancing"),

@@ -1,8 +1,9 @@
 """Posting lines in a bank account's currency: ledgers, LCY G/L, balance checks, admin balance.
 
-Same company shape as test_bank_currency_lines.py: USD company, EUR at 1.1, GBP at 0.5, Stripe
-clearing banks in EUR and GBP with their own G/L accounts, a cash-receipt batch balanced by the
-EUR one (bank_posting.py, journal_balance.py, journal_posting.py, admin_balances.py).
+The company is conftest's ``foreign_banks``, as in test_bank_currency_lines.py: USD company, EUR
+at 1.1, GBP at 0.5, Stripe clearing banks in EUR and GBP with their own G/L accounts, a
+cash-receipt batch balanced by the EUR one (bank_posting.py, journal_balance.py,
+journal_posting.py, admin_balances.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from bc_emulator.models import BankAccount
 from bc_emulator.models import JournalBatch
 from bc_emulator.models import JournalLine
 
+BANK = "Bank_x0020_Account"
+GL = "G_x002F_L_x0020_Account"
 LINE = {"lineType": "Account", "lineObjectNumber": "40100", "quantity": 1}
 CHECK = (
     "Please check that Posting Date, Document Type, Document No. and Amount are correct for each "
@@ -29,40 +32,36 @@ CHECK = (
 )
 
 
-@pytest.fixture
-def banks(api: Any) -> dict[str, str]:
-    """Foreign clearing banks and batches; returns batch ids by name."""
-    api.seed("currencies", {"code": "GBP", "displayName": "Pound", "exchangeRate": "0.5"})
-    api.seed(
-        "accounts",
-        [
-            {"number": "10200", "displayName": "Stripe EUR", "category": "Assets"},
-            {"number": "10300", "displayName": "Stripe GBP", "category": "Assets"},
-        ],
-    )
-    api.seed(
-        "bankAccounts",
-        [
-            {"number": "STRIPE-EUR", "currencyCode": "EUR", "glAccountNumber": "10200"},
-            {"number": "STRIPE-GBP", "currencyCode": "GBP", "glAccountNumber": "10300"},
-        ],
-    )
-    api.seed("customers", {"number": "C20000", "displayName": "Euro Kunde", "currencyCode": "EUR"})
-    cash = api.seed(
-        "journals",
-        {
-            "template": "CASHRCPT",
-            "code": "STRIPEEUR",
-            "balancingAccountType": "Bank Account",
-            "balancingAccountNumber": "STRIPE-EUR",
-        },
-    )
-    plain = api.seed("journals", {"template": "GENERAL", "code": "PLAIN"})
-    return {"cash": cash["id"], "plain": plain["id"]}
-
-
 def post(api: Any, batch: str) -> Any:
     return api.post(f"journals({batch})/Microsoft.NAV.post")
+
+
+def add_lines(api: Any, batch: str, document: str, *bodies: dict[str, Any]) -> None:
+    """Create journal lines of one document in ``batch``; each must be accepted."""
+    for body in bodies:
+        response = api.post(f"journals({batch})/journalLines", {**body, "documentNumber": document})
+        assert response.status_code == 201, response.text
+
+
+def bank_line(bank: str, amount: str, **more: Any) -> dict[str, Any]:
+    """A journal line body on bank account ``bank``."""
+    return {"accountType": BANK, "accountNumber": bank, "amount": Decimal(amount), **more}
+
+
+def pay(api: Any, batch: str, document: str, **body: Any) -> None:
+    """Create a customer payment line in cash-receipt batch ``batch`` (posting checks it)."""
+    api.post(
+        f"customerPaymentJournals({batch})/customerPayments", {**body, "documentNumber": document}
+    )
+
+
+def posted_invoice(api: Any, customer: str, unit_price: int) -> dict[str, Any]:
+    """A posted sales invoice of one line on account 40100, in the customer's currency."""
+    invoice: dict[str, Any] = api.seed(
+        "invoices",
+        {"customerNumber": customer, "post": True, "lines": [{**LINE, "unitPrice": unit_price}]},
+    )
+    return invoice
 
 
 def gl_by_account(api: Any, kit: Any, document: str) -> dict[str, Decimal]:
@@ -75,6 +74,12 @@ def gl_by_account(api: Any, kit: Any, document: str) -> dict[str, Decimal]:
     return totals
 
 
+def bank_entries(api: Any) -> list[tuple[str, str, Decimal, Decimal]]:
+    """Bank ledger entries (admin view): bank account, currency, amount and LCY amount."""
+    rows = api.admin("GET", f"companies/{api.company_id}/bankLedgerEntries")["value"]
+    return [(b["bankAccountNumber"], b["currencyCode"], b["amount"], b["amountLcy"]) for b in rows]
+
+
 def balance(api: Any, number: str) -> dict[str, Any]:
     result: dict[str, Any] = api.admin(
         "GET", f"companies/{api.company_id}/bankAccounts/{number}/balance"
@@ -82,36 +87,24 @@ def balance(api: Any, number: str) -> dict[str, Any]:
     return result
 
 
-def error_message(kit: Any, response: Any) -> str:
-    message: str = kit.loads(response)["error"]["message"]
-    return message.partition("  CorrelationId:  ")[0]
+def balance_of(number: str, currency: str, amount: Any, lcy: Any) -> dict[str, Any]:
+    """The admin balance of bank account ``number``, as the API answers it."""
+    return {"number": number, "currencyCode": currency, "balance": amount, "balanceLcy": lcy}
 
 
 class TestEurPaymentPosting:
     def test_eur_payment_posts_eur_bank_entry_lcy_gl_and_pays_the_eur_invoice(
-        self, api: Any, kit: Any, banks: dict[str, str]
+        self, api: Any, kit: Any, foreign_banks: dict[str, str]
     ) -> None:
-        invoice = api.seed(
-            "invoices",
-            {"customerNumber": "C20000", "post": True, "lines": [{**LINE, "unitPrice": 100}]},
-        )
+        cash = foreign_banks["cash"]
+        invoice = posted_invoice(api, "C20000", 100)
         assert invoice["currencyCode"] == "EUR"
-        api.post(
-            f"customerPaymentJournals({banks['cash']})/customerPayments",
-            {
-                "amount": Decimal("-100"),
-                "appliesToInvoiceId": invoice["id"],
-                "documentNumber": "E1",
-            },
-        )
-        assert post(api, banks["cash"]).status_code == 204
+        pay(api, cash, "E1", amount=Decimal("-100"), appliesToInvoiceId=invoice["id"])
+        assert post(api, cash).status_code == 204
         paid = kit.loads(api.get(f"salesInvoices({invoice['id']})"))
         assert (paid["status"], paid["remainingAmount"]) == ("Paid", Decimal("0"))
         assert gl_by_account(api, kit, "E1") == {"13100": Decimal("-110"), "10200": Decimal("110")}
-        bank = api.admin("GET", f"companies/{api.company_id}/bankLedgerEntries")["value"]
-        assert [
-            (b["bankAccountNumber"], b["currencyCode"], b["amount"], b["amountLcy"]) for b in bank
-        ] == [("STRIPE-EUR", "EUR", Decimal("100"), Decimal("110"))]
+        assert bank_entries(api) == [("STRIPE-EUR", "EUR", Decimal("100"), Decimal("110"))]
         entries = api.admin("GET", f"companies/{api.company_id}/customerLedgerEntries")["value"]
         payment = next(e for e in entries if e["documentNumber"] == "E1")
         assert (payment["currencyCode"], payment["amount"], payment["amountLcy"]) == (
@@ -120,83 +113,52 @@ class TestEurPaymentPosting:
             Decimal("-110"),
         )
         assert payment["remaining"] == 0
-        assert balance(api, "stripe-eur") == {
-            "number": "STRIPE-EUR",
-            "currencyCode": "EUR",
-            "balance": Decimal("100"),
-            "balanceLcy": Decimal("110"),
-        }
+        assert balance(api, "stripe-eur") == balance_of(
+            "STRIPE-EUR", "EUR", Decimal("100"), Decimal("110")
+        )
 
     def test_lcy_customer_paid_in_eur_needs_application_between_currencies(
-        self, api: Any, kit: Any, banks: dict[str, str]
+        self, api: Any, kit: Any, foreign_banks: dict[str, str]
     ) -> None:
-        invoice = api.seed(
-            "invoices",
-            {"customerNumber": "C10000", "post": True, "lines": [{**LINE, "unitPrice": 110}]},
-        )
-        api.post(
-            f"customerPaymentJournals({banks['cash']})/customerPayments",
-            {
-                "amount": Decimal("-100"),
-                "appliesToInvoiceId": invoice["id"],
-                "documentNumber": "E2",
-            },
-        )
-        refused = post(api, banks["cash"])
+        cash = foreign_banks["cash"]
+        invoice = posted_invoice(api, "C10000", 110)
+        pay(api, cash, "E2", amount=Decimal("-100"), appliesToInvoiceId=invoice["id"])
+        refused = post(api, cash)
         assert refused.status_code == 400
         assert "same currency" in refused.text
         api.admin(
             "PATCH", f"companies/{api.company_id}/settings", {"applnBetweenCurrencies": "All"}
         )
-        assert post(api, banks["cash"]).status_code == 204
+        assert post(api, cash).status_code == 204
         paid = kit.loads(api.get(f"salesInvoices({invoice['id']})"))
         assert paid["status"] == "Paid"
 
     def test_eur_payment_to_the_lcy_bank_books_the_lcy_amount_on_the_bank(
-        self, api: Any, kit: Any, banks: dict[str, str]
+        self, api: Any, kit: Any, foreign_banks: dict[str, str]
     ) -> None:
-        cash_default = api.setup["journals"]["CASHRCPT/DEFAULT"]  # balanced by CHECKING (USD)
-        api.post(
-            f"customerPaymentJournals({cash_default})/customerPayments",
-            {"customerNumber": "C20000", "amount": Decimal("-10"), "documentNumber": "E3"},
+        lcy_cash = foreign_banks["lcy_cash"]  # balanced by CHECKING (USD)
+        pay(api, lcy_cash, "E3", customerNumber="C20000", amount=Decimal("-10"))
+        assert post(api, lcy_cash).status_code == 204
+        assert bank_entries(api) == [("CHECKING", "", Decimal("11"), Decimal("11"))]
+        assert balance(api, "CHECKING") == balance_of(
+            "CHECKING", "USD", Decimal("11"), Decimal("11")
         )
-        assert post(api, cash_default).status_code == 204
-        bank = api.admin("GET", f"companies/{api.company_id}/bankLedgerEntries")["value"]
-        assert [
-            (b["bankAccountNumber"], b["currencyCode"], b["amount"], b["amountLcy"]) for b in bank
-        ] == [("CHECKING", "", Decimal("11"), Decimal("11"))]
-        assert balance(api, "CHECKING") == {
-            "number": "CHECKING",
-            "currencyCode": "USD",
-            "balance": Decimal("11"),
-            "balanceLcy": Decimal("11"),
-        }
 
 
 class TestGeneralLinesInForeignCurrency:
     def test_gl_sums_in_lcy_through_the_api_and_the_bank_keeps_eur(
-        self, api: Any, kit: Any, banks: dict[str, str]
+        self, api: Any, kit: Any, foreign_banks: dict[str, str]
     ) -> None:
         # Stripe fee in EUR taken from the EUR clearing balance, and a payout to the USD bank.
-        for body in (
-            {"accountNumber": "60100", "amount": Decimal("2.90")},
-            {
-                "accountType": "Bank_x0020_Account",
-                "accountNumber": "CHECKING",
-                "amount": Decimal("97.10"),
-            },
-        ):
-            created = api.post(
-                f"journals({banks['plain']})/journalLines",
-                {
-                    **body,
-                    "documentNumber": "PO-1",
-                    "balanceAccountType": "Bank_x0020_Account",
-                    "balancingAccountNumber": "STRIPE-EUR",
-                },
-            )
-            assert created.status_code == 201, created.text
-        assert post(api, banks["plain"]).status_code == 204
+        by_stripe_eur = {"balanceAccountType": BANK, "balancingAccountNumber": "STRIPE-EUR"}
+        add_lines(
+            api,
+            foreign_banks["plain"],
+            "PO-1",
+            {"accountNumber": "60100", "amount": Decimal("2.90"), **by_stripe_eur},
+            bank_line("CHECKING", "97.10", **by_stripe_eur),
+        )
+        assert post(api, foreign_banks["plain"]).status_code == 204
         assert gl_by_account(api, kit, "PO-1") == {
             "60100": Decimal("3.19"),
             "10100": Decimal("106.81"),
@@ -209,22 +171,16 @@ class TestGeneralLinesInForeignCurrency:
         assert balance(api, "CHECKING")["balance"] == Decimal("106.81")
 
     def test_amount_lcy_from_the_unrounded_amount_reaches_the_ledgers(
-        self, api: Any, kit: Any, banks: dict[str, str]
+        self, api: Any, kit: Any, foreign_banks: dict[str, str]
     ) -> None:
-        for number, kind, amount in (
-            ("STRIPE-EUR", "Bank_x0020_Account", Decimal("10.045")),  # 10.05 EUR, 11.05 LCY
-            ("10900", "G_x002F_L_x0020_Account", Decimal("-11.05")),
-        ):
-            api.post(
-                f"journals({banks['plain']})/journalLines",
-                {
-                    "accountType": kind,
-                    "accountNumber": number,
-                    "amount": amount,
-                    "documentNumber": "RD",
-                },
-            )
-        assert post(api, banks["plain"]).status_code == 204
+        add_lines(
+            api,
+            foreign_banks["plain"],
+            "RD",
+            bank_line("STRIPE-EUR", "10.045"),  # 10.05 EUR, 11.05 LCY
+            {"accountType": GL, "accountNumber": "10900", "amount": Decimal("-11.05")},
+        )
+        assert post(api, foreign_banks["plain"]).status_code == 204
         assert gl_by_account(api, kit, "RD") == {
             "10200": Decimal("11.05"),
             "10900": Decimal("-11.05"),
@@ -233,61 +189,60 @@ class TestGeneralLinesInForeignCurrency:
 
 
 class TestDocumentBalance:
-    def _lines(self, api: Any, batch: str, bank: str, amounts: list[str], document: str) -> None:
-        for amount in amounts:
-            response = api.post(
-                f"journals({batch})/journalLines",
-                {
-                    "accountType": "Bank_x0020_Account",
-                    "accountNumber": bank,
-                    "amount": Decimal(amount),
-                    "documentNumber": document,
-                },
-            )
-            assert response.status_code == 201, response.text
-
     def test_two_lines_that_cancel_in_eur_cancel_in_lcy(
-        self, api: Any, kit: Any, banks: dict[str, str]
+        self, api: Any, kit: Any, foreign_banks: dict[str, str]
     ) -> None:
-        self._lines(api, banks["plain"], "STRIPE-EUR", ["0.05", "-0.05"], "B1")
-        assert post(api, banks["plain"]).status_code == 204
+        plain = foreign_banks["plain"]
+        add_lines(
+            api, plain, "B1", bank_line("STRIPE-EUR", "0.05"), bank_line("STRIPE-EUR", "-0.05")
+        )
+        assert post(api, plain).status_code == 204
 
-    def test_a_rounding_difference_in_lcy_is_not_absorbed(
-        self, api: Any, kit: Any, banks: dict[str, str]
+    @pytest.mark.parametrize(
+        ("document", "lines", "message"),
+        [
+            # 0.05 EUR -> 0.055 -> 0.06 LCY twice, -0.10 EUR -> -0.11 LCY: 0.01 LCY left over.
+            pytest.param(
+                "B2",
+                [bank_line("STRIPE-EUR", amount) for amount in ("0.05", "0.05", "-0.10")],
+                "Document No. B2 is out of balance by 0.01.",
+                id="a_rounding_difference_in_lcy_is_not_absorbed",
+            ),
+            # GBP at 0.5: +0.02 -> 0.01 LCY, -0.01 -> -0.005 -> -0.01 LCY; balanced in LCY only.
+            pytest.param(
+                "B3",
+                [bank_line("STRIPE-GBP", amount) for amount in ("0.02", "-0.01")],
+                "Document No. B3 is out of balance by 0.01 GBP.",
+                id="a_one_currency_document_must_also_balance_in_its_currency",
+            ),
+            pytest.param(
+                "B4",
+                [{"accountNumber": "60100", "amount": Decimal("1234.50")}],
+                "Document No. B4 is out of balance by 1,234.5.",
+                id="lcy_document_message_uses_al_number_format",
+            ),
+        ],
+    )
+    def test_a_document_out_of_balance_is_refused(
+        self,
+        api: Any,
+        kit: Any,
+        foreign_banks: dict[str, str],
+        document: str,
+        lines: list[dict[str, Any]],
+        message: str,
     ) -> None:
-        # 0.05 EUR -> 0.055 -> 0.06 LCY twice, -0.10 EUR -> -0.11 LCY: 0.01 LCY left over.
-        self._lines(api, banks["plain"], "STRIPE-EUR", ["0.05", "0.05", "-0.10"], "B2")
-        response = post(api, banks["plain"])
+        add_lines(api, foreign_banks["plain"], document, *lines)
+        response = post(api, foreign_banks["plain"])
         assert response.status_code == 400
         assert kit.loads(response)["error"]["code"] == "Application_DialogException"
-        assert error_message(kit, response) == f"Document No. B2 is out of balance by 0.01. {CHECK}"
-
-    def test_a_one_currency_document_must_also_balance_in_its_currency(
-        self, api: Any, kit: Any, banks: dict[str, str]
-    ) -> None:
-        # GBP at 0.5: +0.02 -> 0.01 LCY, -0.01 -> -0.005 -> -0.01 LCY; balanced in LCY only.
-        self._lines(api, banks["plain"], "STRIPE-GBP", ["0.02", "-0.01"], "B3")
-        response = post(api, banks["plain"])
-        assert response.status_code == 400
-        assert error_message(kit, response) == (
-            f"Document No. B3 is out of balance by 0.01 GBP. {CHECK}"
-        )
-
-    def test_lcy_document_message_uses_al_number_format(
-        self, api: Any, kit: Any, banks: dict[str, str]
-    ) -> None:
-        api.post(
-            f"journals({banks['plain']})/journalLines",
-            {"accountNumber": "60100", "amount": Decimal("1234.50"), "documentNumber": "B4"},
-        )
-        response = post(api, banks["plain"])
-        assert (
-            error_message(kit, response) == f"Document No. B4 is out of balance by 1,234.5. {CHECK}"
-        )
+        assert kit.error_message(response) == f"{message} {CHECK}"
 
 
 class TestAdminBalance:
-    def test_unknown_bank_account_is_404(self, api: Any, kit: Any, banks: dict[str, str]) -> None:
+    def test_unknown_bank_account_is_404(
+        self, api: Any, kit: Any, foreign_banks: dict[str, str]
+    ) -> None:
         response = api.http.get(
             f"{api.bc.admin}/companies/{api.company_id}/bankAccounts/NOPE/balance", timeout=10
         )
@@ -295,14 +250,9 @@ class TestAdminBalance:
         assert kit.loads(response)["error"]["code"] == "Internal_RecordNotFound"
 
     def test_new_bank_account_has_zero_balance(
-        self, api: Any, kit: Any, banks: dict[str, str]
+        self, api: Any, kit: Any, foreign_banks: dict[str, str]
     ) -> None:
-        assert balance(api, "STRIPE-GBP") == {
-            "number": "STRIPE-GBP",
-            "currencyCode": "GBP",
-            "balance": 0,
-            "balanceLcy": 0,
-        }
+        assert balance(api, "STRIPE-GBP") == balance_of("STRIPE-GBP", "GBP", 0, 0)
 
 
 class TestPureRules:
@@ -333,31 +283,56 @@ class TestPureRules:
         line.values = {"lineNumber": 10000}
         return batch, bank, line
 
-    def test_post_bank_acc_currency_testfields(self) -> None:
-        batch, bank, line = self._records("", "EUR")
-        with pytest.raises(BCError) as lcy_line:
+    @pytest.mark.parametrize(
+        ("line_currency", "bank_currency", "message"),
+        [
+            pytest.param(
+                "",
+                "EUR",
+                "Currency Code must be equal to ''  in Bank Account: No.=STRIPE-EUR. "
+                "Current value is 'EUR'.",
+                id="lcy_line_to_a_eur_bank",
+            ),
+            pytest.param(
+                "GBP",
+                "EUR",
+                "Currency Code must be equal to 'EUR'  in Gen. Journal Line: Journal Template "
+                "Name=GENERAL, Journal Batch Name=PAYOUT, Line No.=10000. Current value is 'GBP'.",
+                id="gbp_line_to_a_eur_bank",
+            ),
+        ],
+    )
+    def test_post_bank_acc_currency_testfields_refuse(
+        self, line_currency: str, bank_currency: str, message: str
+    ) -> None:
+        batch, bank, line = self._records(line_currency, bank_currency)
+        with pytest.raises(BCError) as refused:
             bank_posting(batch, line, bank, 1)
-        assert lcy_line.value.message == (
-            "Currency Code must be equal to ''  in Bank Account: No.=STRIPE-EUR. "
-            "Current value is 'EUR'."
-        )
-        batch, bank, line = self._records("GBP", "EUR")
-        with pytest.raises(BCError) as other:
-            bank_posting(batch, line, bank, 1)
-        assert other.value.message == (
-            "Currency Code must be equal to 'EUR'  in Gen. Journal Line: Journal Template "
-            "Name=GENERAL, Journal Batch Name=PAYOUT, Line No.=10000. Current value is 'GBP'."
-        )
-        batch, bank, line = self._records("EUR", "")
-        lcy_bank = bank_posting(batch, line, bank, -1)
-        assert (lcy_bank.amount, lcy_bank.amount_lcy) == (Decimal("-11"), Decimal("-11"))
-        batch, bank, line = self._records("EUR", "EUR")
-        eur_bank = bank_posting(batch, line, bank, 1)
-        assert (eur_bank.currency_code, eur_bank.amount, eur_bank.amount_lcy) == (
-            "EUR",
-            Decimal("10"),
-            Decimal("11"),
-        )
+        assert refused.value.message == message
+
+    @pytest.mark.parametrize(
+        ("bank_currency", "sign", "expected"),
+        [
+            pytest.param(
+                "",
+                -1,
+                {"amount": Decimal("-11"), "amount_lcy": Decimal("-11")},
+                id="eur_line_to_an_lcy_bank_books_the_lcy_amount",
+            ),
+            pytest.param(
+                "EUR",
+                1,
+                {"currency_code": "EUR", "amount": Decimal("10"), "amount_lcy": Decimal("11")},
+                id="eur_line_to_a_eur_bank_books_eur",
+            ),
+        ],
+    )
+    def test_post_bank_acc_currency_testfields_pass(
+        self, bank_currency: str, sign: int, expected: dict[str, Any]
+    ) -> None:
+        batch, bank, line = self._records("EUR", bank_currency)
+        entry = bank_posting(batch, line, bank, sign)
+        assert {name: getattr(entry, name) for name in expected} == expected
 
     @pytest.mark.parametrize(
         ("value", "precision", "rounded"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import stripe
 
 from stripe_emulator.server import EmulatorServer
@@ -111,3 +112,40 @@ class TestPendingFunds:
         assert emu.advance_clock(3 * DAY) >= start + 3 * DAY
         target = start + 10 * DAY
         assert emu.admin("POST", "clock", {"now": target})["now"] in (target, target + 1)
+
+
+# -- a payout the bank returns -------------------------------------------------------------
+
+
+def test_a_paid_payout_that_fails_returns_its_amount_for_the_next_payout(
+    emu: EmulatorServer, client: stripe.StripeClient
+) -> None:
+    paid_charge(emu, client, 4000)
+    [payout] = emu.payout()
+    assert payout["status"] == "paid"
+    failed = emu.fail_payout(payout["id"], "no_account")
+    assert (failed["status"], failed["failure_code"]) == ("failed", "no_account")
+    assert failed["failure_message"]
+    back = client.v1.balance_transactions.retrieve(failed["failure_balance_transaction"])
+    assert (back.type, back.reporting_category, back.amount, back.source) == (
+        "payout_failure",
+        "payout_reversal",
+        payout["amount"],
+        payout["id"],
+    )
+    assert balance_of(client)["available"] == {"usd": payout["amount"]}
+    types = [e.type for e in client.v1.events.list(params={"limit": 5}).data]
+    assert types[0] == "payout.failed"
+    [again] = emu.payout()
+    assert swept(client, again["id"]) == {back.id}
+    assert again["amount"] == payout["amount"]
+
+
+def test_a_failed_payout_cannot_fail_twice(
+    emu: EmulatorServer, client: stripe.StripeClient
+) -> None:
+    paid_charge(emu, client, 4000)
+    [payout] = emu.payout()
+    emu.fail_payout(payout["id"])
+    with pytest.raises(Exception, match="cannot fail"):
+        emu.fail_payout(payout["id"])

@@ -293,6 +293,8 @@ class PayoutSchema(Schema):
     automatic = fields.Bool(allow_none=True)
     method = fields.Str(allow_none=True)
     reconciliation_status = fields.Str(allow_none=True)
+    failure_code = fields.Str(allow_none=True)
+    failure_message = fields.Str(allow_none=True)
     balance_transaction = fields.Str(allow_none=True)
     created = fields.Int(allow_none=True)
     metadata = fields.Dict(keys=fields.Str(), values=fields.Str())

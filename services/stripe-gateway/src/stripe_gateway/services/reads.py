@@ -242,6 +242,8 @@ def _payout(payout: stripe.Payout) -> dict[str, Any]:
         "automatic": _get(payout, "automatic"),
         "method": _get(payout, "method"),
         "reconciliation_status": _get(payout, "reconciliation_status"),
+        "failure_code": _get(payout, "failure_code"),
+        "failure_message": _get(payout, "failure_message"),
         "balance_transaction": object_id(_get(payout, "balance_transaction")),
         "created": _get(payout, "created"),
         "metadata": metadata_of(payout),
