@@ -19,7 +19,7 @@ EXPECTED = {
 
 
 def _interval_minutes(schedule: str) -> int:
-    """The period of the schedules used here: `<m>/15 * * * *`, `<m> */12 * * *`, `<m> <h> * * *`."""
+    """The period of the schedules used: `<m>/15 * * * *`, `<m> */12 * * *`, `<m> <h> * * *`."""
     minute, hour, day, month, weekday = schedule.split()
     assert (day, month, weekday) == ("*", "*", "*"), schedule
     if "/" in minute:
