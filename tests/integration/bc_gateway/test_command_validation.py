@@ -195,7 +195,7 @@ class TestAmounts:
         # Three decimals pass the schema (some currencies have three); USD, BC's LCY, has two.
         with world.writes_nothing():
             response = client.post("/commands/general-journal-lines", json=payout("3.201"))
-        assert "local currency's precision" in refused(response, "lines", "0", "amount")
+        assert "the currency's precision" in refused(response, "lines", "0", "amount")
 
 
 class TestStrings:

@@ -160,6 +160,7 @@ class TestRecords:
         assert [f.name for f in families] == [
             "mlc_records",
             "mlc_records_oldest_pending_age_seconds",
+            "mlc_clearing_drift",
         ]
         engine.dispose()
 

@@ -141,6 +141,25 @@ def world(sessions: sessionmaker[Session]) -> dict[str, int]:
     return {"payment": payment.id, "payout": payout.id}
 
 
+class _EmptyStripe(HttpStripeGateway):
+    """A Stripe account with nothing in it, for ``POST /drift-checks``'s contract (the check
+    itself runs against the real gateways in tests/e2e/test_clearing.py)."""
+
+    def balance(self) -> dict[str, Any]:
+        return {"available": {}, "pending": {}}
+
+    def balance_transactions_since(self, created_gte: int) -> list[dict[str, Any]]:
+        return []
+
+    def payouts_since(self, created_gte: int) -> list[dict[str, Any]]:
+        return []
+
+
+class _EmptyBc(HttpBcGateway):
+    def gl_balance(self, number: str) -> dict[str, Any]:
+        return {"number": number, "balance": "0", "entries": 0}
+
+
 @pytest.fixture
 def app(
     engine: Engine,
@@ -171,8 +190,8 @@ def app(
         publisher=publisher,
         secret_store=store,
         handler_deps=HandlerDeps(
-            stripe=HttpStripeGateway("http://127.0.0.1:9"),
-            bc=HttpBcGateway("http://127.0.0.1:9"),
+            stripe=_EmptyStripe("http://127.0.0.1:9"),
+            bc=_EmptyBc("http://127.0.0.1:9"),
             rules=Rules(),
         ),
         secrets={"replay_token": TOKEN},

@@ -318,7 +318,7 @@ def build() -> dict[str, Any]:
                 "A G/L account's balance in the local currency, from its G/L entries.",
                 parameters=[
                     path_parameter(
-                        "number", "A G/L account number.", {"type": "string", "maxLength": 20}
+                        "number", "A G/L account number.", code_schema(validators.ACCOUNT_NUMBER)
                     )
                 ],
                 responses={"200": json_response("The balance.", schemas.AccountBalanceSchema)},

@@ -30,8 +30,9 @@ bp = Blueprint("drift", __name__, url_prefix="/drift-checks")
 
 @bp.post("")
 def check() -> dict[str, object]:
-    given = request_json(silent=True) if request.is_json else None
-    command = DriftRequestSchema().load(given or {})
+    # No body is the defaults; a JSON body must be an object (``null`` or a list is a 422).
+    given = request_json() if request.is_json and request.get_data() else {}
+    command = DriftRequestSchema().load(given)
     deps: Dependencies = current_app.extensions["reconciler"]
     results = run_drift_check(
         deps.handler_deps,
@@ -46,9 +47,11 @@ def check() -> dict[str, object]:
 @bp.errorhandler(GatewayUnavailable)
 def _gateway_unavailable(exc: GatewayUnavailable) -> tuple[Response, int]:
     logger.warning("drift check not run: %s", exc)
-    return error_response(
+    response, status = error_response(
         503, "gateway_unavailable", "a gateway did not answer; nothing was recorded, try again"
     )
+    response.headers["Retry-After"] = "30"
+    return response, status
 
 
 @bp.errorhandler(GatewayRejected)

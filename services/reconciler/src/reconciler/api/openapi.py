@@ -125,6 +125,7 @@ def build() -> dict[str, Any]:
                 tag="drift",
                 security=OPERATOR_AUTH,
                 body=schemas.DriftRequestSchema,
+                body_required=False,
                 responses={
                     "200": json_response("Each currency's figures.", schemas.DriftResultSchema)
                 },
