@@ -1,15 +1,16 @@
 """Admin API, seeding and inspection: ``/_emulator/companies...``.
 
 Bodies are JSON (decimals exact). Entities that exist in the BC API (customers, currencies,
-invoices) take the same API-shaped bodies and go through the same validation; G/L accounts, bank
-accounts, journal batches and company settings (tax rates, posting accounts, "Appln. between
-Currencies") take the admin shapes documented in README.md. Inspection endpoints show what the
-standard API hides: unposted lines of every batch, posted journal lines, customer and bank
-ledger entries.
+invoices, credit memos) take the same API-shaped bodies and go through the same validation;
+G/L accounts, bank accounts, journal batches and company settings (tax rates, posting accounts,
+"Appln. between Currencies") take the admin shapes documented in README.md. Inspection
+endpoints show what the standard API hides: unposted lines of every batch, posted journal
+lines, customer and bank ledger entries.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -30,15 +31,20 @@ from bc_emulator.errors import bad_request
 from bc_emulator.http_utils import json_body
 from bc_emulator.http_utils import json_response
 from bc_emulator.jsonio import loads
+from bc_emulator.models import SalesDocument
+from bc_emulator.registry import Registry
+from bc_emulator.sales_documents import SalesDocumentsSet
 from bc_emulator.seeding import add_bank_account
 from bc_emulator.seeding import add_batch_from_json
 from bc_emulator.seeding import add_gl_account
 from bc_emulator.seeding import bulk_invoices
 from bc_emulator.seeding import create_company
+from bc_emulator.seeding import create_credit_memo
 from bc_emulator.seeding import create_invoice
 from bc_emulator.state import current_emulator
 
 bp = Blueprint("admin_seed", __name__, url_prefix=PREFIX)
+_Create = Callable[[Registry, Scope, dict[str, Any]], SalesDocument]
 bp.before_request(check_admin)
 
 
@@ -157,21 +163,34 @@ def journals(company_id: str) -> Response:
     return _reply(results, len(items) > 1)
 
 
-@bp.post("/companies/<company_id>/invoices")
-def invoices(company_id: str) -> Response:
-    """Create invoices (API body + ``lines`` + optional ``post``)."""
+def _seed_documents(company_id: str, set_name: str, create: _Create) -> Response:
     emu = current_emulator()
     items = _items()
+    documents = emu.registry.company_sets[set_name]
+    assert isinstance(documents, SalesDocumentsSet)
     with emu.store.lock:
         scope = company_scope(emu, company_id)
         results = []
         for item in items:
-            invoice = create_invoice(emu.registry, scope, item)
-            view = _api_view(scope, "salesInvoices", invoice)
-            lines = emu.registry.company_sets["salesInvoiceLines"]
-            view["salesInvoiceLines"] = [lines.serialize(scope, x) for x in invoice.lines]
+            document = create(emu.registry, scope, item)
+            view = documents.serialize(scope, document)
+            view[documents.lines.name] = [
+                documents.lines.serialize(scope, x) for x in document.lines
+            ]
             results.append(view)
     return _reply(results, len(items) > 1)
+
+
+@bp.post("/companies/<company_id>/invoices")
+def invoices(company_id: str) -> Response:
+    """Create invoices (API body + ``lines`` + optional ``post``)."""
+    return _seed_documents(company_id, "salesInvoices", create_invoice)
+
+
+@bp.post("/companies/<company_id>/creditMemos")
+def credit_memos(company_id: str) -> Response:
+    """Create credit memos (API body + ``lines`` + ``invoiceId``/``invoiceNumber`` + ``post``)."""
+    return _seed_documents(company_id, "salesCreditMemos", create_credit_memo)
 
 
 @bp.post("/companies/<company_id>/invoices/bulk")

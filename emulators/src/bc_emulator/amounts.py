@@ -1,4 +1,8 @@
-"""Exact invoice arithmetic: line amounts, invoice-discount allocation, tax, LCY conversion.
+"""Exact sales-document arithmetic: line amounts, invoice-discount allocation, tax, LCY.
+
+Invoices and credit memos use the same rules (both API line pages read "Sales Invoice Line
+Aggregate", and both headers take ``discountAmount`` through "Sales - Calc Discount By Type"
+``ApplyInvDiscBasedOnAmt``), so everything here takes a :class:`SalesDocument`.
 
 All values are :class:`~decimal.Decimal` rounded half-up to the document currency's amount
 precision (``amountDecimalPlaces`` ``"2:2"`` -> 2 places; LCY uses 2). The invoice discount is
@@ -14,7 +18,7 @@ from decimal import Decimal
 
 from bc_emulator.errors import dialog
 from bc_emulator.models import Company
-from bc_emulator.models import SalesInvoice
+from bc_emulator.models import SalesDocument
 from bc_emulator.models import SalesInvoiceLine
 
 ZERO = Decimal(0)
@@ -80,8 +84,8 @@ def line_amount(line: SalesInvoiceLine, places: int) -> Decimal:
     return round_to(gross - discount, places)
 
 
-def compute_totals(company: Company, invoice: SalesInvoice) -> InvoiceTotals:
-    """Totals of an invoice, cached per record version."""
+def compute_totals(company: Company, invoice: SalesDocument) -> InvoiceTotals:
+    """Totals of an invoice or credit memo, cached per record version."""
     cached = invoice.totals_cache
     if cached is not None and cached[0] == invoice.version:
         totals: InvoiceTotals = cached[1]
@@ -137,8 +141,8 @@ def _allocate(
     return allocations
 
 
-def check_discount(company: Company, invoice: SalesInvoice, discount: Decimal) -> None:
-    """Raise the BC-style dialog error when an invoice discount cannot be applied."""
+def check_discount(company: Company, invoice: SalesDocument, discount: Decimal) -> None:
+    """Raise the BC-style dialog error when a document's invoice discount cannot be applied."""
     places = decimals_for(company, invoice.currency_code)
     base = sum((line_amount(line, places) for line in invoice.lines), ZERO)
     _allocate(

@@ -169,7 +169,8 @@ class CurrenciesSet(EntitySet):
     def delete(self, scope: Scope, rec: Any) -> None:
         """Remove a currency no document uses."""
         code = rec.values["code"]
-        if any(inv.currency_code == code for inv in scope.co.invoices.values()):
+        documents = [*scope.co.invoices.values(), *scope.co.credit_memos.values()]
+        if any(doc.currency_code == code for doc in documents):
             raise dialog(f"You cannot delete Currency {code} because it is used on documents.")
         del scope.co.currencies[rec.id]
         scope.emit(self.name, rec.id, "deleted")

@@ -112,6 +112,11 @@ class CustomersSet(EntitySet):
                 f"You cannot delete Customer {number} because there is at least one outstanding "
                 "Sales Invoice for this customer."
             )
+        if any(memo.customer_id == customer.id for memo in scope.co.credit_memos.values()):
+            raise dialog(
+                f"You cannot delete Customer {number} because there is at least one outstanding "
+                "Sales Credit Memo for this customer."
+            )
         if any(e.customer_id == customer.id for e in scope.co.cust_entries):
             raise dialog(
                 f"You cannot delete Customer {number} because there are one or more ledger "

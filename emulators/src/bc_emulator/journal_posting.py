@@ -6,7 +6,8 @@ Gen. Journal Line Journal Template Name='...',Journal Batch Name='...',Line No.=
 manual-number rule, the balance per document in LCY and, for one-currency documents, in that
 currency (``journal_balance``, codeunit 13), then per line the bank currency rules of
 ``PostBankAcc`` (``bank_posting``) and the application to a posted open invoice (same currency
-unless "Appln. between Currencies" is All). Then G/L entries get each line's "Amount (LCY)" (the
+unless "Appln. between Currencies" is All; the arithmetic is shared with credit memos in
+``application.py``). Then G/L entries get each line's "Amount (LCY)" (the
 account side +, the balancing side -), bank ledger entries the amount in the bank's currency and
 the LCY amount, customer ledger entries the line's currency and amount (codeunit 12 copies
 "Currency Code" from the journal line); invoices' remaining amounts drop (``Paid`` at zero, with an
@@ -21,9 +22,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from bc_emulator.amounts import decimals_for
-from bc_emulator.amounts import exchange_rate
-from bc_emulator.amounts import round_to
+from bc_emulator.application import applied_amounts
+from bc_emulator.application import check_application_currency
 from bc_emulator.bank_posting import BankPosting
 from bc_emulator.bank_posting import bank_posting
 from bc_emulator.edm import BLANK_GUID
@@ -123,23 +123,10 @@ def _apply_plan(scope: Scope, plan: _Planned, remaining: dict[str, Decimal]) -> 
             f"Open must be equal to 'Yes'  in Cust. Ledger Entry: Entry No.={entry.entry_number}."
             " Current value is 'No'.",
         )
-    paid = -line.amount
-    if invoice.currency_code == line.currency_code:
-        applied_inv = min(paid, open_amount)
-        applied_pay = applied_inv
-    elif company.appln_between_currencies == "All":
-        paid_lcy = paid * exchange_rate(company, line.currency_code)
-        inv_rate = exchange_rate(company, invoice.currency_code)
-        inv_places = decimals_for(company, invoice.currency_code)
-        applied_inv = min(open_amount, round_to(paid_lcy / inv_rate, inv_places))
-        if applied_inv < open_amount:
-            applied_pay = paid
-        else:
-            pay_places = decimals_for(company, line.currency_code)
-            back = applied_inv * inv_rate / exchange_rate(company, line.currency_code)
-            applied_pay = min(paid, round_to(back, pay_places))
-    else:
-        raise dialog("All entries in one application must be in the same currency.")
+    check_application_currency(company, line.currency_code, invoice.currency_code)
+    applied_inv, applied_pay = applied_amounts(
+        company, -line.amount, line.currency_code, open_amount, invoice.currency_code
+    )
     remaining[invoice.id] = open_amount - applied_inv
     plan.invoice, plan.applied_invoice, plan.applied_payment = invoice, applied_inv, applied_pay
 

@@ -120,7 +120,13 @@ class JournalLine(Record):
 
 @dataclass(kw_only=True)
 class SalesInvoiceLine(Record):
-    """Sales invoice line; amounts are derived (see ``amounts.py``)."""
+    """A sales document line; amounts are derived (see ``amounts.py``).
+
+    Invoice and credit memo lines share this record because BC's two line pages read the same
+    buffer table: page 30043 "APIV2 - Sales Invoice Lines" and page 30046 "APIV2 - Sales Credit
+    Mem Lines" both have ``SourceTable = "Sales Invoice Line Aggregate"`` (microsoft/
+    ALAppExtensions, ``Apps/W1/APIV2/app/src/pages/APIV2SalesCreditMemLines.Page.al``).
+    """
 
     document_id: str
     sequence: int
@@ -137,8 +143,13 @@ class SalesInvoiceLine(Record):
 
 
 @dataclass(kw_only=True)
-class SalesInvoice(Record):
-    """Sales Invoice Entity Aggregate: draft and posted invoice under one stable ``id``."""
+class SalesDocument(Record):
+    """What a sales invoice and a sales credit memo share.
+
+    A draft and its posted form live under one stable ``id`` (the API's aggregate and buffer
+    tables keep the draft's SystemId), with a customer, a currency (blank = LCY), an invoice
+    discount, lines and, once posted, the number of its customer ledger entry.
+    """
 
     number: str
     customer_id: str
@@ -150,6 +161,24 @@ class SalesInvoice(Record):
     lines: list[SalesInvoiceLine] = field(default_factory=list)
     cust_entry_no: int | None = None
     totals_cache: tuple[int, Any] | None = None
+
+
+@dataclass(kw_only=True)
+class SalesInvoice(SalesDocument):
+    """Sales Invoice Entity Aggregate: draft and posted invoice under one stable ``id``."""
+
+
+@dataclass(kw_only=True)
+class SalesCreditMemo(SalesDocument):
+    """Sales Cr. Memo Entity Buffer: draft and posted credit memo under one stable ``id``.
+
+    ``applies_to_number`` is the Sales Header's "Applies-to Doc. No." (document type Invoice),
+    which the API shows as ``invoiceNumber``; ``corrective`` marks a credit memo that a
+    Cancelled Document record ties to the invoice it canceled (``Microsoft.NAV.cancel``).
+    """
+
+    applies_to_number: str = ""
+    corrective: bool = False
 
 
 @dataclass(kw_only=True)
@@ -236,6 +265,12 @@ class Company(Record):
             code="S-INV+", prefix="PS-INV", next_number=103001, width=6
         )
     )
+    draft_credit_memo_series: NoSeries = field(
+        default_factory=lambda: NoSeries(code="S-CR", prefix="S-CR", next_number=1001, width=4)
+    )
+    posted_credit_memo_series: NoSeries = field(
+        default_factory=lambda: NoSeries(code="S-CR+", prefix="PS-CR", next_number=104001, width=6)
+    )
     customers: dict[str, Customer] = field(default_factory=dict)
     currencies: dict[str, Currency] = field(default_factory=dict)
     gl_accounts: dict[str, GLAccount] = field(default_factory=dict)
@@ -243,6 +278,7 @@ class Company(Record):
     batches: dict[str, JournalBatch] = field(default_factory=dict)
     journal_lines: dict[str, JournalLine] = field(default_factory=dict)
     invoices: dict[str, SalesInvoice] = field(default_factory=dict)
+    credit_memos: dict[str, SalesCreditMemo] = field(default_factory=dict)
     gl_entries: dict[str, GLEntry] = field(default_factory=dict)
     cust_entries: list[CustLedgerEntry] = field(default_factory=list)
     bank_entries: list[BankLedgerEntry] = field(default_factory=list)

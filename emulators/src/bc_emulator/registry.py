@@ -2,9 +2,11 @@
 
 ``companies`` is the only root (``subscriptions`` is handled separately); every business set
 hangs below ``companies({id})`` and some have their own navigations (``salesInvoices({id})/
-salesInvoiceLines``, ``customerPaymentJournals({id})/customerPayments``,
-``journals({id})/journalLines``). ``WEBHOOK_SETS`` lists the implemented sets that BC's webhook
-documentation supports (bc-api.md §7.7) -- not customerPayments, journalLines or lines.
+salesInvoiceLines``, ``salesCreditMemos({id})/salesCreditMemoLines``,
+``customerPaymentJournals({id})/customerPayments``, ``journals({id})/journalLines``).
+``WEBHOOK_SETS`` lists the implemented sets that BC's webhook documentation supports
+(bc-api.md §7.7, which names ``salesCreditMemos``) -- not customerPayments, journalLines or
+lines.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from bc_emulator.company_sets import CompanyInformationSet
 from bc_emulator.company_sets import CurrenciesSet
 from bc_emulator.company_sets import GeneralLedgerEntriesSet
 from bc_emulator.company_sets import GeneralLedgerSetupSet
+from bc_emulator.credit_memo_posting import post_credit_memo
+from bc_emulator.credit_memos import SalesCreditMemosSet
 from bc_emulator.customers import CustomersSet
 from bc_emulator.entity_sets import EntitySet
 from bc_emulator.exchange_rates import CurrencyExchangeRatesSet
 from bc_emulator.general_lines import JournalLinesSet
-from bc_emulator.invoice_posting import cancel_invoice
+from bc_emulator.invoice_cancel import cancel_invoice
 from bc_emulator.invoice_posting import post_invoice
 from bc_emulator.invoices import SalesInvoicesSet
 from bc_emulator.journal_batches import CustomerPaymentJournalsSet
@@ -39,6 +43,7 @@ WEBHOOK_SETS = frozenset(
         "customers",
         "generalLedgerEntries",
         "journals",
+        "salesCreditMemos",
         "salesInvoices",
     }
 )
@@ -61,6 +66,8 @@ def build_registry() -> Registry:
         "postAndSend": post_invoice,
         "cancel": cancel_invoice,
     }
+    credit_memos = SalesCreditMemosSet()
+    credit_memos.actions = {"post": post_credit_memo, "postAndSend": post_credit_memo}
     payment_journals = CustomerPaymentJournalsSet()
     payments = CustomerPaymentsSet()
     payment_journals.children = {"customerPayments": payments}
@@ -79,6 +86,8 @@ def build_registry() -> Registry:
         CustomersSet(),
         invoices,
         invoices.lines,
+        credit_memos,
+        credit_memos.lines,
         payment_journals,
         payments,
         journals,

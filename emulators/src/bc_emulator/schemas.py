@@ -12,6 +12,7 @@ from __future__ import annotations
 from bc_emulator.edm import Field
 from bc_emulator.edm import T
 from bc_emulator.schemas_documents import ACCOUNT_TYPES as ACCOUNT_TYPES
+from bc_emulator.schemas_documents import CREDIT_MEMO_STATUS as CREDIT_MEMO_STATUS
 from bc_emulator.schemas_documents import CUSTOMER_PAYMENT as CUSTOMER_PAYMENT
 from bc_emulator.schemas_documents import CUSTOMER_PAYMENT_JOURNAL as CUSTOMER_PAYMENT_JOURNAL
 from bc_emulator.schemas_documents import DOCUMENT_TYPES as DOCUMENT_TYPES
@@ -20,6 +21,8 @@ from bc_emulator.schemas_documents import INVOICE_STATUS as INVOICE_STATUS
 from bc_emulator.schemas_documents import JOURNAL as JOURNAL
 from bc_emulator.schemas_documents import JOURNAL_LINE as JOURNAL_LINE
 from bc_emulator.schemas_documents import LINE_TYPES as LINE_TYPES
+from bc_emulator.schemas_documents import SALES_CREDIT_MEMO as SALES_CREDIT_MEMO
+from bc_emulator.schemas_documents import SALES_CREDIT_MEMO_LINE as SALES_CREDIT_MEMO_LINE
 from bc_emulator.schemas_documents import SALES_INVOICE as SALES_INVOICE
 from bc_emulator.schemas_documents import SALES_INVOICE_LINE as SALES_INVOICE_LINE
 

@@ -3,6 +3,9 @@
 Sales invoices and their lines, payment journals and customer payments, journals and journal
 lines, G/L entries -- transcribed from the reference in page order, with the enum members the
 reference lists (serialised XML-encoded, e.g. ``In_x0020_Review``, ``G_x002F_L_x0020_Account``).
+Sales credit memos and their lines, which the reference only sketches (§4.7), are transcribed
+from the AL pages in microsoft/ALAppExtensions, ``Apps/W1/APIV2/app/src/pages/``: page 30038
+``APIV2SalesCreditMemos.Page.al`` and page 30046 ``APIV2SalesCreditMemLines.Page.al``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ def _modified(read_only: bool = True) -> Field:
 
 
 INVOICE_STATUS = (" ", "Draft", "In Review", "Open", "Paid", "Canceled", "Corrective")
+# enum 5507 "Sales Cr. Memo Entity Buffer Status" (microsoft/BCApps, src/Layers/W1/BaseApp/
+# Integration/Entity/SalesCrMemoEntityBufferStatus.Enum.al): no blank member, Paid last.
+CREDIT_MEMO_STATUS = ("Draft", "In Review", "Open", "Canceled", "Corrective", "Paid")
 LINE_TYPES = (
     "Comment",
     "Account",
@@ -146,6 +152,52 @@ SALES_INVOICE_LINE = (
     Field("shipmentDate", DA),
     Field("itemVariantId", G),
     Field("locationId", G),
+)
+
+# Page 30038: no ship-to, promised-pay or dispute fields and no remainingAmount; the bill-to
+# address is writable here (each field has an OnValidate), unlike on page 30012.
+SALES_CREDIT_MEMO = (
+    _id(),
+    Field("number", C, read_only=True, max_length=20),
+    Field("externalDocumentNumber", C, max_length=35),
+    Field("creditMemoDate", DA),
+    Field("postingDate", DA),
+    Field("dueDate", DA),
+    Field("customerId", G),
+    Field("customerNumber", C, max_length=20),
+    Field("customerName", S, read_only=True, max_length=100),
+    Field("billToName", S, read_only=True, max_length=100),
+    Field("billToCustomerId", G),
+    Field("billToCustomerNumber", C, max_length=20),
+    *_SELL_TO,
+    *(Field(f.name, S) for f in _BILL_TO),
+    Field("shortcutDimension1Code", C, max_length=20),
+    Field("shortcutDimension2Code", C, max_length=20),
+    Field("currencyId", G),
+    Field("currencyCode", C, max_length=10),
+    Field("paymentTermsId", G),
+    Field("shipmentMethodId", G),
+    Field("salesperson", C, max_length=20),
+    Field("pricesIncludeTax", B, read_only=True),
+    Field("discountAmount", D),
+    Field("discountAppliedBeforeTax", B, read_only=True),
+    Field("totalAmountExcludingTax", D, read_only=True),
+    Field("totalTaxAmount", D, read_only=True),
+    Field("totalAmountIncludingTax", D, read_only=True),
+    Field("status", E, read_only=True, members=CREDIT_MEMO_STATUS),
+    _modified(),
+    Field("invoiceId", G),
+    Field("invoiceNumber", C, max_length=20),
+    Field("phoneNumber", S, max_length=30),
+    Field("email", S, max_length=80),
+    Field("customerReturnReasonId", G),
+)
+
+# Page 30046 has the invoice line page's properties with unitPrice before quantity.
+_LINE_ORDER = [f.name for f in SALES_INVOICE_LINE]
+_LINE_ORDER.insert(_LINE_ORDER.index("quantity"), _LINE_ORDER.pop(_LINE_ORDER.index("unitPrice")))
+SALES_CREDIT_MEMO_LINE = tuple(
+    next(f for f in SALES_INVOICE_LINE if f.name == name) for name in _LINE_ORDER
 )
 
 CUSTOMER_PAYMENT_JOURNAL = (

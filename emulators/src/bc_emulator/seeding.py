@@ -1,4 +1,5 @@
-"""Building blocks for seeding data: companies with a default chart, accounts, batches, invoices.
+"""Building blocks for seeding data: companies with a default chart, accounts, batches, invoices
+and credit memos.
 
 Used by the admin API and by ``python -m bc_emulator --seed-demo``. Records are created through
 the same entity-set code as API writes, so seeded data obeys the same rules (Code upper-casing,
@@ -11,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from bc_emulator.config import EmulatorConfig
+from bc_emulator.credit_memo_posting import post_credit_memo
 from bc_emulator.edm import Field
 from bc_emulator.edm import T
 from bc_emulator.edm import coerce
@@ -27,8 +29,11 @@ from bc_emulator.models import BankAccount
 from bc_emulator.models import Company
 from bc_emulator.models import GLAccount
 from bc_emulator.models import NoSeries
+from bc_emulator.models import SalesCreditMemo
+from bc_emulator.models import SalesDocument
 from bc_emulator.models import SalesInvoice
 from bc_emulator.registry import Registry
+from bc_emulator.sales_documents import SalesDocumentsSet
 from bc_emulator.schemas import GL_CATEGORY
 from bc_emulator.store import Environment
 from bc_emulator.store import Store
@@ -195,23 +200,49 @@ def add_batch_from_json(scope: Scope, body: dict[str, Any]) -> Any:
     )
 
 
-def create_invoice(registry: Registry, scope: Scope, body: dict[str, Any]) -> SalesInvoice:
-    """A draft (or, with ``post``, posted) invoice from an API-shaped body plus ``lines``.
+def _create_document(
+    registry: Registry, scope: Scope, set_name: str, body: dict[str, Any]
+) -> SalesDocument:
+    """A draft of ``set_name`` from an API-shaped body plus ``lines`` (or the API's own key).
 
-    Lines may carry ``taxPercent`` directly (an admin shortcut for a tax rate without a tax code).
+    The header and lines go through the entity set's ``create`` (the same validation as a POST
+    with a deep insert); lines may carry ``taxPercent`` directly (an admin shortcut for a tax
+    rate without a tax code).
     """
-    invoices = registry.company_sets["salesInvoices"]
-    lines = body.get("lines", body.get("salesInvoiceLines", []))
-    header = {k: v for k, v in body.items() if k not in ("lines", "salesInvoiceLines", "post")}
+    documents = registry.company_sets[set_name]
+    assert isinstance(documents, SalesDocumentsSet)
+    lines_key = documents.lines.name
+    lines = body.get("lines", body.get(lines_key, []))
+    header = {k: v for k, v in body.items() if k not in ("lines", lines_key, "post")}
     percents = [line.pop("taxPercent", None) for line in lines]
-    invoice: SalesInvoice = invoices.create(scope, {**header, "salesInvoiceLines": lines})
-    for line, percent in zip(invoice.lines, percents, strict=True):
+    document: SalesDocument = documents.create(scope, {**header, lines_key: lines})
+    for line, percent in zip(document.lines, percents, strict=True):
         if percent is not None:
             line.tax_percent = Decimal(str(percent))
-    invoice.touch(scope.store.clock.now())
+    document.touch(scope.store.clock.now())
+    return document
+
+
+def create_invoice(registry: Registry, scope: Scope, body: dict[str, Any]) -> SalesInvoice:
+    """A draft (or, with ``post``, posted) invoice from an API-shaped body plus ``lines``."""
+    invoice = _create_document(registry, scope, "salesInvoices", body)
+    assert isinstance(invoice, SalesInvoice)
     if body.get("post"):
         post_invoice(scope, invoice)
     return invoice
+
+
+def create_credit_memo(registry: Registry, scope: Scope, body: dict[str, Any]) -> SalesCreditMemo:
+    """A draft (or, with ``post``, posted) credit memo from an API-shaped body plus ``lines``.
+
+    ``invoiceId`` / ``invoiceNumber`` are validated like the API's; posting applies the credit
+    memo to that invoice as ``Microsoft.NAV.post`` does.
+    """
+    memo = _create_document(registry, scope, "salesCreditMemos", body)
+    assert isinstance(memo, SalesCreditMemo)
+    if body.get("post"):
+        post_credit_memo(scope, memo)
+    return memo
 
 
 def bulk_invoices(registry: Registry, scope: Scope, body: dict[str, Any]) -> list[SalesInvoice]:

@@ -15,7 +15,9 @@ envelope on failure:
 - `POST /_emulator/payouts/<id>/fail` `{failure_code?="account_closed"}`: the bank returns it
 - `POST /_emulator/webhook_endpoints/<id>/roll_secret` `{expires_in?}`
 - `POST /_emulator/events/<id>/resend`
-- `GET /_emulator/objects/<kind>`, `GET /_emulator/objects/<kind>/<id>`
+- `GET /_emulator/objects/<kind>`, `GET /_emulator/objects/<kind>/<id>` (with the includable
+  fields in `render.INSPECTED`, e.g. an invoice's `amount_paid_off_stripe`)
+- `GET /_emulator/credit_notes/<id>/pdf`: the credit note PDF stand-in.
 - `GET /_emulator/i/<invoice id>` (+ `/pdf`): the hosted invoice page stand-in.
 """
 
@@ -37,6 +39,7 @@ from .payouts import complete_reconciliation
 from .payouts import fail_payout
 from .payouts import pay_out_balance
 from .refunds import refund_charge
+from .render import INSPECTED
 from .render import render
 from .state import get_state
 from .store import Record
@@ -191,7 +194,11 @@ def resend(event_id: str) -> Record:
 def list_objects(kind: str) -> Record:
     state = get_state()
     with state.lock:
-        return {"object": "list", "data": [render(state, r) for r in state.store.all(kind)]}
+        shown = INSPECTED.get(kind)
+        return {
+            "object": "list",
+            "data": [render(state, r, shown) for r in state.store.all(kind)],
+        }
 
 
 @bp.get("/objects/<kind>/<object_id>")
@@ -201,7 +208,7 @@ def get_object(kind: str, object_id: str) -> Record:
         record = state.store.get(kind, object_id)
         if record is None:
             record = state.store.require(kind, object_id)
-        return render(state, record)
+        return render(state, record, INSPECTED.get(kind))
 
 
 @bp.get("/i/<invoice_id>")
@@ -222,3 +229,18 @@ def hosted_invoice(invoice_id: str) -> Record:
 @bp.get("/i/<invoice_id>/pdf")
 def invoice_pdf(invoice_id: str) -> Record:
     return hosted_invoice(invoice_id)
+
+
+@bp.get("/credit_notes/<note_id>/pdf")
+def credit_note_pdf(note_id: str) -> Record:
+    state = get_state()
+    with state.lock:
+        note = state.store.require("credit_note", note_id)
+        return {
+            "credit_note": note_id,
+            "number": note["number"],
+            "invoice": note["invoice"],
+            "status": note["status"],
+            "total": note["total"],
+            "currency": note["currency"],
+        }

@@ -36,12 +36,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from . import admin_bulk
     from . import admin_knobs
     from . import balance
+    from . import credit_notes
+    from . import customer_balance
     from . import customers
     from . import dispute_routes
     from . import events
     from . import invoice_items
     from . import invoice_lines
     from . import invoices
+    from . import payment_records
     from . import payments
     from . import payouts
     from . import pipeline
@@ -50,8 +53,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .errors import register_error_handlers
 
     for module in (
-        customers, invoices, invoice_lines, invoice_items, payments, refunds, dispute_routes,
-        balance, payouts, events, webhook_endpoints, admin_actions, admin_knobs, admin_bulk,
+        customers, customer_balance, invoices, invoice_lines, invoice_items, credit_notes,
+        payment_records, payments, refunds, dispute_routes, balance, payouts, events,
+        webhook_endpoints, admin_actions, admin_knobs, admin_bulk,
     ):  # fmt: skip
         app.register_blueprint(module.bp)
     pipeline.install(app)

@@ -1,9 +1,12 @@
 """Customers: create, retrieve, update, delete, list (by exact, case-sensitive email), search.
 
-Metadata updates merge (stripe-api.md §4). Search reads the delayed index kept by the store,
-so a customer created or changed less than `search_index_delay` seconds ago (emulator clock)
-is not found yet, or is found with its old values: Stripe's eventual consistency. Each
-customer gets an `invoice_prefix` and `next_invoice_sequence` used to number its invoices.
+Metadata updates merge (stripe-api.md §4); every update that changes a field emits
+`customer.updated` with `previous_attributes` (an e-mail change included) and refreshes the
+customer snapshot on the customer's draft invoices. Search reads the delayed index kept by
+the store, so a customer created or changed less than `search_index_delay` seconds ago
+(emulator clock) is not found yet, or is found with its old values: Stripe's eventual
+consistency. Each customer gets an `invoice_prefix` and `next_invoice_sequence` used to
+number its invoices.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from .forms import Params
 from .forms import merge_metadata
 from .ids import new_id
 from .ids import random_token
+from .invoice_model import copy_customer_fields
 from .listing import common_list_params
 from .listing import expand_paths
 from .listing import paginate
@@ -213,10 +217,21 @@ def update_customer(customer_id: str) -> Record:
     before = copy.deepcopy(customer)
     _apply(customer, params)
     state.store.touch("customer", customer)
+    _refresh_drafts(state, customer)
     changed = previous_attributes(before, customer)
     if changed:
         emit(state, "customer.updated", customer, changed)
     return render(state, customer, expand_paths(params))
+
+
+def _refresh_drafts(state: EmulatorState, customer: Record) -> None:
+    """Drafts show the customer as it is now: `customer_email` and the other snapshot fields
+    "will equal customer.email" until finalization (Invoice docstrings, stripe-python
+    16.1.0 `_invoice.py`); finalized invoices keep theirs."""
+    for invoice in state.store.all("invoice"):
+        if invoice["customer"] == customer["id"] and invoice["status"] == "draft":
+            copy_customer_fields(invoice, customer)
+            state.store.touch("invoice", invoice)
 
 
 @bp.delete("/<customer_id>")

@@ -3,7 +3,8 @@
 stripe-python sends `metadata[bc no]=x`, `lines[0][price_data][unit_amount]=100`,
 `expand[0]=payments` (and other clients `expand[]=...`), all as strings (stripe-api.md §2).
 `parse_form` rebuilds the nesting; numeric-index maps become lists, except under `metadata`
-keys whose names may be digits. `Params` gives typed getters that raise Stripe's own
+keys whose names may be digits; `encode_form` does the reverse for the control surface's
+Dashboard helpers. `Params` gives typed getters that raise Stripe's own
 parameter errors, naming the full bracketed parameter in `param`.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from collections.abc import Mapping
 from decimal import Decimal
 from decimal import InvalidOperation
 from typing import Any
@@ -223,3 +225,23 @@ def merge_metadata(current: dict[str, str], changes: dict[str, str] | None) -> d
         else:
             merged[key] = value
     return merged
+
+
+def encode_form(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """The reverse of `parse_form`, as stripe-python encodes a request: nested mappings as
+    `a[b]`, lists as `a[0]`, booleans as `true`/`false`, `None` left out, `""` kept (it
+    unsets a field)."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in data.items():
+        name = f"{prefix}[{key}]" if prefix else str(key)
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            pairs.extend(encode_form(value, name))
+        elif isinstance(value, list | tuple):
+            pairs.extend(encode_form({str(i): v for i, v in enumerate(value)}, name))
+        elif isinstance(value, bool):
+            pairs.append((name, "true" if value else "false"))
+        else:
+            pairs.append((name, str(value)))
+    return pairs

@@ -29,6 +29,11 @@ PREFIX_BY_KIND: dict[str, str] = {
     "payment_method": "pm",
     "price": "price",
     "product": "prod",
+    "credit_note": "cn",
+    "credit_note_line_item": "cnli",
+    "customer_balance_transaction": "cbtxn",
+    "payment_record": "pr",
+    "payment_attempt_record": "par",
 }
 
 KIND_BY_PREFIX: dict[str, str] = {prefix: kind for kind, prefix in PREFIX_BY_KIND.items()}

@@ -3,10 +3,12 @@
 draft -> open (finalize) -> paid | uncollectible | void; uncollectible -> paid | void.
 Totals: `subtotal` is the sum of line amounts; exclusive taxes add to `total`, inclusive ones
 are already inside the lines; `total_taxes` aggregates line taxes per tax rate. At
-finalization the customer's balance is applied (`starting_balance`/`ending_balance`), the
-invoice gets `number` (customer prefix + sequence), `hosted_invoice_url` and `invoice_pdf`;
-an amount due of zero is paid at once, and an amount due below the currency's minimum charge
-is paid at once and moved to the customer's balance (Invoice docstring, stripe-api.md §5).
+finalization the customer's balance is applied (`starting_balance`/`ending_balance`, an
+`applied_to_invoice` customer balance transaction), the invoice gets `number` (customer prefix
++ sequence), `hosted_invoice_url` and `invoice_pdf`; an amount due of zero is paid at once, and
+an amount due below the currency's minimum charge is paid at once and moved to the customer's
+balance (`invoice_too_small`; Invoice docstring, stripe-api.md §5). `amount_paid_off_stripe`
+is kept privately: it is an includable field (render.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from .currency import MINIMUM_CHARGE
+from .customer_balance import record_balance_change
 from .errors import StripeError
 from .errors import invalid_transition
 from .events import emit
@@ -32,7 +35,7 @@ def new_invoice(
     invoice: Record = {
         "id": new_id("invoice"), "object": "invoice", "account_country": "US",
         "account_name": "Stripe Emulator", "account_tax_ids": None, "amount_due": 0,
-        "amount_overpaid": 0, "amount_paid": 0, "amount_paid_off_stripe": 0,
+        "amount_overpaid": 0, "amount_paid": 0,
         "amount_remaining": 0, "amount_shipping": 0, "application": None, "attempt_count": 0,
         "attempted": False, "auto_advance": False,
         "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None,
@@ -60,6 +63,7 @@ def new_invoice(
         "threshold_reason": None, "total": 0, "total_discount_amounts": [],
         "total_excluding_tax": 0, "total_pretax_credit_amounts": [], "total_taxes": [],
         "webhooks_delivered_at": None, "_line_ids": [], "_days_until_due": None,
+        "_amount_paid_off_stripe": 0,
     }  # fmt: skip
     invoice.update(fields)
     copy_customer_fields(invoice, customer)
@@ -127,7 +131,7 @@ def finalize(state: EmulatorState, invoice: Record) -> None:
     customer = state.store.require("customer", invoice["customer"], "customer")
     recompute(state, invoice)
     now = state.clock.now()
-    _apply_customer_balance(invoice, customer)
+    _apply_customer_balance(state, invoice, customer)
     number = (
         invoice["number"] or f"{customer['invoice_prefix']}-{customer['next_invoice_sequence']:04d}"
     )
@@ -156,7 +160,14 @@ def finalize(state: EmulatorState, invoice: Record) -> None:
     elif invoice["amount_due"] < minimum:
         # Below the minimum charge: Stripe marks it paid and carries the amount on the
         # customer's balance, to be collected with the next invoice.
-        customer["balance"] += invoice["amount_due"]
+        record_balance_change(
+            state,
+            customer,
+            int(invoice["amount_due"]),
+            "invoice_too_small",
+            currency=invoice["currency"],
+            invoice=invoice["id"],
+        )
         invoice["ending_balance"] = customer["balance"]
         invoice["amount_due"] = 0
         mark_paid(state, invoice)
@@ -164,17 +175,27 @@ def finalize(state: EmulatorState, invoice: Record) -> None:
         open_default_payment(state, invoice)
 
 
-def _apply_customer_balance(invoice: Record, customer: Record) -> None:
+def _apply_customer_balance(state: EmulatorState, invoice: Record, customer: Record) -> None:
+    """Consume a credit (or add a debit) balance, with its `applied_to_invoice` entry."""
     balance = int(customer["balance"])
     total = int(invoice["total"])
     invoice["starting_balance"] = balance
     if balance < 0:
         applied = min(-balance, max(total, 0))
         invoice["amount_due"] = total - applied
-        customer["balance"] = balance + applied
+        change = applied
     else:
         invoice["amount_due"] = max(total + balance, 0)
-        customer["balance"] = 0
+        change = -balance
+    if change:
+        record_balance_change(
+            state,
+            customer,
+            change,
+            "applied_to_invoice",
+            currency=invoice["currency"],
+            invoice=invoice["id"],
+        )
     invoice["ending_balance"] = customer["balance"]
 
 
@@ -205,8 +226,18 @@ def mark_uncollectible(state: EmulatorState, invoice: Record) -> None:
 
 
 def send(state: EmulatorState, invoice: Record) -> None:
-    if invoice["status"] != "open" or invoice["collection_method"] != "send_invoice":
+    """`send_invoice`: only for `collection_method=send_invoice` and finalized invoices.
+
+    A paid invoice may be sent again ("When sending invoices that have already been paid,
+    there will be no reference to the payment in the email", `Invoice.send_invoice`
+    docstring, stripe-python 16.1.0); test mode sends no e-mail but fires `invoice.sent`.
+    """
+    if invoice["collection_method"] != "send_invoice":
         raise invalid_transition(
-            "You can only send open invoices with collection_method=send_invoice."
+            "You can only manually send an invoice if its collection method is 'send_invoice'."
+        )
+    if invoice["status"] not in ("open", "paid", "uncollectible"):
+        raise invalid_transition(
+            f"You can only send finalized invoices; this invoice is {invoice['status']}."
         )
     emit(state, "invoice.sent", invoice)

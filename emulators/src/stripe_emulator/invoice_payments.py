@@ -6,7 +6,10 @@ the whole remainder confirms that default intent; a partial payment confirms a n
 with its own non-default InvoicePayment and shrinks the default one to the new remainder.
 Each paid InvoicePayment raises `amount_paid`; at zero remaining the invoice becomes `paid`
 (`invoice.paid`, `invoice.payment_succeeded`). Paying out of band or voiding cancels the
-default payment (stripe-api.md §5: no `invoice.charge` / `invoice.payment_intent`).
+default payment (stripe-api.md §5: no `invoice.charge` / `invoice.payment_intent`). An
+InvoicePayment's `payment` is a PaymentIntent or, for money received outside Stripe, a
+PaymentRecord (payment_records.py); whatever moves `amount_remaining` (partial and attached
+payments, pre-payment credit notes) keeps the open default payment at that amount.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from .store import Record
 
 
 def new_invoice_payment(
-    state: EmulatorState, invoice: Record, intent: Record, *, amount: int, is_default: bool
+    state: EmulatorState, invoice: Record, source: Record, *, amount: int, is_default: bool
 ) -> Record:
+    """An `open` InvoicePayment for a PaymentIntent or a PaymentRecord (`source`)."""
+    kind = str(source["object"])
     payment: Record = {
         "id": new_id("invoice_payment"),
         "object": "invoice_payment",
@@ -36,7 +41,7 @@ def new_invoice_payment(
         "invoice": invoice["id"],
         "is_default": is_default,
         "livemode": False,
-        "payment": {"type": "payment_intent", "payment_intent": intent["id"]},
+        "payment": {"type": kind, kind: source["id"]},
         "status": "open",
         "status_transitions": {"canceled_at": None, "paid_at": None},
     }
@@ -74,7 +79,7 @@ def cancel_default_payment(state: EmulatorState, invoice: Record) -> None:
         cancel_intent(state, intent, "void_invoice" if invoice["status"] == "void" else None)
 
 
-def _require_collectable(invoice: Record) -> None:
+def require_collectable(invoice: Record) -> None:
     if invoice["status"] not in ("open", "uncollectible"):
         raise invalid_transition(
             f"Invoice {invoice['id']} cannot be paid because its status is {invoice['status']}; "
@@ -86,7 +91,7 @@ def pay_by_card(
     state: EmulatorState, invoice: Record, amount: int | None, payment_method: str
 ) -> Record:
     """Charge `amount` (default: everything remaining) to a card; returns the InvoicePayment."""
-    _require_collectable(invoice)
+    require_collectable(invoice)
     remaining = int(invoice["amount_remaining"])
     amount = remaining if amount is None else amount
     if amount <= 0 or amount > remaining:
@@ -118,13 +123,25 @@ def pay_by_card(
         emit(state, "invoice.payment_failed", invoice)
         raise
     settle(state, invoice, payment, amount)
-    if default is not None and payment is not default and default["status"] == "open":
-        default["amount_requested"] = invoice["amount_remaining"]
-        default_intent = state.store.get("payment_intent", default["payment"]["payment_intent"])
-        if default_intent is not None and invoice["amount_remaining"] > 0:
-            default_intent["amount"] = invoice["amount_remaining"]
+    sync_default_payment(state, invoice)
     dispute_if_test_card(state, charge)  # a dispute test card: after the invoice is settled
     return payment
+
+
+def sync_default_payment(state: EmulatorState, invoice: Record) -> None:
+    """Keep the open default payment (and its PaymentIntent) at the amount remaining.
+
+    The default payment tracks `amount_remaining` (stripe-api.md §5); partial payments,
+    attached payments and pre-payment credit notes all move that amount.
+    """
+    default = default_payment(state, invoice)
+    remaining = int(invoice["amount_remaining"])
+    if default is None or default["status"] != "open" or remaining <= 0:
+        return
+    default["amount_requested"] = remaining
+    intent = state.store.get("payment_intent", default["payment"]["payment_intent"])
+    if intent is not None:
+        intent["amount"] = remaining
 
 
 def settle(state: EmulatorState, invoice: Record, payment: Record, amount: int) -> None:
@@ -159,17 +176,17 @@ def mark_paid(state: EmulatorState, invoice: Record) -> None:
 
 def pay_out_of_band(state: EmulatorState, invoice: Record) -> None:
     """`pay(paid_out_of_band=true)`: settled outside Stripe, no charge is made."""
-    _require_collectable(invoice)
+    require_collectable(invoice)
     remaining = int(invoice["amount_remaining"])
     invoice["amount_paid"] += remaining
-    invoice["amount_paid_off_stripe"] = (invoice["amount_paid_off_stripe"] or 0) + remaining
+    invoice["_amount_paid_off_stripe"] += remaining
     cancel_default_payment(state, invoice)
     mark_paid(state, invoice)
 
 
 def attach_intent(state: EmulatorState, invoice: Record, intent: Record) -> Record:
     """`attach_payment(payment_intent=...)` for a succeeded PaymentIntent."""
-    _require_collectable(invoice)
+    require_collectable(invoice)
     if intent["status"] != "succeeded" or intent["currency"] != invoice["currency"]:
         raise StripeError(
             400,
@@ -178,7 +195,7 @@ def attach_intent(state: EmulatorState, invoice: Record, intent: Record) -> Reco
             param="payment_intent",
         )
     for existing in state.store.all("invoice_payment"):
-        if existing["payment"]["payment_intent"] == intent["id"]:
+        if existing["payment"].get("payment_intent") == intent["id"]:
             raise StripeError(
                 400,
                 "This PaymentIntent is already attached to an invoice.",
@@ -188,4 +205,5 @@ def attach_intent(state: EmulatorState, invoice: Record, intent: Record) -> Reco
     amount = min(int(intent["amount_received"]), int(invoice["amount_remaining"]))
     payment = new_invoice_payment(state, invoice, intent, amount=amount, is_default=False)
     settle(state, invoice, payment, amount)
+    sync_default_payment(state, invoice)
     return payment

@@ -29,6 +29,7 @@ from .listing import expand_paths
 from .listing import paginate
 from .listing import range_filter
 from .listing import search_page
+from .payment_records import attach_record
 from .render import render
 from .render import render_many
 from .search_query import matches
@@ -284,13 +285,21 @@ def mark_uncollectible(invoice_id: str) -> Record:
 
 @bp.post("/<invoice_id>/attach_payment")
 def attach_payment(invoice_id: str) -> Record:
+    """A succeeded PaymentIntent or a guaranteed PaymentRecord (paid outside Stripe)."""
     state, params, invoice = _action(invoice_id, ("payment_intent", "payment_record"))
-    if "payment_record" in params:
-        raise param_invalid("payment_record", "Payment records are not supported by the emulator.")
-    intent_id = params.string("payment_intent", required=True) or ""
-    attach_intent(
-        state, invoice, state.store.require("payment_intent", intent_id, "payment_intent")
-    )
+    intent_id, record_id = params.string("payment_intent"), params.string("payment_record")
+    if (intent_id is None) == (record_id is None):
+        raise param_invalid(
+            "payment_intent", "You must provide exactly one of payment_intent or payment_record."
+        )
+    if record_id is not None:
+        attach_record(
+            state, invoice, state.store.require("payment_record", record_id, "payment_record")
+        )
+    else:
+        attach_intent(
+            state, invoice, state.store.require("payment_intent", intent_id or "", "payment_intent")
+        )
     return render(state, invoice, expand_paths(params))
 
 

@@ -224,19 +224,25 @@ def list_invoice_payments() -> Record:
     invoice = params.string("invoice")
     status = params.string("status", choices=("open", "paid", "canceled"))
     payment = params.sub("payment")
-    wanted_intent = None
+    kind = wanted = None
     if payment is not None:
         payment.check_known(("type", "payment_intent", "payment_record"))
-        payment.string("type", required=True, choices=("payment_intent", "payment_record"))
-        wanted_intent = payment.string("payment_intent")
+        kind = payment.string("type", required=True, choices=("payment_intent", "payment_record"))
+        wanted = payment.string(kind or "")
     created = range_filter(params, "created")
+
+    def paid_with(record: Record) -> bool:
+        """`payment[type]` (+ the id of that type, when given) matches the payment."""
+        made = record["payment"]
+        return kind is None or (made["type"] == kind and wanted in (None, made.get(kind)))
+
     records = [
         r
         for r in state.store.all("invoice_payment")
         if created(r["created"])
         and (invoice is None or r["invoice"] == invoice)
         and (status is None or r["status"] == status)
-        and (payment is None or r["payment"].get("payment_intent") == wanted_intent)
+        and paid_with(r)
     ]
     return paginate(
         state.store,

@@ -1,12 +1,12 @@
 """Records to wire JSON, including `expand[]`.
 
 Default rendering strips private keys and adds what Stripe computes on read: an invoice's
-`lines` (first 10, with `has_more` and `url`), a balance transaction's `status`
-(`available` once `available_on` has passed on the emulator clock) and a dispute's
-`balance_transactions` (the full objects). Expansion walks dotted
-paths: `data` steps into a list, an id string becomes the rendered object, a nested plain
-object is descended, and includable fields (`invoice.payments`, `charge.refunds`) are built on
-demand, matching stripe-api.md §5/§7 (`expand=["payments"]`,
+and a credit note's `lines` (first 10, with `has_more` and `url`), a balance transaction's
+`status` (`available` once `available_on` has passed on the emulator clock) and a dispute's
+`balance_transactions` (the full objects). Expansion walks dotted paths: `data` steps into a
+list, an id string becomes the rendered object, a nested plain object is descended, and
+includable fields (`invoice.payments`, `invoice.amount_paid_off_stripe`, `charge.refunds`)
+are built on demand, matching stripe-api.md §5/§7 (`expand=["payments"]`,
 `["payments.data.payment.payment_intent"]`).
 """
 
@@ -32,6 +32,8 @@ def render(state: EmulatorState, record: Record, expand: list[str] | None = None
     kind = record.get("object")
     if kind == "invoice" and not record.get("deleted"):
         out["lines"] = invoice_lines(state, record)
+    elif kind == "credit_note":
+        out["lines"] = credit_note_lines(state, record)
     elif kind == "balance_transaction":
         out["status"] = "available" if record["available_on"] <= state.clock.now() else "pending"
     elif kind == "dispute":
@@ -67,6 +69,23 @@ def invoice_lines(state: EmulatorState, invoice: Record) -> Record:
     }
 
 
+def credit_note_lines(state: EmulatorState, note: Record) -> Record:
+    """The first lines of a credit note (or of a preview, whose lines are not stored)."""
+    if "_preview_lines" in note:
+        present = [public(line) for line in note["_preview_lines"]]
+        url = "/v1/credit_notes/preview/lines"
+    else:
+        lines = (state.store.get("credit_note_line_item", i) for i in note["_line_ids"])
+        present = [public(line) for line in lines if line is not None]
+        url = f"/v1/credit_notes/{note['id']}/lines"
+    return {
+        "object": "list",
+        "data": present[:LINES_PAGE],
+        "has_more": len(present) > LINES_PAGE,
+        "url": url,
+    }
+
+
 def _list(url: str, items: list[Record]) -> Record:
     return {"object": "list", "data": items, "has_more": False, "url": url}
 
@@ -81,10 +100,20 @@ def _charge_refunds(state: EmulatorState, charge_id: str) -> Record:
     return _list(f"/v1/charges/{charge_id}/refunds", [render(state, r) for r in records])
 
 
-INCLUDABLE: dict[tuple[str, str], Callable[[EmulatorState, str], Record]] = {
+def _amount_paid_off_stripe(state: EmulatorState, invoice_id: str) -> int:
+    """Includable, not in event payloads (docs.stripe.com/changelog/dahlia/2026-05-27/
+    invoice-object-amount-paid-off-stripe-property: `expand[]=amount_paid_off_stripe`)."""
+    invoice = state.store.get("invoice", invoice_id)
+    return 0 if invoice is None else int(invoice["_amount_paid_off_stripe"])
+
+
+INCLUDABLE: dict[tuple[str, str], Callable[[EmulatorState, str], Any]] = {
     ("invoice", "payments"): _invoice_payments,
+    ("invoice", "amount_paid_off_stripe"): _amount_paid_off_stripe,
     ("charge", "refunds"): _charge_refunds,
 }
+# Includable fields the control surface shows on `GET /_emulator/objects/...` anyway.
+INSPECTED: dict[str, list[str]] = {"invoice": ["amount_paid_off_stripe"]}
 
 
 def _cannot_expand(path: str) -> Exception:
@@ -94,6 +123,8 @@ def _cannot_expand(path: str) -> Exception:
 def _expand(state: EmulatorState, value: Any, segments: list[str], path: str) -> Any:
     if not segments or value is None:
         return value
+    if isinstance(value, list):  # an array of plain objects, e.g. `refunds.refund`
+        return [_expand(state, item, segments, path) for item in value]
     if not isinstance(value, dict):
         raise _cannot_expand(path)
     head, rest = segments[0], segments[1:]

@@ -8,8 +8,14 @@
         assert stripe_emu.request_count(method="POST", path="/v1/invoices")["total"] == 3
 
 The admin helpers call the `/_emulator` control surface over HTTP, so they exercise the same
-code path as any other client. Webhook retries default to `time_scale=0.001` here (a 600 s
-delay becomes 0.6 s) so retry tests stay fast.
+code path as any other client. What a person does in Stripe's Dashboard (void an invoice,
+mark it uncollectible, edit a customer) needs no control route: the Dashboard drives the
+same API, so `void_invoice`, `mark_uncollectible` and `update_customer` call the emulator's
+own `/v1` routes with a test key (`dashboard()`); their requests are logged, rate-limited and
+subject to injected faults like any other, and their events carry a request id.
+
+Webhook retries default to `time_scale=0.001` here (a 600 s delay becomes 0.6 s) so retry
+tests stay fast.
 """
 
 from __future__ import annotations
@@ -26,10 +32,12 @@ from werkzeug.serving import make_server
 from emulator_http.keepalive import KeepAliveRequestHandler
 
 from .app import create_app
+from .forms import encode_form
 from .state import EmulatorState
 from .state import get_state
 
 TEST_DEFAULTS: dict[str, Any] = {"time_scale": 0.001}
+DASHBOARD_KEY = "sk_test_emulator_dashboard"
 
 
 class QuietRequestHandler(KeepAliveRequestHandler):
@@ -211,3 +219,39 @@ class EmulatorServer:
 
     def flush_search_index(self) -> None:
         self.admin("POST", "search/flush")
+
+    # -- a person in Stripe's Dashboard (the Dashboard uses the API) --------------------
+    def dashboard(
+        self, method: str, path: str, fields: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Call `/v1/<path>` as the Dashboard would; raises EmulatorError on a non-2xx answer.
+
+        The key is the first of `api_keys` (any `sk_test_` key when that list is empty)."""
+        assert self._session is not None, "server not started"
+        keys = self.state.config.api_keys
+        pairs = encode_form(fields or {})
+        response = self._session.request(
+            method,
+            f"{self.base_url}/v1/{path.lstrip('/')}",
+            data=pairs if method.upper() != "GET" else None,
+            params=pairs if method.upper() == "GET" else None,
+            headers={"Authorization": f"Bearer {keys[0] if keys else DASHBOARD_KEY}"},
+            timeout=30,
+        )
+        payload: dict[str, Any] = response.json()
+        if response.status_code >= 300:
+            raise EmulatorError(response.status_code, payload)
+        return payload
+
+    def void_invoice(self, invoice_id: str) -> dict[str, Any]:
+        """Void an open or uncollectible invoice (`invoice.voided`); returns the Invoice."""
+        return self.dashboard("POST", f"invoices/{invoice_id}/void")
+
+    def mark_uncollectible(self, invoice_id: str) -> dict[str, Any]:
+        """Write an open invoice off (`invoice.marked_uncollectible`); returns the Invoice."""
+        return self.dashboard("POST", f"invoices/{invoice_id}/mark_uncollectible")
+
+    def update_customer(self, customer_id: str, **fields: Any) -> dict[str, Any]:
+        """Edit a customer (`customer.updated` when something changes); nested fields as
+        dicts, e.g. `update_customer(id, email="new@example.com", metadata={"k": "v"})`."""
+        return self.dashboard("POST", f"customers/{customer_id}", fields)

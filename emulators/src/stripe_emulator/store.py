@@ -30,6 +30,10 @@ LABELS: dict[str, str] = {
     "balance_transaction": "balance transaction",
     "webhook_endpoint": "webhook endpoint",
     "tax_rate": "tax rate",
+    "credit_note": "credit note",
+    "credit_note_line_item": "credit note line item",
+    "customer_balance_transaction": "customer balance transaction",
+    "payment_record": "payment record",
 }
 
 

@@ -78,11 +78,11 @@ class LocalCurrency:
         return code.upper()
 
 
-def _timestamp(value: object) -> dt.datetime | None:
+def timestamp_or_none(value: object) -> dt.datetime | None:
     return parse_timestamp(value) if isinstance(value, str) and value else None
 
 
-def _currency(value: object, lcy: str) -> str:
+def currency_or_lcy(value: object, lcy: str) -> str:
     return str(value).upper() if value else lcy
 
 
@@ -93,9 +93,9 @@ def customer_view(customer: Entity, lcy: str) -> dict[str, Any]:
         "number": customer.get("number") or "",
         "name": customer.get("displayName") or "",
         "email": customer.get("email") or "",
-        "currency_code": _currency(customer.get("currencyCode"), lcy),
+        "currency_code": currency_or_lcy(customer.get("currencyCode"), lcy),
         "blocked": decode_enum(customer.get("blocked")).strip(),
-        "last_modified": _timestamp(customer.get("lastModifiedDateTime")),
+        "last_modified": timestamp_or_none(customer.get("lastModifiedDateTime")),
     }
 
 
@@ -112,14 +112,14 @@ def invoice_view(invoice: Entity, lcy: str) -> dict[str, Any]:
         "customer_id": invoice.get("customerId") or BLANK_GUID,
         "customer_number": invoice.get("customerNumber") or "",
         "customer_name": invoice.get("customerName") or "",
-        "currency_code": _currency(invoice.get("currencyCode"), lcy),
+        "currency_code": currency_or_lcy(invoice.get("currencyCode"), lcy),
         "prices_include_tax": bool(invoice.get("pricesIncludeTax")),
         "discount_amount": amount(invoice.get("discountAmount", 0)),
         "total_amount_excluding_tax": amount(invoice.get("totalAmountExcludingTax", 0)),
         "total_tax_amount": amount(invoice.get("totalTaxAmount", 0)),
         "total_amount_including_tax": amount(invoice.get("totalAmountIncludingTax", 0)),
         "remaining_amount": amount(invoice.get("remainingAmount", 0)),
-        "last_modified": _timestamp(invoice.get("lastModifiedDateTime")),
+        "last_modified": timestamp_or_none(invoice.get("lastModifiedDateTime")),
     }
 
 
@@ -157,7 +157,7 @@ def get_invoice(bc: BCClient, lcy: LocalCurrency, invoice_id: str) -> dict[str, 
     code = lcy.code(bc)
     view = invoice_view(invoice, code)
     lines = invoice.get("salesInvoiceLines") or []
-    view["lines"] = [line_view(line) for line in sorted(lines, key=_sequence)]
+    view["lines"] = [line_view(line) for line in sorted(lines, key=sequence_of)]
     customer = invoice.get("customer")
     if not isinstance(customer, dict):
         customer = _customer_of(bc, invoice)  # no customerId on the invoice: by number
@@ -165,7 +165,7 @@ def get_invoice(bc: BCClient, lcy: LocalCurrency, invoice_id: str) -> dict[str, 
     return view
 
 
-def _sequence(line: Entity) -> int:
+def sequence_of(line: Entity) -> int:
     value = line.get("sequence")
     return value if isinstance(value, int) else 0
 

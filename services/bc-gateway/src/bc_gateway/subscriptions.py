@@ -28,7 +28,7 @@ from bc_gateway.notifications import parse_timestamp
 
 logger = logging.getLogger(__name__)
 
-ENTITIES = ("salesInvoices", "customers")
+ENTITIES = ("salesInvoices", "salesCreditMemos", "customers")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -60,6 +60,7 @@ class RecordKind(enum.StrEnum):
     """What a sync record tracks."""
 
     INVOICE = "invoice"
+    CREDIT_MEMO = "credit_memo"
     CUSTOMER = "customer"
     PAYMENT = "payment"
     REFUND = "refund"

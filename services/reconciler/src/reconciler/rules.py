@@ -39,6 +39,11 @@ class Rules:
     # Currencies Stripe settles as charged, and the firm's bank account for their payouts.
     currency_clearing: Mapping[str, CurrencyClearing] = dataclasses.field(default_factory=dict)
     payout_banks: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # What a BC credit memo does to what the client already paid in Stripe (handlers.credit_memos).
+    credit_after_payment: str = "customer_balance"
+    # How the client learns of a pushed invoice: the firm sends its own BC document (``firm``,
+    # the Stripe payment link kept on the record), or Stripe e-mails it (``stripe_email``).
+    invoice_delivery: str = "firm"
 
     def clearing_for(self, currency: str) -> tuple[str, str]:
         """The clearing account of Stripe's money in ``currency``: (account type, number).

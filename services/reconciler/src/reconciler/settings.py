@@ -36,6 +36,21 @@ def _code(raw: str) -> str:
     return value
 
 
+CREDIT_AFTER_PAYMENT = ("customer_balance", "out_of_band", "refund_after_approval")
+
+
+def _delivery(raw: str) -> str:
+    if raw not in ("firm", "stripe_email"):
+        raise ValueError("must be firm or stripe_email")
+    return raw
+
+
+def _credit_after_payment(raw: str) -> str:
+    if raw not in CREDIT_AFTER_PAYMENT:
+        raise ValueError(f"must be one of {', '.join(CREDIT_AFTER_PAYMENT)}")
+    return raw
+
+
 def _currency(raw: str) -> str:
     from mlconnector.money import normalize_currency
 
@@ -103,6 +118,10 @@ class Settings:
                 fx_account=env("FX_ACCOUNT", _code, Rules.fx_account),
                 currency_clearing=env("CURRENCY_CLEARING", parse_currency_clearing, {}),
                 payout_banks=env("PAYOUT_BANKS", parse_currency_accounts, {}),
+                invoice_delivery=env("INVOICE_DELIVERY", _delivery, Rules.invoice_delivery),
+                credit_after_payment=env(
+                    "CREDIT_AFTER_PAYMENT", _credit_after_payment, Rules.credit_after_payment
+                ),
             ),
         )
         if settings.claim_lease_s <= settings.gateway_timeout_s:

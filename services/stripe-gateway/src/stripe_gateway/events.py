@@ -28,6 +28,8 @@ HANDLED_EVENTS: tuple[str, ...] = (
     "payout.paid",
     "payout.reconciliation_completed",
     "payout.failed",
+    "invoice.voided",
+    "invoice.marked_uncollectible",
 )
 
 #: Routing-key prefix of every Stripe event on the bus (``stripe.event.invoice.paid``).

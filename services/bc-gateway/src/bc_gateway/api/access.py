@@ -14,6 +14,8 @@ POST = "bc:post"
 
 PERMISSIONS: dict[str, str] = {
     "invoices.get_invoice": READ,
+    "credit_memos.get_credit_memo": READ,
+    "credit_memos.credit_memos_of": READ,
     "invoices.list_invoices": READ,
     "customers.get_customer": READ,
     "payments.create_payment": WRITE,

@@ -202,6 +202,32 @@ def build() -> dict[str, Any]:
         },
     )
     spec.path(
+        path="/commands/invoices/{invoice_id}/credit-memos",
+        operations={
+            "get": _command(
+                "credit_memos.credit_memos_of",
+                "Every sales credit memo naming the invoice (drafts included; `posted` says).",
+                parameters=[invoice_id],
+                responses={"200": json_response("The credit memos.", schemas.CreditMemoListSchema)},
+                errors=(*_COMMAND_ERRORS, 404, 422),
+            )
+        },
+    )
+    spec.path(
+        path="/commands/credit-memos/{memo_id}",
+        operations={
+            "get": _command(
+                "credit_memos.get_credit_memo",
+                "One sales credit memo with its lines and the invoice it applies to.",
+                parameters=[
+                    path_parameter("memo_id", "The BC id (GUID) of the credit memo.", GUID)
+                ],
+                responses={"200": json_response("The credit memo.", schemas.CreditMemoSchema)},
+                errors=(*_COMMAND_ERRORS, 404, 422),
+            )
+        },
+    )
+    spec.path(
         path="/commands/invoices",
         operations={
             "get": _command(

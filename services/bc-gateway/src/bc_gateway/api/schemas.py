@@ -144,6 +144,32 @@ class InvoiceSchema(InvoiceSummarySchema):
     customer = fields.Nested(CustomerSchema)
 
 
+class CreditMemoSummarySchema(Schema):
+    id = fields.Str()
+    number = fields.Str()
+    status = fields.Str()
+    posted = fields.Bool()
+    posting_date = fields.Date(allow_none=True)
+    customer_id = fields.Str()
+    customer_number = fields.Str()
+    invoice_id = fields.Str(allow_none=True)
+    invoice_number = fields.Str()
+    currency_code = fields.Str()
+    total_amount_excluding_tax = _money()
+    total_tax_amount = _money()
+    total_amount_including_tax = _money()
+    last_modified = fields.AwareDateTime(allow_none=True)
+
+
+class CreditMemoSchema(CreditMemoSummarySchema):
+    lines = fields.List(fields.Nested(InvoiceLineSchema))
+
+
+class CreditMemoListSchema(Schema):
+    value = fields.List(fields.Nested(CreditMemoSummarySchema))
+    count = fields.Int()
+
+
 class InvoiceListQuerySchema(_Strict):
     status = fields.Str(validate=validate.OneOf(INVOICE_STATUSES), load_default=None)
     modified_since = fields.AwareDateTime(load_default=None)

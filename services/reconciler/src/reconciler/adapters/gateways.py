@@ -46,6 +46,15 @@ class StripeGateway(Protocol):
         """The invoice a charge paid (``invoice``, ``invoice_payment``; nulls if none), in one
         Stripe call."""
 
+    def void_invoice(self, invoice_id: str) -> Json:
+        """Void an open invoice (voiding a void one answers with it)."""
+
+    def send_invoice(self, invoice_id: str) -> Json:
+        """Stripe e-mails the invoice to the client (once)."""
+
+    def credit_invoice(self, invoice_id: str, command: Mapping[str, Any]) -> Json:
+        """A credit note (``invoice``, ``credit_note``), idempotent on the command's ``key``."""
+
     def get_dispute(self, dispute_id: str) -> Json:
         """A dispute with its reason, evidence deadline and every balance transaction it moved."""
 
@@ -71,6 +80,9 @@ class BcGateway(Protocol):
 
     def get_customer(self, customer_id: str) -> Json:
         """A customer."""
+
+    def get_credit_memo(self, memo_id: str) -> Json:
+        """A sales credit memo with its lines; ``posted`` and the ``invoice_id`` it applies to."""
 
     def create_payment(self, command: Mapping[str, Any]) -> Json:
         """A customer payment (or refund) line, idempotent on the external document number.
@@ -134,6 +146,17 @@ class HttpStripeGateway:
             {"payment_intent": payment_intent},
         )
 
+    def void_invoice(self, invoice_id: str) -> Json:
+        return self._http.post(f"/commands/invoices/{quote(invoice_id, safe='')}/void")
+
+    def send_invoice(self, invoice_id: str) -> Json:
+        return self._http.post(f"/commands/invoices/{quote(invoice_id, safe='')}/send")
+
+    def credit_invoice(self, invoice_id: str, command: Mapping[str, Any]) -> Json:
+        return self._http.post(
+            f"/commands/invoices/{quote(invoice_id, safe='')}/credit-notes", command
+        )
+
     def get_dispute(self, dispute_id: str) -> Json:
         return self._http.get(f"/commands/disputes/{quote(dispute_id, safe='')}")
 
@@ -172,6 +195,9 @@ class HttpBcGateway:
 
     def get_customer(self, customer_id: str) -> Json:
         return self._http.get(f"/commands/customers/{quote(customer_id, safe='')}")
+
+    def get_credit_memo(self, memo_id: str) -> Json:
+        return self._http.get(f"/commands/credit-memos/{quote(memo_id, safe='')}")
 
     def create_payment(self, command: Mapping[str, Any]) -> Json:
         return self._http.post("/commands/payments", command)

@@ -14,12 +14,14 @@ from mlconnector.contracts import BC_CUSTOMER_OBSERVED
 from mlconnector.contracts import BC_INVOICE_OBSERVED
 from mlconnector.contracts import BC_NOTIFICATION_PREFIX
 from mlconnector.contracts import STRIPE_EVENT_PREFIX
+from reconciler.handlers import credit_memos
 from reconciler.handlers import customers
 from reconciler.handlers import disputes
 from reconciler.handlers import invoices
 from reconciler.handlers import payments
 from reconciler.handlers import payouts
 from reconciler.handlers import refunds
+from reconciler.handlers import stripe_changes
 from reconciler.models import AuditOutcome
 from reconciler.unit import Unit
 
@@ -41,6 +43,8 @@ STRIPE_TYPES = (
     "payout.paid",
     "payout.reconciliation_completed",
     "payout.failed",
+    "invoice.voided",
+    "invoice.marked_uncollectible",
 )
 BC_CHANGE_TYPES = ("created", "updated", "deleted", "collection")
 
@@ -59,6 +63,8 @@ HANDLERS: dict[str, Handler] = {
     BC_INVOICE_OBSERVED: invoices.on_invoice_observed,
     BC_NOTIFICATION_PREFIX + "salesInvoices.created": invoices.on_invoice_notification,
     BC_NOTIFICATION_PREFIX + "salesInvoices.updated": invoices.on_invoice_notification,
+    BC_NOTIFICATION_PREFIX + "salesCreditMemos.created": credit_memos.on_credit_memo_notification,
+    BC_NOTIFICATION_PREFIX + "salesCreditMemos.updated": credit_memos.on_credit_memo_notification,
     BC_CUSTOMER_OBSERVED: customers.on_customer_observed,
     BC_NOTIFICATION_PREFIX + "customers.updated": customers.on_customer_notification,
     STRIPE_EVENT_PREFIX + "invoice.paid": payments.on_invoice_paid,
@@ -67,6 +73,8 @@ HANDLERS: dict[str, Handler] = {
     STRIPE_EVENT_PREFIX + "payout.paid": payouts.on_payout,
     STRIPE_EVENT_PREFIX + "payout.reconciliation_completed": payouts.on_payout,
     STRIPE_EVENT_PREFIX + "payout.failed": payouts.on_payout_failed,
+    STRIPE_EVENT_PREFIX + "invoice.voided": stripe_changes.on_stripe_invoice_changed,
+    STRIPE_EVENT_PREFIX + "invoice.marked_uncollectible": stripe_changes.on_stripe_invoice_changed,
     **{STRIPE_EVENT_PREFIX + t: disputes.on_dispute for t in DISPUTE_TYPES},
 }
 
@@ -78,7 +86,10 @@ def _known(message_type: str) -> bool:
         return message_type.removeprefix(STRIPE_EVENT_PREFIX) in STRIPE_TYPES
     if message_type.startswith(BC_NOTIFICATION_PREFIX):
         entity, _, change = message_type.removeprefix(BC_NOTIFICATION_PREFIX).partition(".")
-        return entity in ("salesInvoices", "customers") and change in BC_CHANGE_TYPES
+        return (
+            entity in ("salesInvoices", "salesCreditMemos", "customers")
+            and change in BC_CHANGE_TYPES
+        )
     return False
 
 

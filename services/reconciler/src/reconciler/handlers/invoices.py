@@ -190,6 +190,14 @@ def push_invoice(unit: Unit, company_id: str, invoice_id: str) -> None:
             f"({result.get('status')}), {format_amount(total, currency)}",
             response={k: result.get(k) for k in ("id", "number", "status", "hosted_invoice_url")},
         )
+    link_url = result.get("hosted_invoice_url")
+    if deps.rules.invoice_delivery == "stripe_email":
+        unit.call(
+            record_id,
+            f"Stripe e-mailed invoice {stripe_invoice_id} to the client",
+            deps.stripe.send_invoice,
+            stripe_invoice_id,
+        )
     unit.update(
         record_id,
         state=RecordState.SUCCEEDED,
@@ -197,6 +205,11 @@ def push_invoice(unit: Unit, company_id: str, invoice_id: str) -> None:
         stripe_ref=stripe_invoice_id,
         amount_minor=total,
         currency=currency,
+        # Where the clerk finds the link to send with the firm's own document (the record; BC's
+        # standard API cannot write anything onto a posted invoice: bc-api.md §4.6, PATCH).
+        flags={"payment_link": link_url, "delivery": deps.rules.invoice_delivery}
+        if link_url
+        else {},
         last_error=None,
     )
 

@@ -160,6 +160,53 @@ class StripeClient(StripeCalls):
             ),
         )
 
+    def send_invoice(self, invoice_id: str, *, idempotency_key: str) -> stripe.Invoice:
+        return self.call(
+            "send_invoice",
+            lambda: self._client.v1.invoices.send_invoice(
+                invoice_id, options={"idempotency_key": idempotency_key}
+            ),
+        )
+
+    def create_credit_note(
+        self, params: Mapping[str, Any], *, idempotency_key: str
+    ) -> stripe.CreditNote:
+        return self.call(
+            "create_credit_note",
+            lambda: self._client.v1.credit_notes.create(
+                params=cast(Any, params), options={"idempotency_key": idempotency_key}
+            ),
+        )
+
+    def list_credit_notes(self, params: Mapping[str, Any]) -> Iterator[stripe.CreditNote]:
+        return self._pages(
+            "list_credit_notes",
+            lambda p: self._client.v1.credit_notes.list(params=cast(Any, p)),
+            params,
+        )
+
+    def report_payment(
+        self, params: Mapping[str, Any], *, idempotency_key: str
+    ) -> stripe.PaymentRecord:
+        return self.call(
+            "report_payment",
+            lambda: self._client.v1.payment_records.report_payment(
+                params=cast(Any, params), options={"idempotency_key": idempotency_key}
+            ),
+        )
+
+    def attach_payment_record(
+        self, invoice_id: str, record_id: str, *, idempotency_key: str
+    ) -> stripe.Invoice:
+        return self.call(
+            "attach_payment",
+            lambda: self._client.v1.invoices.attach_payment(
+                invoice_id,
+                params={"payment_record": record_id},
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+
     def retrieve_invoice(self, invoice_id: str, expand: list[str] | None = None) -> stripe.Invoice:
         params: dict[str, Any] = {"expand": expand} if expand else {}
         return self.call(

@@ -3,6 +3,8 @@ it, mark it paid out of band, delete a stray draft."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint
 from flask import request
 
@@ -10,13 +12,17 @@ from stripe_gateway.api import dependencies
 from stripe_gateway.api import dump
 from stripe_gateway.api import json_body
 from stripe_gateway.api.schemas import INVOICE_PREFIXES
+from stripe_gateway.api.schemas import CreditInvoiceSchema
 from stripe_gateway.api.schemas import DeletedDraftSchema
 from stripe_gateway.api.schemas import FindByBcQuerySchema
 from stripe_gateway.api.schemas import FoundInvoiceSchema
+from stripe_gateway.api.schemas import InvoiceChangeSchema
 from stripe_gateway.api.schemas import InvoiceSchema
+from stripe_gateway.api.schemas import PaidElsewhereSchema
 from stripe_gateway.api.schemas import PushedInvoiceSchema
 from stripe_gateway.api.schemas import PushInvoiceSchema
 from stripe_gateway.api.schemas import stripe_path_id
+from stripe_gateway.services import invoice_changes
 from stripe_gateway.services import invoices
 from stripe_gateway.services import recovery
 from stripe_gateway.services.reads import invoice_fields
@@ -87,3 +93,56 @@ def delete_draft(invoice_id: str) -> dict[str, object]:
     return dump(
         DeletedDraftSchema(), {"id": invoice_id, "deleted": True, "deleted_now": deleted_now}
     )
+
+
+@bp.post("/<invoice_id>/credit-notes")
+def credit(invoice_id: str) -> tuple[dict[str, object], int]:
+    """A credit note for a BC credit memo; 201 when made now, 200 when it was made before."""
+    command = CreditInvoiceSchema().load(json_body())
+    client = dependencies().stripe
+    note, created = invoice_changes.credit_invoice(client, _invoice_id(invoice_id), **command)
+    invoice = client.retrieve_invoice(invoice_id)
+    body = dump(
+        InvoiceChangeSchema(),
+        {
+            "invoice": invoice_fields(invoice),
+            "credit_note": {**_credit_note(note), "created_now": created},
+            "how": "credit_note",
+        },
+    )
+    return body, 201 if created else 200
+
+
+@bp.post("/<invoice_id>/paid-elsewhere")
+def paid_elsewhere(invoice_id: str) -> dict[str, object]:
+    """Money paid outside Stripe: the whole remainder out of band, or a payment record."""
+    command = PaidElsewhereSchema().load(json_body())
+    invoice, how = invoice_changes.pay_elsewhere(
+        dependencies().stripe, _invoice_id(invoice_id), **command
+    )
+    return dump(
+        InvoiceChangeSchema(), {"invoice": invoice_fields(invoice), "credit_note": None, "how": how}
+    )
+
+
+@bp.post("/<invoice_id>/send")
+def send(invoice_id: str) -> dict[str, object]:
+    """Stripe e-mails the invoice to the client."""
+    invoice = invoice_changes.send(dependencies().stripe, _invoice_id(invoice_id))
+    return dump(InvoiceSchema(exclude=("payments",)), invoice_fields(invoice))
+
+
+def _credit_note(note: Any) -> dict[str, object]:
+    return {
+        name: getattr(note, name, None)
+        for name in (
+            "id",
+            "number",
+            "amount",
+            "type",
+            "status",
+            "pre_payment_amount",
+            "post_payment_amount",
+            "out_of_band_amount",
+        )
+    }

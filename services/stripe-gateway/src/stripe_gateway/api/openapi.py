@@ -46,6 +46,8 @@ REQUEST_SCHEMAS = (
     schemas.PushInvoiceSchema,
     schemas.InvoiceLineSchema,
     schemas.FindByBcQuerySchema,
+    schemas.CreditInvoiceSchema,
+    schemas.PaidElsewhereSchema,
 )
 
 STRIPE_SIGNATURE = "stripeSignature"
@@ -289,6 +291,7 @@ def build() -> dict[str, Any]:
     for action, view, summary in (
         ("void", "void", "Void a finalized invoice."),
         ("mark-paid-out-of-band", "mark_paid_out_of_band", "Mark an invoice paid outside Stripe."),
+        ("send", "send", "Stripe e-mails the invoice to the client (send_invoice invoices)."),
     ):
         spec.path(
             path=f"/commands/invoices/{{invoice_id}}/{action}",
@@ -299,6 +302,47 @@ def build() -> dict[str, Any]:
                     parameters=[invoice_id],
                     responses={"200": json_response("The invoice now.", without_payments)},
                     errors=(*_COMMAND_ERRORS, 404, 409, 413, 422),
+                )
+            },
+        )
+    for action, view, summary, body, ok in (
+        (
+            "credit-notes",
+            "credit",
+            "A credit note for a BC credit memo (the rest after payment: customer balance or "
+            "credited outside Stripe, never a refund).",
+            schemas.CreditInvoiceSchema,
+            "201",
+        ),
+        (
+            "paid-elsewhere",
+            "paid_elsewhere",
+            "Money the client paid outside Stripe: the whole remainder out of band, or a payment "
+            "record for a part.",
+            schemas.PaidElsewhereSchema,
+            "200",
+        ),
+    ):
+        spec.path(
+            path=f"/commands/invoices/{{invoice_id}}/{action}",
+            operations={
+                "post": _command(
+                    f"invoices.{view}",
+                    summary,
+                    parameters=[invoice_id],
+                    body=body,
+                    responses={
+                        ok: json_response(
+                            "The invoice and the change.", schemas.InvoiceChangeSchema
+                        ),
+                        **(
+                            {"200": json_response("Made before.", schemas.InvoiceChangeSchema)}
+                            if ok == "201"
+                            else {}
+                        ),
+                    },
+                    errors=(*_COMMAND_ERRORS, 400, 404, 409, 413, 415, 422),
+                    description="409 `invalid_state` when the invoice cannot take the change.",
                 )
             },
         )

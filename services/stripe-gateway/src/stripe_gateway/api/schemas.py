@@ -182,6 +182,59 @@ class InvoicePaymentSchema(Schema):
     charge = fields.Str(allow_none=True)
 
 
+_KEY = validate.Regexp(r"^[A-Za-z0-9:_\-]{1,200}$", error="Not a key: letters, digits, :_-.")
+
+
+class CreditInvoiceSchema(Schema):
+    """A credit note for a BC credit memo (``invoice_changes.credit_invoice``)."""
+
+    key = fields.Str(required=True, validate=_KEY)
+    amount_minor = fields.Integer(
+        strict=True, required=True, validate=validate.Range(1, MAX_AMOUNT_MINOR)
+    )
+    memo = fields.Str(load_default="", validate=validate.Length(max=5000))
+    metadata = fields.Dict(
+        keys=fields.Str(validate=validate.Length(1, 40)),
+        values=fields.Str(validate=validate.Length(max=500)),
+        load_default=dict,
+        validate=validate.Length(max=20),
+    )
+    after_payment = fields.Str(
+        load_default="customer_balance",
+        validate=validate.OneOf(("customer_balance", "out_of_band")),
+    )
+
+
+class PaidElsewhereSchema(Schema):
+    """Money the client paid outside Stripe (``invoice_changes.pay_elsewhere``)."""
+
+    key = fields.Str(required=True, validate=_KEY)
+    amount_minor = fields.Integer(
+        strict=True, required=True, validate=validate.Range(1, MAX_AMOUNT_MINOR)
+    )
+    reference = fields.Str(required=True, validate=validate.Length(1, 100))
+
+
+class CreditNoteSchema(Schema):
+    id = fields.Str()
+    number = fields.Str(allow_none=True)
+    amount = fields.Int(allow_none=True)
+    type = fields.Str(allow_none=True)
+    status = fields.Str(allow_none=True)
+    pre_payment_amount = fields.Int(allow_none=True)
+    post_payment_amount = fields.Int(allow_none=True)
+    out_of_band_amount = fields.Int(allow_none=True)
+    created_now = fields.Bool()
+
+
+class InvoiceChangeSchema(Schema):
+    """The invoice after a change, and what the change was."""
+
+    invoice = fields.Nested(lambda: InvoiceSchema(exclude=("payments",)))
+    credit_note = fields.Nested(CreditNoteSchema, allow_none=True)
+    how = fields.Str(allow_none=True)
+
+
 class InvoiceSchema(Schema):
     id = fields.Str()
     number = fields.Str(allow_none=True)

@@ -1,0 +1,180 @@
+"""What happens to a pushed invoice in BC reaches Stripe; what happens in Stripe reaches a person.
+
+One stack, Stripe e-mailing each invoice (``MLC_INVOICE_DELIVERY=stripe_email``); every Stripe
+event is delivered twice and shuffled. Credit memos and cancellations are made in BC as a person
+would (the emulator's seed route for a posted credit memo, BC's API for ``Microsoft.NAV.cancel``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from e2e_helpers import wait_record
+from factories import E2E_ENV
+from factories import wait_until
+
+from mlc_local.scenario import Connector
+from mlc_local.scenario import exact_numbers
+from mlc_local.stack import LocalStack
+
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
+
+STACK_ENV = {**E2E_ENV, "MLC_INVOICE_DELIVERY": "stripe_email"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def noisy_webhooks(stack: LocalStack) -> Iterator[None]:
+    stack.stripe.configure(duplicate_rate=1.0, shuffle=True)
+    yield
+    stack.stripe.configure(duplicate_rate=0.0, shuffle=False)
+
+
+_seq = iter(range(1, 10_000))
+
+
+def _pushed(stack: LocalStack, connector: Connector, price: str) -> tuple[dict[str, Any], str]:
+    """A posted BC invoice for a new customer, and its Stripe invoice id once pushed."""
+    number = f"L{next(_seq):05d}"
+    stack.bc_admin(
+        "POST",
+        f"/companies/{stack.company_id}/customers",
+        {"number": number, "displayName": f"Life {number}", "email": f"{number}@example.com"},
+    )
+    invoice = connector.post_invoice(
+        {
+            "customerNumber": number,
+            "lines": [
+                {"lineType": "Account", "lineObjectNumber": "40100", "description": "Work",
+                 "quantity": "1", "unitPrice": price}
+            ],
+        }
+    )  # fmt: skip
+    record = wait_record(connector, timeout=90, kind="invoice", bc_ref=str(invoice["id"]))
+    assert record["state"] == "succeeded", record.get("last_error")
+    return invoice, str(record["stripe_ref"])
+
+
+def _credit_memo(stack: LocalStack, invoice: dict[str, Any], price: str) -> dict[str, Any]:
+    result: dict[str, Any] = stack.bc_admin(
+        "POST",
+        f"/companies/{stack.company_id}/creditMemos",
+        exact_numbers({
+            "customerNumber": invoice["customerNumber"],
+            "invoiceId": invoice["id"],
+            "lines": [
+                {"lineType": "Account", "lineObjectNumber": "40100", "description": "Credit",
+                 "quantity": "1", "unitPrice": price}
+            ],
+            "post": True,
+        }),
+    )  # fmt: skip
+    return result
+
+
+def _stripe_invoice(stack: LocalStack, stripe_id: str) -> dict[str, Any]:
+    result: dict[str, Any] = stack.stripe.admin("GET", f"objects/invoice/{stripe_id}")
+    return result
+
+
+def _memo_record(connector: Connector, memo: dict[str, Any]) -> dict[str, Any]:
+    record = wait_record(connector, timeout=60, kind="credit_memo", bc_ref=str(memo["id"]))
+    assert record["state"] == "succeeded", record.get("last_error")
+    return record
+
+
+def test_stripe_emails_the_invoice_and_the_record_keeps_its_payment_link(
+    stack: LocalStack, connector: Connector
+) -> None:
+    invoice, stripe_id = _pushed(stack, connector, "120.00")
+    [record] = connector.records(kind="invoice", bc_ref=str(invoice["id"]))
+    assert (
+        record["flags"]["payment_link"] == _stripe_invoice(stack, stripe_id)["hosted_invoice_url"]
+    )
+    events = stack.stripe.admin("GET", "objects/event")["data"]
+    sent = [
+        e for e in events if e["type"] == "invoice.sent" and e["data"]["object"]["id"] == stripe_id
+    ]
+    assert len(sent) == 1
+
+
+def test_a_partial_credit_memo_before_payment_lowers_what_the_client_pays(
+    stack: LocalStack, connector: Connector
+) -> None:
+    invoice, stripe_id = _pushed(stack, connector, "300.00")
+    memo = _credit_memo(stack, invoice, "100.00")
+    _memo_record(connector, memo)
+    assert wait_until(
+        lambda: _stripe_invoice(stack, stripe_id)["amount_remaining"] == 20000, timeout_s=30
+    )
+    notes = [n for n in stack.stripe.admin("GET", "objects/credit_note")["data"]
+             if n["invoice"] == stripe_id]  # fmt: skip
+    assert [n["amount"] for n in notes] == [10000]  # once, however often the events came
+    charge = connector.pay(stripe_id)["charge"]["id"]
+    assert wait_record(connector, kind="payment", stripe_ref=charge)["state"] == "succeeded"
+
+    def bc_agrees() -> bool:
+        bc = stack.bc_api_get("salesInvoices", {"$filter": f"id eq {invoice['id']}"})[0]
+        return Decimal(str(bc["remainingAmount"])) == 0 and bc["status"] == "Paid"
+
+    assert wait_until(bc_agrees, timeout_s=30)
+    assert _stripe_invoice(stack, stripe_id)["status"] == "paid"
+
+
+def test_a_credit_memo_for_everything_before_payment_voids_the_stripe_invoice(
+    stack: LocalStack, connector: Connector
+) -> None:
+    invoice, stripe_id = _pushed(stack, connector, "80.00")
+    _memo_record(connector, _credit_memo(stack, invoice, "80.00"))
+    assert wait_until(lambda: _stripe_invoice(stack, stripe_id)["status"] == "void", timeout_s=30)
+    # The connector's own void is no item for a person.
+    [record] = connector.records(kind="invoice", bc_ref=str(invoice["id"]))
+    assert "needs_person" not in (record.get("flags") or {})
+
+
+def test_a_credit_memo_after_payment_credits_the_customer_balance_and_moves_no_money(
+    stack: LocalStack, connector: Connector
+) -> None:
+    invoice, stripe_id = _pushed(stack, connector, "150.00")
+    charge = connector.pay(stripe_id)["charge"]["id"]
+    assert wait_record(connector, kind="payment", stripe_ref=charge)["state"] == "succeeded"
+    _memo_record(connector, _credit_memo(stack, invoice, "50.00"))
+    [note] = [n for n in stack.stripe.admin("GET", "objects/credit_note")["data"]
+              if n["invoice"] == stripe_id]  # fmt: skip
+    assert (note["amount"], note["post_payment_amount"]) == (5000, 5000)
+    assert note["refunds"] == []
+    refunds = stack.stripe.admin("GET", "objects/refund")["data"]
+    assert not [r for r in refunds if r.get("charge") == charge]
+    customer = stack.stripe.admin(
+        "GET", f"objects/customer/{_stripe_invoice(stack, stripe_id)['customer']}"
+    )
+    assert customer["balance"] == -5000
+
+
+def test_a_cancelled_invoice_voids_the_stripe_invoice(
+    stack: LocalStack, connector: Connector
+) -> None:
+    invoice, stripe_id = _pushed(stack, connector, "95.00")
+    stack.bc_api("POST", f"salesInvoices({invoice['id']})/Microsoft.NAV.cancel")
+    assert wait_until(lambda: _stripe_invoice(stack, stripe_id)["status"] == "void", timeout_s=60)
+
+
+def test_an_invoice_voided_in_stripe_is_an_item_for_a_person_and_bc_is_untouched(
+    stack: LocalStack, connector: Connector
+) -> None:
+    invoice, stripe_id = _pushed(stack, connector, "70.00")
+    stack.stripe.void_invoice(stripe_id)
+
+    def flagged() -> dict[str, Any] | None:
+        [record] = connector.records(kind="invoice", bc_ref=str(invoice["id"]))
+        return record if (record.get("flags") or {}).get("needs_person") else None
+
+    assert wait_until(lambda: flagged() is not None, timeout_s=30)
+    record = flagged()
+    assert record is not None
+    assert record["flags"]["needs_person"] == "changed_in_stripe"
+    assert "voided in Stripe" in record["flags"]["todo"]
+    bc = stack.bc_api_get("salesInvoices", {"$filter": f"id eq {invoice['id']}"})[0]
+    assert (bc["status"], Decimal(str(bc["remainingAmount"]))) == ("Open", Decimal("70.00"))
