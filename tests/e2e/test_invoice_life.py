@@ -16,6 +16,7 @@ from e2e_helpers import wait_record
 from factories import E2E_ENV
 from factories import wait_until
 
+from mlc_local.processes import run_cli
 from mlc_local.scenario import Connector
 from mlc_local.scenario import exact_numbers
 from mlc_local.stack import LocalStack
@@ -178,3 +179,58 @@ def test_an_invoice_voided_in_stripe_is_an_item_for_a_person_and_bc_is_untouched
     assert "voided in Stripe" in record["flags"]["todo"]
     bc = stack.bc_api_get("salesInvoices", {"$filter": f"id eq {invoice['id']}"})[0]
     assert (bc["status"], Decimal(str(bc["remainingAmount"]))) == ("Open", Decimal("70.00"))
+
+
+def _pay_in_bc(stack: LocalStack, invoice: dict[str, Any], amount: str, reference: str) -> None:
+    """A bank transfer the clerk applies to the invoice in BC (the default cash receipts)."""
+    [batch] = stack.bc_api_get("customerPaymentJournals", {"$filter": "code eq 'DEFAULT'"})
+    stack.bc_api(
+        "POST",
+        f"customerPaymentJournals({batch['id']})/customerPayments",
+        {
+            "customerNumber": invoice["customerNumber"],
+            "amount": -Decimal(amount),
+            "appliesToInvoiceId": invoice["id"],
+            "postingDate": invoice["postingDate"],
+            "documentNumber": reference,
+            "description": f"Bank transfer {reference}",
+        },
+    )
+    stack.bc_api("POST", f"journals({batch['id']})/Microsoft.NAV.post")
+    # The invoice poll (every 15 minutes in production) sees the lower open amount.
+    run_cli(["bc-gateway", "poll-invoices", "--since-minutes", "30"], stack.env)
+
+
+def test_an_invoice_paid_by_bank_transfer_in_bc_cannot_be_paid_in_stripe_any_more(
+    stack: LocalStack, connector: Connector
+) -> None:
+    invoice, stripe_id = _pushed(stack, connector, "210.00")
+    _pay_in_bc(stack, invoice, "210.00", "BT-FULL")
+    assert wait_until(lambda: _stripe_invoice(stack, stripe_id)["status"] == "paid", timeout_s=60)
+    assert _stripe_invoice(stack, stripe_id)["amount_paid_off_stripe"] == 21000  # no card
+    with pytest.raises(RuntimeError):
+        connector.pay(stripe_id)
+    # Another poll sees the same open amount: nothing is recorded twice.
+    run_cli(["bc-gateway", "poll-invoices", "--since-minutes", "30"], stack.env)
+    [record] = connector.records(kind="invoice", bc_ref=str(invoice["id"]))
+    assert record["flags"]["paid_elsewhere"] == "21000"
+
+
+def test_a_partial_payment_in_bc_leaves_stripe_asking_for_the_rest(
+    stack: LocalStack, connector: Connector
+) -> None:
+    invoice, stripe_id = _pushed(stack, connector, "100.00")
+    _pay_in_bc(stack, invoice, "40.00", "BT-PART")
+    assert wait_until(
+        lambda: _stripe_invoice(stack, stripe_id)["amount_remaining"] == 6000, timeout_s=60
+    )
+    assert _stripe_invoice(stack, stripe_id)["status"] == "open"
+    charge = connector.pay(stripe_id)["charge"]["id"]
+    assert wait_record(connector, kind="payment", stripe_ref=charge)["state"] == "succeeded"
+
+    def both_paid() -> bool:
+        bc = stack.bc_api_get("salesInvoices", {"$filter": f"id eq {invoice['id']}"})[0]
+        return Decimal(str(bc["remainingAmount"])) == 0
+
+    assert wait_until(both_paid, timeout_s=30)
+    assert _stripe_invoice(stack, stripe_id)["status"] == "paid"

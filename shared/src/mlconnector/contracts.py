@@ -91,6 +91,9 @@ class BcObservedDataV1(_Strict):
     entity_id = fields.Str(required=True)
     number = fields.Str(load_default=None, allow_none=True)
     last_modified = fields.AwareDateTime(required=True)
+    # Invoices: status, remaining and total amounts (decimal strings) and currency code, as
+    # the poll read them; absent from older messages.
+    amounts = fields.Dict(keys=fields.Str(), values=fields.Str())
 
 
 # One instance of each schema for the process: building them costs more than validating a

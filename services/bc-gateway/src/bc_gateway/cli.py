@@ -195,8 +195,8 @@ def _poll(deps: Dependencies, args: argparse.Namespace) -> int:
             print(f"{SERVICE} poll-invoices: FAILED: {exc}", file=sys.stderr)
             return FAILED
     print(
-        f"published {state.published} bc.invoice.observed message(s) for Open invoices changed "
-        f"since {state.since.isoformat(timespec='seconds')}"
+        f"published {state.published} bc.invoice.observed message(s) for Open and Paid invoices "
+        f"changed since {state.since.isoformat(timespec='seconds')}"
     )
     if before:
         print(f"  resumed from the cursor: {before} published by earlier runs")

@@ -1,4 +1,4 @@
-"""``poll-invoices``: every Open invoice changed since a time, read in change order, resumable.
+"""``poll-invoices``: every Open or Paid invoice changed since a time, in change order, resumable.
 
 Why not follow ``@odata.nextLink`` through the filtered collection as the webhook's collection
 path does (``observe.publish_observed``)? A run interrupted after 40,000 of 50,000 invoices would
@@ -40,9 +40,9 @@ from typing import Any
 
 from bc_gateway.adapters.bc_client import BCClient
 from bc_gateway.adapters.odata import odata_datetime
+from bc_gateway.adapters.odata import odata_string
 from bc_gateway.notifications import parse_timestamp
 from bc_gateway.observe import SELECT
-from bc_gateway.observe import modified_filter
 from bc_gateway.observe import observed_envelopes
 from bc_gateway.publishing import Publish
 from mlconnector.poll_progress import PollProgress
@@ -52,7 +52,11 @@ logger = logging.getLogger(__name__)
 VERSION = 1
 COMMAND = "bc-gateway poll-invoices"
 ENTITY = "salesInvoices"
-STATUS = "Open"
+# Open invoices are pushed; Paid ones are read too, so that an invoice paid another way in BC
+# (a bank transfer applied there) reaches Stripe (the reconciler's ``handlers.paid_elsewhere``).
+# ``or`` on one field is allowed in BC's filters (bc-api.md §6.1).
+STATUSES = ("Open", "Paid")
+STATUS = "Open,Paid"
 
 
 class CursorMismatch(ValueError):
@@ -148,7 +152,7 @@ def poll_invoices(
 ) -> int:
     """Publish every Open invoice changed after the state's position; the count this run."""
     path = bc.company_path(ENTITY, state.company_id)
-    base = modified_filter(None, status=STATUS)
+    base = "(" + " or ".join(f"status eq {odata_string(s)}" for s in STATUSES) + ")"
     this_run = 0
     while True:
         after = state.position or state.since

@@ -82,6 +82,7 @@ def observed_envelope(
     modified: dt.datetime,
     correlation_id: str,
     received_at: dt.datetime,
+    amounts: dict[str, str] | None = None,
 ) -> Envelope:
     """``bc.invoice.observed`` or ``bc.customer.observed`` for one record."""
     return Envelope(
@@ -96,5 +97,6 @@ def observed_envelope(
             "entity_id": entity_id.lower(),
             "number": number,
             "last_modified": modified,
+            **({"amounts": amounts} if amounts else {}),
         },
     )

@@ -22,6 +22,7 @@ from typing import Any
 from bc_gateway.adapters.bc_client import BCClient
 from bc_gateway.adapters.odata import odata_datetime
 from bc_gateway.adapters.odata import odata_string
+from bc_gateway.enums import decode_enum
 from bc_gateway.messages import OBSERVED_TYPES
 from bc_gateway.messages import observed_envelope
 from bc_gateway.notifications import parse_timestamp
@@ -31,7 +32,10 @@ from mlconnector.contracts import Envelope
 logger = logging.getLogger(__name__)
 
 SELECT = {
-    "salesInvoices": "id,number,status,lastModifiedDateTime",
+    # The amounts let the reconciler see an invoice paid another way in BC without a read of
+    # its own (``handlers.paid_elsewhere``): the poll reads them anyway.
+    "salesInvoices": "id,number,status,lastModifiedDateTime,remainingAmount,"
+    "totalAmountIncludingTax,currencyCode",
     "customers": "id,number,lastModifiedDateTime",
 }
 
@@ -84,6 +88,19 @@ def observed_envelopes(
             modified=parse_timestamp(record.get("lastModifiedDateTime")),
             correlation_id=correlation_id,
             received_at=received_at,
+            amounts=_amounts(record),
         )
         for record in records
     ]
+
+
+def _amounts(record: Mapping[str, Any]) -> dict[str, str] | None:
+    """An invoice's status and open amount as the message carries them (decimal strings)."""
+    if "remainingAmount" not in record:
+        return None
+    return {
+        "status": decode_enum(record.get("status")),
+        "remaining_amount": str(record.get("remainingAmount")),
+        "total_amount": str(record.get("totalAmountIncludingTax")),
+        "currency_code": str(record.get("currencyCode") or ""),
+    }

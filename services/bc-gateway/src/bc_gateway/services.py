@@ -11,7 +11,6 @@ bc-api.md §4.5 prescribes for comparing currencies.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
 import time
 from decimal import Decimal
@@ -20,22 +19,13 @@ from typing import Any
 from bc_gateway.adapters.bc_client import BCClient
 from bc_gateway.adapters.bc_client import Entity
 from bc_gateway.adapters.bc_errors import BCPermanentError
+from bc_gateway.enums import decode_enum as decode_enum
+from bc_gateway.enums import encode_enum as encode_enum
 from bc_gateway.notifications import parse_timestamp
 from bc_gateway.observe import modified_filter
 
 BLANK_GUID = "00000000-0000-0000-0000-000000000000"
-_XML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 INVOICE_STATUSES = ("Draft", "In Review", "Open", "Paid", "Canceled", "Corrective")
-
-
-def decode_enum(value: object) -> str:
-    """BC's XML-encoded enum member name -> its caption (``G_x002F_L_x0020_Account``)."""
-    return _XML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), str(value or ""))
-
-
-def encode_enum(value: str) -> str:
-    """A caption -> BC's XML-encoded member name, for filters and bodies."""
-    return "".join(ch if ch.isalnum() or ch == "_" else f"_x{ord(ch):04X}_" for ch in value)
 
 
 def amount(value: object) -> Decimal:

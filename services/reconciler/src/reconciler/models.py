@@ -273,6 +273,8 @@ class InvoiceLink(_CurrencyMixin, Base):
     bc_open_minor: Mapped[int | None] = mapped_column(BigInteger)
     bc_modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     bc_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Minor units Stripe was told were paid outside it (``handlers.paid_elsewhere``).
+    paid_elsewhere_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -52,6 +52,9 @@ class StripeGateway(Protocol):
     def send_invoice(self, invoice_id: str) -> Json:
         """Stripe e-mails the invoice to the client (once)."""
 
+    def pay_elsewhere(self, invoice_id: str, command: Mapping[str, Any]) -> Json:
+        """Record money paid outside Stripe (``invoice``, ``how``); idempotent on ``key``."""
+
     def credit_invoice(self, invoice_id: str, command: Mapping[str, Any]) -> Json:
         """A credit note (``invoice``, ``credit_note``), idempotent on the command's ``key``."""
 
@@ -83,6 +86,9 @@ class BcGateway(Protocol):
 
     def get_credit_memo(self, memo_id: str) -> Json:
         """A sales credit memo with its lines; ``posted`` and the ``invoice_id`` it applies to."""
+
+    def credit_memos_of(self, invoice_id: str) -> list[Json]:
+        """The credit memos naming an invoice (headers, ``posted`` says which are posted)."""
 
     def create_payment(self, command: Mapping[str, Any]) -> Json:
         """A customer payment (or refund) line, idempotent on the external document number.
@@ -152,6 +158,11 @@ class HttpStripeGateway:
     def send_invoice(self, invoice_id: str) -> Json:
         return self._http.post(f"/commands/invoices/{quote(invoice_id, safe='')}/send")
 
+    def pay_elsewhere(self, invoice_id: str, command: Mapping[str, Any]) -> Json:
+        return self._http.post(
+            f"/commands/invoices/{quote(invoice_id, safe='')}/paid-elsewhere", command
+        )
+
     def credit_invoice(self, invoice_id: str, command: Mapping[str, Any]) -> Json:
         return self._http.post(
             f"/commands/invoices/{quote(invoice_id, safe='')}/credit-notes", command
@@ -198,6 +209,11 @@ class HttpBcGateway:
 
     def get_credit_memo(self, memo_id: str) -> Json:
         return self._http.get(f"/commands/credit-memos/{quote(memo_id, safe='')}")
+
+    def credit_memos_of(self, invoice_id: str) -> list[Json]:
+        body = self._http.get(f"/commands/invoices/{quote(invoice_id, safe='')}/credit-memos")
+        data: list[Json] = body.get("value", [])
+        return data
 
     def create_payment(self, command: Mapping[str, Any]) -> Json:
         return self._http.post("/commands/payments", command)

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from mlconnector.money import format_amount
 from reconciler.adapters.http import GatewayNotFound
+from reconciler.handlers import paid_elsewhere
 from reconciler.handlers.customers import ensure_stripe_customer
 from reconciler.handlers.fast_path import link_facts
 from reconciler.handlers.fast_path import note_bc_change
@@ -108,6 +109,10 @@ def push_invoice(unit: Unit, company_id: str, invoice_id: str) -> None:
             currency=link.currency,
             last_error=None,
         )
+        amounts = unit.envelope.data.get("amounts")
+        if isinstance(amounts, dict):
+            # The poll read BC's open amount: was part of it paid another way?
+            paid_elsewhere.check(unit, record_id, link, amounts)
         return
     earlier = _earlier(unit, record_id)
     retry = earlier if earlier is not None and may_have_pushed(earlier) else None

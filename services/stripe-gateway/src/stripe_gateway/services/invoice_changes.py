@@ -16,8 +16,10 @@
 - ``send``: Stripe e-mails a ``send_invoice`` invoice to the client
   (``InvoiceService.send_invoice``).
 
-Each is idempotent beyond Stripe's 24-hour key window too: the object it made carries the
-caller's key in its metadata (``mlc_key``) and is found again by it.
+Each is idempotent on the caller's key: Stripe's idempotency keys derive from it, and a credit
+note carries it in its metadata (``mlc_key``), so it is found again even after Stripe's 24-hour
+key window. For money paid elsewhere the reconciler keeps the running total recorded, so it asks
+for each part once.
 """
 
 from __future__ import annotations
@@ -98,12 +100,10 @@ def pay_elsewhere(
     amount_minor: int,
     reference: str,
 ) -> tuple[stripe.Invoice, str]:
-    """Record ``amount_minor`` paid outside Stripe; the invoice and how (``out_of_band``,
-    ``payment_record`` or ``already``)."""
-    invoice = client.retrieve_invoice(invoice_id, expand=["payments.data.payment.payment_record"])
+    """Record ``amount_minor`` paid outside Stripe; the invoice and how (``out_of_band`` or
+    ``payment_record``)."""
+    invoice = client.retrieve_invoice(invoice_id)
     status = str(invoice.status)
-    if _recorded(invoice, key):
-        return invoice, "already"
     if status != "open":
         raise _refuse(f"invoice {invoice_id} is {status}, not open: nothing left to pay",
                       status=status)  # fmt: skip
@@ -140,15 +140,6 @@ def pay_elsewhere(
 
 def _id(value: object) -> str:
     return str(getattr(value, "id", value) or "")
-
-
-def _recorded(invoice: stripe.Invoice, key: str) -> bool:
-    payments = getattr(invoice, "payments", None)
-    for payment in getattr(payments, "data", None) or []:
-        record = getattr(getattr(payment, "payment", None), "payment_record", None)
-        if isinstance(record, stripe.StripeObject) and metadata_of(record).get("mlc_key") == key:
-            return True
-    return False
 
 
 def _settled(client: StripeClient, invoice_id: str, target: str) -> stripe.Invoice | None:
