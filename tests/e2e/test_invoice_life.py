@@ -16,9 +16,7 @@ from e2e_helpers import wait_record
 from factories import E2E_ENV
 from factories import wait_until
 
-from mlc_local.processes import run_cli
 from mlc_local.scenario import Connector
-from mlc_local.scenario import exact_numbers
 from mlc_local.stack import LocalStack
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
@@ -59,20 +57,7 @@ def _pushed(stack: LocalStack, connector: Connector, price: str) -> tuple[dict[s
 
 
 def _credit_memo(stack: LocalStack, invoice: dict[str, Any], price: str) -> dict[str, Any]:
-    result: dict[str, Any] = stack.bc_admin(
-        "POST",
-        f"/companies/{stack.company_id}/creditMemos",
-        exact_numbers({
-            "customerNumber": invoice["customerNumber"],
-            "invoiceId": invoice["id"],
-            "lines": [
-                {"lineType": "Account", "lineObjectNumber": "40100", "description": "Credit",
-                 "quantity": "1", "unitPrice": price}
-            ],
-            "post": True,
-        }),
-    )  # fmt: skip
-    return result
+    return Connector(stack).credit_memo(invoice, price, "Credit")
 
 
 def _stripe_invoice(stack: LocalStack, stripe_id: str) -> dict[str, Any]:
@@ -182,23 +167,9 @@ def test_an_invoice_voided_in_stripe_is_an_item_for_a_person_and_bc_is_untouched
 
 
 def _pay_in_bc(stack: LocalStack, invoice: dict[str, Any], amount: str, reference: str) -> None:
-    """A bank transfer the clerk applies to the invoice in BC (the default cash receipts)."""
-    [batch] = stack.bc_api_get("customerPaymentJournals", {"$filter": "code eq 'DEFAULT'"})
-    stack.bc_api(
-        "POST",
-        f"customerPaymentJournals({batch['id']})/customerPayments",
-        {
-            "customerNumber": invoice["customerNumber"],
-            "amount": -Decimal(amount),
-            "appliesToInvoiceId": invoice["id"],
-            "postingDate": invoice["postingDate"],
-            "documentNumber": reference,
-            "description": f"Bank transfer {reference}",
-        },
-    )
-    stack.bc_api("POST", f"journals({batch['id']})/Microsoft.NAV.post")
-    # The invoice poll (every 15 minutes in production) sees the lower open amount.
-    run_cli(["bc-gateway", "poll-invoices", "--since-minutes", "30"], stack.env)
+    connector = Connector(stack)
+    connector.pay_in_bc(invoice, Decimal(amount), reference)
+    connector.poll_bc()  # the invoice poll (every 15 minutes) sees the lower open amount
 
 
 def test_an_invoice_paid_by_bank_transfer_in_bc_cannot_be_paid_in_stripe_any_more(
@@ -211,9 +182,9 @@ def test_an_invoice_paid_by_bank_transfer_in_bc_cannot_be_paid_in_stripe_any_mor
     with pytest.raises(RuntimeError):
         connector.pay(stripe_id)
     # Another poll sees the same open amount: nothing is recorded twice.
-    run_cli(["bc-gateway", "poll-invoices", "--since-minutes", "30"], stack.env)
+    connector.poll_bc()
     [record] = connector.records(kind="invoice", bc_ref=str(invoice["id"]))
-    assert record["flags"]["paid_elsewhere"] == "21000"
+    assert record["flags"]["paid_elsewhere"] == "210.00 USD"
 
 
 def test_a_partial_payment_in_bc_leaves_stripe_asking_for_the_rest(

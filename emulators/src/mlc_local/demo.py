@@ -2,7 +2,8 @@
 
 Starts both emulators and the three services (see ``LocalStack``), then plays a business day:
 customers and posted invoices in BC (USD, EUR, JPY, KWD), which the connector pushes to Stripe;
-card payments in Stripe (one partial), a partial refund, a payout; and prints what moved.
+card payments in Stripe (one partial), a credit memo and a bank transfer in BC on the invoice
+left unpaid, a partial refund, a payout per currency; and prints what moved.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +88,31 @@ def run(stack: LocalStack, progress: Progress) -> dict[str, Any]:
     )
     progress.done(f"{len(charges)} payments")
 
+    progress.begin("The firm credits 450.00 USD on the unpaid invoice in BC (a credit memo)")
+    unpaid = posted[1]
+    connector.credit_memo(unpaid, "450.00", "Goodwill discount")
+    connector.wait_for(
+        "credit memo",
+        lambda: connector.settled("credit_memo", 1),
+        timeout=60,
+        progress=progress.tick,
+    )
+    progress.done("Stripe credit note: the client now owes 2,000.00")
+
+    progress.begin("The client pays the rest by bank transfer, applied in BC")
+    connector.pay_in_bc(unpaid, Decimal("2000.00"), "BT-7781")
+    connector.poll_bc()
+    connector.wait_for(
+        "paid elsewhere",
+        lambda: any(
+            (r.get("flags") or {}).get("paid_elsewhere")
+            for r in connector.records(kind="invoice", bc_ref=str(unpaid["id"]))
+        ),
+        timeout=60,
+        progress=progress.tick,
+    )
+    progress.done("Stripe invoice marked paid out of band: no second payment possible")
+
     progress.begin("Refunding 100.00 USD of the first payment")
     connector.refund(charges[0], amount=10000)
     connector.wait_for(
@@ -111,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/%2F")
     parser.add_argument("--keep-running", action="store_true", help="stay up until Ctrl-C")
     args = parser.parse_args(argv)
-    progress = Progress(total=6)
+    progress = Progress(total=8)
     options = StackOptions(
         workdir=args.workdir.resolve() / time.strftime("%Y%m%d-%H%M%S"),
         amqp_url=args.amqp_url,

@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 
+from mlc_local.processes import run_cli
 from mlc_local.stack import FOREIGN
 from mlc_local.stack import LocalStack
 
@@ -209,6 +210,51 @@ class Connector:
             {**exact_numbers(body), "post": True},
         )
         return result
+
+    def credit_memo(self, invoice: dict[str, Any], amount: str, text: str) -> dict[str, Any]:
+        """The firm posts a credit memo applied to a posted invoice (one G/L line)."""
+        result: dict[str, Any] = self.stack.bc_admin(
+            "POST",
+            f"/companies/{self.stack.company_id}/creditMemos",
+            exact_numbers(
+                {
+                    "customerNumber": invoice["customerNumber"],
+                    "invoiceId": invoice["id"],
+                    "lines": [
+                        {
+                            "lineType": "Account",
+                            "lineObjectNumber": "40100",
+                            "description": text,
+                            "quantity": "1",
+                            "unitPrice": amount,
+                        }
+                    ],
+                    "post": True,
+                }
+            ),
+        )
+        return result
+
+    def pay_in_bc(self, invoice: dict[str, Any], amount: Decimal, reference: str) -> None:
+        """A bank transfer the clerk applies to the invoice in BC (default cash receipts)."""
+        [batch] = self.stack.bc_api_get("customerPaymentJournals", {"$filter": "code eq 'DEFAULT'"})
+        self.stack.bc_api(
+            "POST",
+            f"customerPaymentJournals({batch['id']})/customerPayments",
+            {
+                "customerNumber": invoice["customerNumber"],
+                "amount": -amount,
+                "appliesToInvoiceId": invoice["id"],
+                "postingDate": invoice["postingDate"],
+                "documentNumber": reference,
+                "description": f"Bank transfer {reference}",
+            },
+        )
+        self.stack.bc_api("POST", f"journals({batch['id']})/Microsoft.NAV.post")
+
+    def poll_bc(self) -> str:
+        """What the 15-minute CronJob does: publish the invoices changed in the last 30 minutes."""
+        return run_cli(["bc-gateway", "poll-invoices", "--since-minutes", "30"], self.stack.env)
 
     # -- Stripe side -----------------------------------------------------------------------
 

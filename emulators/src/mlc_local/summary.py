@@ -24,6 +24,7 @@ def print_summary(stack: LocalStack, connector: Connector, elapsed: float) -> No
     titles = {
         "invoice": "Invoices pushed to Stripe",
         "payment": "Payments posted to BC",
+        "credit_memo": "BC credit memos reaching Stripe",
         "refund": "Refunds: cash out of the clearing account, the credit memo for a person",
         "dispute": "Disputes",
         "payout": "Payouts reconciled",
@@ -35,7 +36,9 @@ def print_summary(stack: LocalStack, connector: Connector, elapsed: float) -> No
         states = Counter(r["state"] for r in rows)
         print(f"{title}: {len(rows)} ({', '.join(f'{n} {s}' for s, n in sorted(states.items()))})")
         for r in rows:
-            flags = {k: v for k, v in (r.get("flags") or {}).items() if k != "todo"}
+            flags = {
+                k: v for k, v in (r.get("flags") or {}).items() if k not in ("todo", "payment_link")
+            }
             print(
                 f"  #{r['id']:<4} {r['state']:<10} "
                 f"BC {r.get('bc_number') or r.get('bc_ref') or '-':<12}"

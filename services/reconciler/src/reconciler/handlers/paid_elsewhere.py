@@ -149,7 +149,7 @@ def check(unit: Unit, record_id: int, link: InvoiceLink, amounts: dict[str, Any]
         f"{link.stripe_invoice_id} {how.get(str(result.get('how')), 'was updated')} and now "
         f"asks for {format_amount(left, currency)}",
     )
-    _flag(unit, record_id, {"paid_elsewhere": str(recorded + elsewhere)})
+    _flag(unit, record_id, {"paid_elsewhere": format_amount(recorded + elsewhere, currency)})
 
 
 def _flag(unit: Unit, record_id: int, extra: dict[str, Any]) -> None:
