@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from e2e_helpers import wait_posted
 from e2e_helpers import wait_record
 from factories import E2E_ENV
 from factories import wait_until
@@ -124,19 +125,25 @@ def test_a_credit_memo_after_payment_credits_the_customer_balance_and_moves_no_m
     stack: LocalStack, connector: Connector
 ) -> None:
     invoice, stripe_id = _pushed(stack, connector, "150.00")
-    charge = connector.pay(stripe_id)["charge"]["id"]
+    # The client pays 100.00 of it; BC books it, so 50.00 is still open there.
+    charge = connector.pay(stripe_id, amount=10000)["charge"]["id"]
     assert wait_record(connector, kind="payment", stripe_ref=charge)["state"] == "succeeded"
-    _memo_record(connector, _credit_memo(stack, invoice, "50.00"))
+    wait_posted(stack, charge)
+    # BC applies 50.00 of the 80.00 credit memo; 30.00 of it credits what was already paid.
+    _memo_record(connector, _credit_memo(stack, invoice, "80.00"))
     [note] = [n for n in stack.stripe.admin("GET", "objects/credit_note")["data"]
               if n["invoice"] == stripe_id]  # fmt: skip
-    assert (note["amount"], note["post_payment_amount"]) == (5000, 5000)
+    assert (note["amount"], note["pre_payment_amount"], note["post_payment_amount"]) == (
+        8000,
+        5000,
+        3000,
+    )
     assert note["refunds"] == []
     refunds = stack.stripe.admin("GET", "objects/refund")["data"]
     assert not [r for r in refunds if r.get("charge") == charge]
-    customer = stack.stripe.admin(
-        "GET", f"objects/customer/{_stripe_invoice(stack, stripe_id)['customer']}"
-    )
-    assert customer["balance"] == -5000
+    customer_id = _stripe_invoice(stack, stripe_id)["customer"]
+    assert stack.stripe.admin("GET", f"objects/customer/{customer_id}")["balance"] == -3000
+    assert _stripe_invoice(stack, stripe_id)["status"] == "paid"
 
 
 def test_a_cancelled_invoice_voids_the_stripe_invoice(
