@@ -7,8 +7,11 @@ would (the emulator's seed route for a posted credit memo, BC's API for ``Micros
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +20,8 @@ from e2e_helpers import wait_record
 from factories import E2E_ENV
 from factories import wait_until
 
+from mlc_local.processes import bin_path
+from mlc_local.processes import run_cli
 from mlc_local.scenario import Connector
 from mlc_local.stack import LocalStack
 
@@ -212,3 +217,93 @@ def test_a_partial_payment_in_bc_leaves_stripe_asking_for_the_rest(
 
     assert wait_until(both_paid, timeout_s=30)
     assert _stripe_invoice(stack, stripe_id)["status"] == "paid"
+
+
+def test_an_e_mail_changed_in_stripe_is_an_item_for_a_person_and_bc_keeps_its_own(
+    stack: LocalStack, connector: Connector
+) -> None:
+    invoice, stripe_id = _pushed(stack, connector, "60.00")
+    customer_id = _stripe_invoice(stack, stripe_id)["customer"]
+    stack.stripe.update_customer(customer_id, email="new-address@example.com")
+
+    def flagged() -> dict[str, Any] | None:
+        records = connector.records(kind="customer", bc_ref=str(invoice["customerId"]))
+        return next((r for r in records if (r.get("flags") or {}).get("needs_person")), None)
+
+    assert wait_until(lambda: flagged() is not None, timeout_s=30)
+    record = flagged()
+    assert record is not None
+    assert "new-address@example.com" in record["flags"]["todo"]
+    [bc] = stack.bc_api_get("customers", {"$filter": f"number eq '{invoice['customerNumber']}'"})
+    assert bc["email"] == f"{invoice['customerNumber']}@example.com"
+
+
+def test_the_first_connection_previews_then_pushes_every_open_invoice_once_across_an_interruption(
+    stack: LocalStack, connector: Connector, tmp_path: Path
+) -> None:
+    # Invoices the firm posted before connecting: BC's webhooks are held back meanwhile.
+    stack.bc_admin("PATCH", "/config", {"notification_delay_seconds": 3600})
+    try:
+        number = f"F{next(_seq):05d}"
+        stack.bc_admin(
+            "POST",
+            f"/companies/{stack.company_id}/customers",
+            {"number": number, "displayName": "First load", "email": "first@example.com"},
+        )
+        waiting = [
+            connector.post_invoice(
+                {
+                    "customerNumber": number,
+                    "lines": [
+                        {
+                            "lineType": "Account",
+                            "lineObjectNumber": "40100",
+                            "quantity": "1",
+                            "unitPrice": f"{100 + i}.00",
+                        }
+                    ],
+                }
+            )  # fmt: skip
+            for i in range(40)
+        ]
+        open_now = stack.bc_api_get("salesInvoices", {"$filter": "status eq 'Open'"})
+        preview = run_cli(["bc-gateway", "initial-load", "--preview"], stack.env)
+        assert f"{len(open_now)} open invoice(s)" in preview
+        assert "USD:" in preview
+
+        # Pages of 5, each slowed down, so the load is stopped part-way through.
+        stack.bc_admin("PATCH", "/config", {"latency_ms": 150})
+        cursor = tmp_path / "load.json"
+        env = {**stack.env, "MLC_BC_PAGE_SIZE": "5"}
+        load = subprocess.Popen(  # noqa: S603 - our own console script
+            [bin_path("bc-gateway"), "initial-load", "--cursor", str(cursor)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+        def part_way() -> bool:
+            try:
+                return int(json.loads(cursor.read_text())["published"]) >= 10
+            except (OSError, ValueError, KeyError):
+                return False
+
+        assert wait_until(part_way, timeout_s=60)
+        load.kill()
+        load.wait()
+        stack.bc_admin("PATCH", "/config", {"latency_ms": 0})
+        stopped = json.loads(cursor.read_text())
+        assert stopped["status"] == "running"
+        assert stopped["published"] < len(open_now)
+        out = run_cli(["bc-gateway", "initial-load", "--resume", "--cursor", str(cursor)], env)
+        assert f"resumed from the cursor: {stopped['published']}" in out
+    finally:
+        stack.bc_admin("PATCH", "/config", {"notification_delay_seconds": 0.05, "latency_ms": 0})
+        stack.bc_admin("POST", "/notifications/flush")
+    for invoice in waiting:
+        record = wait_record(connector, timeout=120, kind="invoice", bc_ref=str(invoice["id"]))
+        assert record["state"] == "succeeded", record.get("last_error")
+    stripe_invoices = stack.stripe.admin("GET", "objects/invoice")["data"]
+    ours = {str(i["id"]) for i in waiting}
+    pushed = [i["metadata"].get("bc_invoice_id") for i in stripe_invoices]
+    assert sorted(p for p in pushed if p in ours) == sorted(ours)  # each exactly once

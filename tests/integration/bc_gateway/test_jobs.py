@@ -122,18 +122,19 @@ class TestRenewal:
         created = run(served, "renew-subscriptions")
         assert created.returncode == 0, created.stderr
         assert "salesInvoices: created subscription" in created.stdout
+        assert "salesCreditMemos: created subscription" in created.stdout
         assert "customers: created subscription" in created.stdout
         nothing_due = run(served, "renew-subscriptions")
-        assert nothing_due.stdout.count(": ok subscription") == 2, nothing_due.stderr
+        assert nothing_due.stdout.count(": ok subscription") == 3, nothing_due.stderr
 
         admin.advance(2.5 * DAY)
         renewed = run(served, "renew-subscriptions")
         assert renewed.returncode == 0, renewed.stderr
-        assert renewed.stdout.count(": renewed subscription") == 2
+        assert renewed.stdout.count(": renewed subscription") == 3
 
         admin.advance(2 * DAY)  # 4.5 days after creation: alive only thanks to the renewal
         live = admin.call("GET", "subscriptions")["value"]
-        assert len(live) == 2
+        assert len(live) == 3
         seeded = company.seed(admin, "invoices", {"customerId": company.customer_id, "lines": []})
         admin.call("POST", "notifications/flush", {"timeout": 10})
 

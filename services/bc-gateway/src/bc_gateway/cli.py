@@ -25,6 +25,10 @@ from bc_gateway.adapters.bc_errors import BCError
 from bc_gateway.adapters.token import TokenError
 from bc_gateway.bootstrap import Dependencies
 from bc_gateway.bootstrap import build_dependencies
+from bc_gateway.initial_load import BEGINNING
+from bc_gateway.initial_load import OPEN_ONLY
+from bc_gateway.initial_load import preview
+from bc_gateway.invoice_poll import STATUSES
 from bc_gateway.invoice_poll import CursorMismatch
 from bc_gateway.invoice_poll import InvoicePollState
 from bc_gateway.invoice_poll import PollStalled
@@ -108,6 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     window.add_argument("--since", type=_iso_time, help="window: since this ISO 8601 time")
     add_cursor_arguments(poll, setting="MLC_BC_POLL_CURSOR", window="--since/--since-minutes")
     add_progress_arguments(poll)
+    load = commands.add_parser(
+        "initial-load",
+        help="the first connection: preview, then push every Open invoice to Stripe",
+        description="With --preview: count the Open sales invoices, their customers and open "
+        "totals per currency, and list those the push would refuse and why. Without: publish "
+        "bc.invoice.observed for every Open invoice (the reconciler pushes each once), with "
+        "progress; with a cursor file an interrupted load resumes where it stopped.",
+    )
+    load.add_argument("--preview", action="store_true", help="count and check; push nothing")
+    add_cursor_arguments(load, setting="no setting", window="no window")
+    add_progress_arguments(load)
     commands.add_parser(
         "ping",
         help="check the token, the company and the permissions against BC",
@@ -140,31 +155,51 @@ def _renew(deps: Dependencies, args: argparse.Namespace) -> int:
     return 0
 
 
-def _poll(deps: Dependencies, args: argparse.Namespace) -> int:
+def _initial_load(deps: Dependencies, args: argparse.Namespace) -> int:
     assert deps.bc is not None
-    cursor: Path | None = args.cursor or deps.settings.poll_cursor
+    if args.preview:
+        for line in preview(deps.bc, deps.lcy).lines():
+            print(line)
+        return 0
+    return _poll(deps, args, name="initial-load", statuses=OPEN_ONLY, since=BEGINNING)
+
+
+def _poll(
+    deps: Dependencies,
+    args: argparse.Namespace,
+    *,
+    name: str = "poll-invoices",
+    statuses: tuple[str, ...] = STATUSES,
+    since: dt.datetime | None = None,
+) -> int:
+    assert deps.bc is not None
+    # The poll's cursor setting is the poll's: a load keeps its own file (``--cursor``).
+    cursor: Path | None = args.cursor or (
+        deps.settings.poll_cursor if name == "poll-invoices" else None
+    )
     try:
         data = read_state(cursor) if cursor is not None else None
         stored = InvoicePollState.from_json(data) if data is not None else None
     except (StateFileError, CursorMismatch) as exc:
-        print(f"{SERVICE} poll-invoices: cursor {cursor}: {exc}", file=sys.stderr)
+        print(f"{SERVICE} {name}: cursor {cursor}: {exc}", file=sys.stderr)
         return MISCONFIGURED
     if args.resume:
         if stored is None:
             where = cursor or "no cursor file (--cursor FILE or MLC_BC_POLL_CURSOR)"
-            print(f"{SERVICE} poll-invoices: nothing to resume in {where}", file=sys.stderr)
+            print(f"{SERVICE} {name}: nothing to resume in {where}", file=sys.stderr)
             return MISCONFIGURED
         if stored.company_id != deps.bc.company_id.lower():
             print(
-                f"{SERVICE} poll-invoices: the cursor {cursor} is a run for company "
+                f"{SERVICE} {name}: the cursor {cursor} is a run for company "
                 f"{stored.company_id}, not the configured {deps.bc.company_id}",
                 file=sys.stderr,
             )
             return MISCONFIGURED
         state, resumed = stored, not stored.finished
     else:
-        since = args.since or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=args.since_minutes)
-        state, resumed = start(stored, deps.bc.company_id, since)
+        if since is None:
+            since = args.since or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=args.since_minutes)
+        state, resumed = start(stored, deps.bc.company_id, since, statuses)
     before = state.published if resumed else 0
 
     def save(current: InvoicePollState) -> None:
@@ -175,7 +210,7 @@ def _poll(deps: Dependencies, args: argparse.Namespace) -> int:
         try:
             save(state)  # before any work: an unwritable cursor is a start-up error
         except StateFileError as exc:
-            print(f"{SERVICE} poll-invoices: {exc}", file=sys.stderr)
+            print(f"{SERVICE} {name}: {exc}", file=sys.stderr)
             return MISCONFIGURED
         progress = PollProgress(
             resolve_mode(args.progress), every_pages=args.progress_every, already=before
@@ -192,17 +227,19 @@ def _poll(deps: Dependencies, args: argparse.Namespace) -> int:
                     progress=progress,
                 )
         except (StateFileError, PollStalled) as exc:
-            print(f"{SERVICE} poll-invoices: FAILED: {exc}", file=sys.stderr)
+            print(f"{SERVICE} {name}: FAILED: {exc}", file=sys.stderr)
             return FAILED
+    which = " and ".join(statuses)
     print(
-        f"published {state.published} bc.invoice.observed message(s) for Open and Paid invoices "
+        f"published {state.published} bc.invoice.observed message(s) for {which} invoices "
         f"changed since {state.since.isoformat(timespec='seconds')}"
     )
     if before:
         print(f"  resumed from the cursor: {before} published by earlier runs")
     if cursor is not None:
         print(f"cursor {cursor}: done")
-    record_poll_success("bc")  # to MLC_METRICS_PUSHGATEWAY, when set (docs/operations.md)
+    if name == "poll-invoices":
+        record_poll_success("bc")  # to MLC_METRICS_PUSHGATEWAY, when set (docs/operations.md)
     return 0
 
 
@@ -232,6 +269,7 @@ def _ping(deps: Dependencies, args: argparse.Namespace) -> int:
 JOBS: dict[str, Callable[[Dependencies, argparse.Namespace], int]] = {
     "renew-subscriptions": _renew,
     "poll-invoices": _poll,
+    "initial-load": _initial_load,
     "ping": _ping,
 }
 

@@ -77,9 +77,15 @@ class InvoicePollState:
     published: int = 0
     finished: bool = False
     started_at: str = dataclasses.field(default_factory=lambda: _now_iso())
+    # Which invoices: Open and Paid for the poll, Open only for the first connection's load.
+    statuses: tuple[str, ...] = STATUSES
 
     def same_window(self, other: InvoicePollState) -> bool:
-        return self.company_id == other.company_id and self.since == other.since
+        return (
+            self.company_id == other.company_id
+            and self.since == other.since
+            and self.statuses == other.statuses
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,7 +94,7 @@ class InvoicePollState:
             "window": {
                 "company_id": self.company_id,
                 "entity": ENTITY,
-                "status": STATUS,
+                "status": ",".join(self.statuses),
                 "since": _iso(self.since),
             },
             "position": _iso(self.position) if self.position else None,
@@ -114,6 +120,7 @@ class InvoicePollState:
             position = parse_timestamp(raw) if raw is not None else None
         except ValueError as exc:
             raise CursorMismatch(f"the cursor holds a time that is not ISO 8601: {exc}") from exc
+        statuses = tuple(str(window.get("status") or STATUS).split(","))
         return cls(
             company_id=window["company_id"],
             since=since,
@@ -121,14 +128,18 @@ class InvoicePollState:
             published=published,
             finished=data.get("status") == "done",
             started_at=str(data.get("started_at") or _now_iso()),
+            statuses=statuses,
         )
 
 
 def start(
-    stored: InvoicePollState | None, company_id: str, since: dt.datetime
+    stored: InvoicePollState | None,
+    company_id: str,
+    since: dt.datetime,
+    statuses: tuple[str, ...] = STATUSES,
 ) -> tuple[InvoicePollState, bool]:
     """(state to run, resumed?): the stored run if it is an unfinished run of the same window."""
-    fresh = InvoicePollState(company_id.lower(), since)
+    fresh = InvoicePollState(company_id.lower(), since, statuses=statuses)
     if stored is not None and not stored.finished:
         if stored.same_window(fresh):
             return stored, True
@@ -152,7 +163,7 @@ def poll_invoices(
 ) -> int:
     """Publish every Open invoice changed after the state's position; the count this run."""
     path = bc.company_path(ENTITY, state.company_id)
-    base = "(" + " or ".join(f"status eq {odata_string(s)}" for s in STATUSES) + ")"
+    base = "(" + " or ".join(f"status eq {odata_string(s)}" for s in state.statuses) + ")"
     this_run = 0
     while True:
         after = state.position or state.since

@@ -30,6 +30,7 @@ HANDLED_EVENTS: tuple[str, ...] = (
     "payout.failed",
     "invoice.voided",
     "invoice.marked_uncollectible",
+    "customer.updated",
 )
 
 #: Routing-key prefix of every Stripe event on the bus (``stripe.event.invoice.paid``).

@@ -45,6 +45,7 @@ STRIPE_TYPES = (
     "payout.failed",
     "invoice.voided",
     "invoice.marked_uncollectible",
+    "customer.updated",
 )
 BC_CHANGE_TYPES = ("created", "updated", "deleted", "collection")
 
@@ -74,6 +75,7 @@ HANDLERS: dict[str, Handler] = {
     STRIPE_EVENT_PREFIX + "payout.reconciliation_completed": payouts.on_payout,
     STRIPE_EVENT_PREFIX + "payout.failed": payouts.on_payout_failed,
     STRIPE_EVENT_PREFIX + "invoice.voided": stripe_changes.on_stripe_invoice_changed,
+    STRIPE_EVENT_PREFIX + "customer.updated": stripe_changes.on_stripe_customer_updated,
     STRIPE_EVENT_PREFIX + "invoice.marked_uncollectible": stripe_changes.on_stripe_invoice_changed,
     **{STRIPE_EVENT_PREFIX + t: disputes.on_dispute for t in DISPUTE_TYPES},
 }

@@ -211,11 +211,9 @@ def _credit(
         "key": f"bc-creditmemo-{memo['id']}",
         "amount_minor": amount,
         "memo": f"BC credit memo {memo.get('number')} on invoice {link.bc_invoice_number}",
-        "metadata": {
-            "bc_credit_memo_id": str(memo["id"]),
-            "bc_credit_memo_number": str(memo.get("number") or ""),
-            "bc_invoice_id": link.bc_invoice_id,
-        },
+        "bc_credit_memo_id": str(memo["id"]),
+        "bc_credit_memo_number": str(memo.get("number") or ""),
+        "bc_invoice_id": link.bc_invoice_id,
         "after_payment": mode,
     }
     result: dict[str, Any] = unit.call(

@@ -61,7 +61,7 @@ def ensure_stripe_customer(
         "email": customer.get("email") or None,
         "link_hint": link.stripe_customer_id if link else None,
     }
-    digest = _digest(command)
+    digest = customer_digest(command)
     if not verify and link is not None and link.synced_digest == digest:
         unit.step(
             record_id,
@@ -102,7 +102,7 @@ def ensure_stripe_customer(
     return stripe_customer_id
 
 
-def _digest(command: Mapping[str, Any]) -> str:
+def customer_digest(command: Mapping[str, Any]) -> str:
     """What the stripe-gateway made the Stripe customer match: the same digest, nothing to do.
 
     The hint is left out: it is where to look, not what the customer is. A change made in

@@ -100,7 +100,13 @@ def credit(invoice_id: str) -> tuple[dict[str, object], int]:
     """A credit note for a BC credit memo; 201 when made now, 200 when it was made before."""
     command = CreditInvoiceSchema().load(json_body())
     client = dependencies().stripe
-    note, created = invoice_changes.credit_invoice(client, _invoice_id(invoice_id), **command)
+    metadata = {
+        name: command.pop(name)
+        for name in ("bc_credit_memo_id", "bc_credit_memo_number", "bc_invoice_id")
+    }
+    note, created = invoice_changes.credit_invoice(
+        client, _invoice_id(invoice_id), metadata=metadata, **command
+    )
     invoice = client.retrieve_invoice(invoice_id)
     body = dump(
         InvoiceChangeSchema(),

@@ -343,6 +343,12 @@ def build() -> dict[str, Any]:
                     },
                     errors=(*_COMMAND_ERRORS, 400, 404, 409, 413, 415, 422),
                     description="409 `invalid_state` when the invoice cannot take the change.",
+                    also_refused={
+                        422: [
+                            "an amount in minor units written with a fraction part, even `.0` "
+                            "(JSON integers only)"
+                        ]
+                    },
                 )
             },
         )

@@ -62,10 +62,10 @@ def stripe_path_id(value: str, *, field: str, prefixes: Collection[str]) -> str:
 class MinorUnits(fields.Integer):
     """An integer count of minor units: JSON integers only (no floats, strings or booleans)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, minimum: int = -MAX_AMOUNT_MINOR, **kwargs: Any) -> None:
         super().__init__(
             strict=True,
-            validate=validate.Range(min=-MAX_AMOUNT_MINOR, max=MAX_AMOUNT_MINOR),
+            validate=validate.Range(min=minimum, max=MAX_AMOUNT_MINOR),
             **kwargs,
         )
 
@@ -189,16 +189,11 @@ class CreditInvoiceSchema(Schema):
     """A credit note for a BC credit memo (``invoice_changes.credit_invoice``)."""
 
     key = fields.Str(required=True, validate=_KEY)
-    amount_minor = fields.Integer(
-        strict=True, required=True, validate=validate.Range(1, MAX_AMOUNT_MINOR)
-    )
+    amount_minor = MinorUnits(required=True, minimum=1)
     memo = fields.Str(load_default="", validate=validate.Length(max=5000))
-    metadata = fields.Dict(
-        keys=fields.Str(validate=validate.Length(1, 40)),
-        values=fields.Str(validate=validate.Length(max=500)),
-        load_default=dict,
-        validate=validate.Length(max=20),
-    )
+    bc_credit_memo_id = fields.Str(required=True, validate=_ID)
+    bc_credit_memo_number = fields.Str(required=True, validate=_BC_NUMBER)
+    bc_invoice_id = fields.Str(required=True, validate=_ID)
     after_payment = fields.Str(
         load_default="customer_balance",
         validate=validate.OneOf(("customer_balance", "out_of_band")),
@@ -209,9 +204,7 @@ class PaidElsewhereSchema(Schema):
     """Money the client paid outside Stripe (``invoice_changes.pay_elsewhere``)."""
 
     key = fields.Str(required=True, validate=_KEY)
-    amount_minor = fields.Integer(
-        strict=True, required=True, validate=validate.Range(1, MAX_AMOUNT_MINOR)
-    )
+    amount_minor = MinorUnits(required=True, minimum=1)
     reference = fields.Str(required=True, validate=validate.Length(1, 100))
 
 
