@@ -85,7 +85,7 @@ def test_a_consumer_killed_mid_payment_leaves_exactly_one_bc_line(
 
 
 # Kills per kill point in the loop below, and the payments waiting through it.
-LOOP_LIVES = 4
+LOOP_LIVES = 3
 LOOP_PAYMENTS = 5
 
 

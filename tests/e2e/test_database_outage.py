@@ -34,9 +34,9 @@ from mlc_local.stack import LocalStack
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 
 PAYMENTS = 4
-# Far longer than the retry budget of a message failing on its own account (four retries,
+# Longer than the retry budget of a message failing on its own account (four retries,
 # doubling from 1 s: about 15 s), so counting the outage against messages would fail them.
-OUTAGE_S = 25
+OUTAGE_S = 20
 
 
 @pytest.fixture(scope="module")

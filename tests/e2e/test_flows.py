@@ -288,7 +288,7 @@ class TestInboundPayment:
         a failing message gets (about 15 s of backoff here), and nothing fails or is parked."""
         invoice = post_invoice(stack, new_customer(stack), {"quantity": 1, "unitPrice": "67.00"})
         record = pushed(connector, invoice)
-        outage_s = 40
+        outage_s = 25
         stack.bc_admin("POST", "/faults", {"status": 503, "seconds": outage_s, "target": "api"})
         charge = connector.pay(record["stripe_ref"])["charge"]["id"]
 
