@@ -164,15 +164,13 @@ def check_currency(lines: list[GeneralLine], currency: str, bc: BCClient, lcy: s
         if line.balancing_account_number and line.balancing_account_type == "Bank Account":
             banks.append(line.balancing_account_number)
         currencies = {of(number) for number in banks}
-        booked_in = currencies.pop() if len(currencies) == 1 else None
-        if len(currencies) > 0:
+        if len(currencies) > 1:
             raise Rejected(
                 "validation_failed",
                 "the line's two bank accounts are in different currencies",
                 field=f"lines.{index}",
             )
-        if booked_in is None:
-            booked_in = lcy
+        booked_in = currencies.pop() if currencies else lcy
         if booked_in != currency.upper():
             raise Rejected(
                 "currency_mismatch",

@@ -51,7 +51,10 @@ from reconciler.models import RecordKind
 from reconciler.models import RecordState
 from reconciler.models import SyncRecord
 from reconciler.payout_plan import OWN_TYPES
+from reconciler.payout_plan import Booked
+from reconciler.payout_plan import Converted
 from reconciler.payout_plan import booking_key
+from reconciler.payout_plan import fx_difference
 from reconciler.rules import HandlerDeps
 
 ACTOR = "drift-check"
@@ -165,7 +168,7 @@ def run_drift_check(
     results = []
     for currency in currencies:
         if currency == rules.lcy_currency:
-            bc = to_minor(_decimal(lcy_balance["balance"]), currency)
+            bc = to_minor(Decimal(str(lcy_balance["balance"])), currency)
             source = f"BC: G/L {rules.clearing_account}"
         else:
             bc = ledgers[currency]
@@ -203,24 +206,26 @@ def run_drift_check(
     return results
 
 
-def _decimal(value: Any) -> Decimal:
-    return Decimal(str(value))
-
-
 def _conversions(deps: HandlerDeps, converted: list[tuple[Posting, int]], currency: str) -> int:
     """BC's LCY value of converted payments not paid out, minus what Stripe settled."""
-    groups: dict[tuple[str, str], list[tuple[Posting, int]]] = {}
-    for posting, settled in converted:
-        day = (posting.posted_at or dt.datetime.now(dt.UTC)).date().isoformat()
-        groups.setdefault((posting.currency, day), []).append((posting, settled))
-    total = 0
-    for (paid_in, day), items in groups.items():
-        answer = deps.bc.lcy_amounts(
-            paid_in, day, [str(from_minor(p.amount_minor, paid_in)) for p, _ in items]
+    items = [
+        Converted(
+            p.stripe_id,
+            Booked(
+                p.kind.value,
+                p.amount_minor,
+                p.currency,
+                p.posted_at.date() if p.posted_at else None,
+            ),
+            settled,
         )
-        for (_, settled), value in zip(items, answer["amounts_lcy"], strict=True):
-            total += to_minor(_decimal(value), currency) - settled
-    return total
+        for p, settled in converted
+    ]
+
+    def lcy_values(paid_in: str, day: str, amounts: list[str]) -> list[object]:
+        return list(deps.bc.lcy_amounts(paid_in, day, amounts)["amounts_lcy"])
+
+    return fx_difference(items, currency, dt.datetime.now(dt.UTC).date(), lcy_values)
 
 
 def _record(

@@ -23,9 +23,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
+
+from mlconnector.money import from_minor
+from mlconnector.money import to_minor
+
+#: BC's LCY values of amounts in a currency posted on a day: (currency, ISO day, amounts).
+LcyValues = Callable[[str, str, list[str]], Sequence[object]]
 
 PAYMENT_TYPES = frozenset({"charge", "payment"})
 REFUND_TYPES = frozenset({"refund", "payment_refund"})
@@ -152,3 +160,24 @@ def plan_payout(
     # A dispute fee returned in the same payout cancels out: no line for it.
     plan.fees = {account: minor for account, minor in plan.fees.items() if minor}
     return plan
+
+
+def fx_difference(
+    converted: Sequence[Converted], currency: str, today: dt.date, lcy_values: LcyValues
+) -> int:
+    """BC's LCY value of converted payments minus what Stripe settled, in minor units.
+
+    Positive: BC valued the payments above what Stripe paid out (a loss). BC's values are asked
+    once per currency and posting day (one exchange rate applies to each such group).
+    """
+    groups: dict[tuple[str, str], list[Converted]] = {}
+    for item in converted:
+        day = (item.booked.posted_on or today).isoformat()
+        groups.setdefault((item.booked.currency, day), []).append(item)
+    difference = 0
+    for (paid_in, day), items in groups.items():
+        amounts = [str(from_minor(i.booked.amount_minor, paid_in)) for i in items]
+        values = lcy_values(paid_in, day, amounts)
+        for item, value in zip(items, values, strict=True):
+            difference += to_minor(Decimal(str(value)), currency) - item.settled_minor
+    return difference

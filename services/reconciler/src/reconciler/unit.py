@@ -194,6 +194,12 @@ class Unit:
         with self.tx() as session:
             self.set_fields(session, record_id, **fields)
 
+    def add_flags(self, record_id: int, **flags: Any) -> None:
+        """Add to a record's flags, keeping the others (a person's ``handled``, say)."""
+        with self.tx() as session:
+            record = session.get_one(SyncRecord, record_id)
+            record.flags = {**(record.flags or {}), **flags}
+
     def settle(self, record_id: int, **fields: Any) -> None:
         """Like ``update``, but without a write when the record already reads so.
 

@@ -135,7 +135,7 @@ def check(unit: Unit, record_id: int, link: InvoiceLink, amounts: dict[str, Any]
             "client may have paid twice: check both, and refund in Stripe if so."
         )
         unit.step(record_id, "decided", todo, outcome=AuditOutcome.SKIPPED)
-        _flag(unit, record_id, {"needs_person": "paid_twice", "todo": todo})
+        unit.add_flags(record_id, needs_person="paid_twice", todo=todo)
         return
     with unit.tx() as session:
         row = session.get_one(InvoiceLink, link_id, populate_existing=True)
@@ -149,10 +149,4 @@ def check(unit: Unit, record_id: int, link: InvoiceLink, amounts: dict[str, Any]
         f"{link.stripe_invoice_id} {how.get(str(result.get('how')), 'was updated')} and now "
         f"asks for {format_amount(left, currency)}",
     )
-    _flag(unit, record_id, {"paid_elsewhere": format_amount(recorded + elsewhere, currency)})
-
-
-def _flag(unit: Unit, record_id: int, extra: dict[str, Any]) -> None:
-    flags = dict(unit.read(lambda s: s.get_one(SyncRecord, record_id).flags) or {})
-    flags.update(extra)
-    unit.update(record_id, flags=flags)
+    unit.add_flags(record_id, paid_elsewhere=format_amount(recorded + elsewhere, currency))

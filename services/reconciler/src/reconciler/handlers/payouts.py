@@ -13,14 +13,12 @@ transactions moved, their amounts plus their fees.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
 from mlconnector.money import format_amount
 from mlconnector.money import from_minor
-from mlconnector.money import to_minor
 from reconciler.handlers import cash_moves
 from reconciler.handlers.leases import give_back
 from reconciler.models import AuditOutcome
@@ -36,6 +34,7 @@ from reconciler.payout_plan import Booked
 from reconciler.payout_plan import FeeAccounts
 from reconciler.payout_plan import PayoutPlan
 from reconciler.payout_plan import booking_key
+from reconciler.payout_plan import fx_difference
 from reconciler.payout_plan import plan_payout
 from reconciler.rules import BANK
 from reconciler.rules import GL
@@ -233,32 +232,22 @@ def _booked(session: Any, keys: list[str]) -> tuple[dict[str, Booked], str | Non
 
 
 def _fx_difference(unit: Unit, record_id: int, plan: PayoutPlan, currency: str) -> int:
-    """BC's LCY value of the converted payments minus what Stripe settled, in minor units.
-
-    Positive: BC valued the payments above what Stripe paid out (a loss). BC computes each
-    value; bc-gateway reads BC's exchange rate for the payment's posting date.
-    """
+    """The payout's FX difference (``payout_plan.fx_difference``), each BC read audited."""
     deps: HandlerDeps = unit.deps
-    groups: dict[tuple[str, str], list[Any]] = {}
-    for item in plan.converted:
-        day = (item.booked.posted_on or deps.today()).isoformat()
-        groups.setdefault((item.booked.currency, day), []).append(item)
-    difference = 0
-    for (paid_in, day), items in groups.items():
-        amounts = [str(from_minor(i.booked.amount_minor, paid_in)) for i in items]
+
+    def lcy_values(paid_in: str, day: str, amounts: list[str]) -> list[object]:
         answer = unit.call(
             record_id,
-            f"read BC's {currency.upper()} value of {len(items)} {paid_in.upper()} payment(s) "
-            f"posted on {day}",
+            f"read BC's {currency.upper()} value of {len(amounts)} {paid_in.upper()} "
+            f"payment(s) posted on {day}",
             deps.bc.lcy_amounts,
             paid_in,
             day,
             amounts,
         )
-        values = [Decimal(str(v)) for v in answer.get("amounts_lcy", [])]
-        for item, value in zip(items, values, strict=True):
-            difference += to_minor(value, currency) - item.settled_minor
-    return difference
+        return list(answer.get("amounts_lcy", []))
+
+    return fx_difference(plan.converted, currency, deps.today(), lcy_values)
 
 
 # A general-lines command takes at most 100 lines (bc-gateway); each chunk is its own document.

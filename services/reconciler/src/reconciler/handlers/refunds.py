@@ -82,15 +82,14 @@ def _book_refund(
         text=f"refund {refund_id} of charge {charge['id']}",
         bc_company_id=company,
     )
-    if unit.read(lambda s: s.get_one(SyncRecord, record_id).state) is RecordState.SUCCEEDED:
-        # Booked before, and its item may have been handled since: leave the record as it is.
-        cash_moves.book(unit, record_id, move)
-        return
+    done_before = unit.read(lambda s: s.get_one(SyncRecord, record_id).state)
     try:
         cash_moves.book(unit, record_id, move)
     except MoneyError as exc:
         unmatched(unit, record_id, str(exc))
         return
+    if done_before is RecordState.SUCCEEDED:
+        return  # its item may have been handled since: leave the record as it is
     shown = format_amount(int(refund["amount"]), currency)
     todo = (
         f"Refund of {shown} to the client"

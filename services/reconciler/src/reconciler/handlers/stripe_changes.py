@@ -78,9 +78,7 @@ def on_stripe_invoice_changed(unit: Unit) -> None:
         "a credit memo, or write it off), or undo the change in Stripe."
     )
     unit.step(record_id, "decided", todo, outcome=AuditOutcome.SKIPPED)
-    flags = dict(unit.read(lambda s: s.get_one(SyncRecord, record_id).flags) or {})
-    flags.update(needs_person="changed_in_stripe", todo=todo, stripe_status=status)
-    unit.update(record_id, flags=flags)
+    unit.add_flags(record_id, needs_person="changed_in_stripe", todo=todo, stripe_status=status)
 
 
 def on_stripe_customer_updated(unit: Unit) -> None:
@@ -150,6 +148,4 @@ def on_stripe_customer_updated(unit: Unit) -> None:
         "Stripe), or undo the change in Stripe."
     )
     unit.step(record_id, "decided", todo, outcome=AuditOutcome.SKIPPED)
-    flags = dict(unit.read(lambda s: s.get_one(SyncRecord, record_id).flags) or {})
-    flags.update(needs_person="changed_in_stripe", todo=todo)
-    unit.update(record_id, flags=flags)
+    unit.add_flags(record_id, needs_person="changed_in_stripe", todo=todo)
