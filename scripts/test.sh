@@ -16,4 +16,7 @@ say "ruff"
 say "mypy"
 .venv/bin/mypy
 say "pytest"
-.venv/bin/pytest "$@"
+# Test files run on two workers, each file whole on one of them (its module-scoped stack stays
+# shared by its tests): the end-to-end files spend most of their time waiting on their services,
+# so two of them overlap on two cores. MLC_TEST_WORKERS=0 runs everything in this process.
+.venv/bin/pytest -n "${MLC_TEST_WORKERS:-2}" --dist loadfile "$@"

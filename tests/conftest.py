@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pika
 import pytest
+from _pytest.nodeid import coerce_node_id
 from factories import SERVICE_SECRETS
 from factories import delete_topology
 from factories import random_ref
@@ -149,6 +150,15 @@ def pg_databases(pg_admin: Engine) -> Iterator[NewDatabase]:
 
 
 _skipped: list[str] = []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One node id per test: Schemathesis names each operation's item ``test[GET /x]`` but
+    leaves every one of them the function's node id. pytest-xdist tells tests apart by node id,
+    so without this it would report (and account for) one operation per test function."""
+    for item in items:
+        if "[" in item.name and not item.nodeid.endswith("]"):
+            item._id = coerce_node_id(item.nodeid.rsplit("::", 1)[0] + "::" + item.name)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

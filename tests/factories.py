@@ -17,6 +17,7 @@ from mlc_local.processes import bin_path  # noqa: F401 - shared with the tests
 from mlc_local.processes import free_port  # noqa: F401 - shared with the tests
 from mlc_local.stack import LocalStack
 from mlc_local.stack import StackOptions
+from mlc_local.stack import delete_topology
 from mlconnector.bus import Topology
 from mlconnector.identity import SigningKey
 from mlconnector.identity import jwks_document
@@ -25,15 +26,6 @@ from mlconnector.identity import jwks_document
 def random_ref(prefix: str) -> str:
     """A unique, readable id so tests never collide on shared servers."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def delete_topology(amqp_url: str, topology: Topology) -> None:
-    """Remove a test topology: each quorum queue left behind is a Raft cluster in the broker."""
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        topology.delete(connection.channel())
-    finally:
-        connection.close()
 
 
 def queue_depth(amqp_url: str, queue: str) -> int:

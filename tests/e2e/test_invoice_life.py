@@ -23,6 +23,7 @@ from factories import wait_until
 from mlc_local.processes import bin_path
 from mlc_local.processes import run_cli
 from mlc_local.scenario import Connector
+from mlc_local.scenario import exact_numbers
 from mlc_local.stack import LocalStack
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
@@ -40,8 +41,16 @@ def noisy_webhooks(stack: LocalStack) -> Iterator[None]:
 _seq = iter(range(1, 10_000))
 
 
-def _pushed(stack: LocalStack, connector: Connector, price: str) -> tuple[dict[str, Any], str]:
-    """A posted BC invoice for a new customer, and its Stripe invoice id once pushed."""
+def _line(description: str, quantity: str, price: str, **more: str) -> dict[str, Any]:
+    return {"lineType": "Account", "lineObjectNumber": "40100", "description": description,
+            "quantity": quantity, "unitPrice": price, **more}  # fmt: skip
+
+
+def _pushed(
+    stack: LocalStack, connector: Connector, price: str, *lines: dict[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """A posted BC invoice for a new customer (one "Work" line at ``price`` unless ``lines``
+    are given), and its Stripe invoice id once pushed."""
     number = f"L{next(_seq):05d}"
     stack.bc_admin(
         "POST",
@@ -49,14 +58,8 @@ def _pushed(stack: LocalStack, connector: Connector, price: str) -> tuple[dict[s
         {"number": number, "displayName": f"Life {number}", "email": f"{number}@example.com"},
     )
     invoice = connector.post_invoice(
-        {
-            "customerNumber": number,
-            "lines": [
-                {"lineType": "Account", "lineObjectNumber": "40100", "description": "Work",
-                 "quantity": "1", "unitPrice": price}
-            ],
-        }
-    )  # fmt: skip
+        {"customerNumber": number, "lines": list(lines) or [_line("Work", "1", price)]}
+    )
     record = wait_record(connector, timeout=90, kind="invoice", bc_ref=str(invoice["id"]))
     assert record["state"] == "succeeded", record.get("last_error")
     return invoice, str(record["stripe_ref"])
@@ -64,6 +67,40 @@ def _pushed(stack: LocalStack, connector: Connector, price: str) -> tuple[dict[s
 
 def _credit_memo(stack: LocalStack, invoice: dict[str, Any], price: str) -> dict[str, Any]:
     return Connector(stack).credit_memo(invoice, price, "Credit")
+
+
+def _credit_memo_of(
+    stack: LocalStack, invoice: dict[str, Any], *lines: dict[str, Any]
+) -> dict[str, Any]:
+    """The firm posts a credit memo with these lines, applied to the invoice."""
+    result: dict[str, Any] = stack.bc_admin(
+        "POST",
+        f"/companies/{stack.company_id}/creditMemos",
+        exact_numbers(
+            {"customerNumber": invoice["customerNumber"], "invoiceId": invoice["id"],
+             "lines": list(lines), "post": True}
+        ),
+    )  # fmt: skip
+    return result
+
+
+def _credit_notes(stack: LocalStack, stripe_id: str) -> list[dict[str, Any]]:
+    return [
+        n for n in stack.stripe.admin("GET", "objects/credit_note")["data"]
+        if n["invoice"] == stripe_id
+    ]  # fmt: skip
+
+
+def _credit_note_lines(note: dict[str, Any]) -> list[dict[str, Any]]:
+    """The credit note's lines (all of them: the list is not cut short)."""
+    assert note["lines"]["has_more"] is False
+    lines: list[dict[str, Any]] = note["lines"]["data"]
+    return lines
+
+
+def _summaries(connector: Connector, record: dict[str, Any]) -> str:
+    """Every audit step's summary of a record, one a line."""
+    return "\n".join(step["summary"] for step in connector.record(int(record["id"]))["audit"])
 
 
 def _stripe_invoice(stack: LocalStack, stripe_id: str) -> dict[str, Any]:
@@ -95,15 +132,51 @@ def test_stripe_emails_the_invoice_and_the_record_keeps_its_payment_link(
 def test_a_partial_credit_memo_before_payment_lowers_what_the_client_pays(
     stack: LocalStack, connector: Connector
 ) -> None:
-    invoice, stripe_id = _pushed(stack, connector, "300.00")
-    memo = _credit_memo(stack, invoice, "100.00")
-    _memo_record(connector, memo)
-    assert wait_until(
-        lambda: _stripe_invoice(stack, stripe_id)["amount_remaining"] == 20000, timeout_s=30
+    invoice, stripe_id = _pushed(
+        stack,
+        connector,
+        "",
+        _line("Work", "3", "100.00", taxPercent="10"),  # 300.00 + 30.00 tax
+        _line("Travel", "1", "45.50"),
     )
-    notes = [n for n in stack.stripe.admin("GET", "objects/credit_note")["data"]
-             if n["invoice"] == stripe_id]  # fmt: skip
-    assert [n["amount"] for n in notes] == [10000]  # once, however often the events came
+    pushed_lines = _stripe_invoice(stack, stripe_id)["lines"]["data"]
+    work, travel, tax = (line["id"] for line in pushed_lines)
+    assert [line["description"] for line in pushed_lines][2] == "Tax"
+    # The clerk credits one of the three hours, the whole trip and 10.00 of goodwill.
+    memo = _credit_memo_of(
+        stack,
+        invoice,
+        _line("Work", "1", "100.00", taxPercent="10"),
+        _line("Travel", "1", "45.50"),
+        _line("Goodwill", "1", "10.00"),
+    )
+    assert Decimal(str(memo["totalAmountIncludingTax"])) == Decimal("165.50")
+    record = _memo_record(connector, memo)
+    assert wait_until(
+        lambda: _stripe_invoice(stack, stripe_id)["amount_remaining"] == 37550 - 16550,
+        timeout_s=30,
+    )
+    notes = _credit_notes(stack, stripe_id)
+    assert [n["amount"] for n in notes] == [16550]  # once, however often the events came
+    [note] = notes
+    assert note["metadata"]["bc_credit_memo_id"] == str(memo["id"])
+    assert note["metadata"]["bc_credit_memo_number"] == memo["number"]
+    lines = _credit_note_lines(note)
+    got = [
+        (x["type"], x["invoice_line_item"], x["quantity"], x["amount"], x["metadata"])
+        for x in lines
+    ]
+    # A part of a line is credited by amount, a whole one by quantity, the tax on the tax
+    # line; the goodwill line matches no invoice line. Each carries its BC line sequence.
+    assert got == [
+        ("invoice_line_item", work, None, 10000, {"bc_line_sequence": "10000"}),
+        ("invoice_line_item", travel, 1, 4550, {"bc_line_sequence": "20000"}),
+        ("custom_line_item", None, 1, 1000, {"bc_line_sequence": "30000"}),
+        ("invoice_line_item", tax, None, 1000, {"bc_amount": "total_tax_amount"}),
+    ]
+    assert lines[2]["description"] == "Goodwill"
+    assert sum(x["amount"] for x in lines) == note["amount"] == 16550  # to the cent
+    assert "4 line(s), 3 crediting invoice lines" in _summaries(connector, record)
     charge = connector.pay(stripe_id)["charge"]["id"]
     assert wait_record(connector, kind="payment", stripe_ref=charge)["state"] == "succeeded"
 
@@ -135,14 +208,19 @@ def test_a_credit_memo_after_payment_credits_the_customer_balance_and_moves_no_m
     assert wait_record(connector, kind="payment", stripe_ref=charge)["state"] == "succeeded"
     wait_posted(stack, charge)
     # BC applies 50.00 of the 80.00 credit memo; 30.00 of it credits what was already paid.
-    _memo_record(connector, _credit_memo(stack, invoice, "80.00"))
-    [note] = [n for n in stack.stripe.admin("GET", "objects/credit_note")["data"]
-              if n["invoice"] == stripe_id]  # fmt: skip
+    # The memo lowers the price of the invoice's one line: it credits that line by amount.
+    _memo_record(connector, _credit_memo_of(stack, invoice, _line("Work", "1", "80.00")))
+    [note] = _credit_notes(stack, stripe_id)
     assert (note["amount"], note["pre_payment_amount"], note["post_payment_amount"]) == (
         8000,
         5000,
         3000,
     )
+    [work] = _stripe_invoice(stack, stripe_id)["lines"]["data"]
+    [line] = _credit_note_lines(note)
+    assert (line["type"], line["invoice_line_item"], line["quantity"], line["amount"]) == (
+        "invoice_line_item", work["id"], None, 8000,
+    )  # fmt: skip
     assert note["refunds"] == []
     refunds = stack.stripe.admin("GET", "objects/refund")["data"]
     assert not [r for r in refunds if r.get("charge") == charge]

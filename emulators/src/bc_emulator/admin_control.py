@@ -27,7 +27,8 @@ from bc_emulator.state import current_emulator
 
 bp = Blueprint("admin_control", __name__, url_prefix=PREFIX)
 bp.before_request(check_admin)
-_SECRET_FIELDS = {"admin_token", "clients"}
+# Passwords and secrets never leave the admin API; GET /_emulator/signin lists users and web apps.
+_SECRET_FIELDS = {"admin_token", "clients", "users", "web_apps"}
 
 
 def _config_view() -> dict[str, Any]:

@@ -8,6 +8,22 @@ Entra's shape: ``invalid_client`` with AADSTS7000215 for a wrong secret, ``unaut
 with AADSTS700016 for an unknown app, ``invalid_scope`` (AADSTS70011), ``invalid_tenant``
 (AADSTS90002). Tokens are JWT-shaped (unsigned) but only valid if this emulator issued them and
 the emulated clock has not passed their ``exp``.
+
+Interactive sign-in (authorization-code flow with PKCE, for the review console) lives in
+``signin.py`` (browser side) and ``user_grants.py`` (the ``authorization_code`` and
+``refresh_token`` grants, which :func:`token` hands over). The discovery document carries what
+Entra's v2.0 document carries for them (``GET https://login.microsoftonline.com/<tenant>/v2.0/
+.well-known/openid-configuration``; https://learn.microsoft.com/entra/identity-platform/
+v2-protocols-oidc): ``jwks_uri`` (``/<tenant>/discovery/v2.0/keys``), ``end_session_endpoint``
+(``/<tenant>/oauth2/v2.0/logout``), ``userinfo_endpoint`` (Entra points at Graph's
+``/oidc/userinfo``; the emulator serves that path itself), ``response_modes_supported``
+(``query``, ``fragment``, ``form_post``), ``subject_types_supported`` (``pairwise``),
+``id_token_signing_alg_values_supported`` (``RS256``), ``scopes_supported`` (``openid``,
+``profile``, ``email``, ``offline_access``), ``claims_supported`` and
+``request_uri_parameter_supported: false``. Entra publishes neither
+``code_challenge_methods_supported`` (the auth-code page documents ``plain`` and ``S256``) nor
+``grant_types_supported``; the emulator keeps the latter, which it has always sent, listing what it
+implements. ``response_types_supported`` lists only ``code``: no implicit or hybrid flow here.
 """
 
 from __future__ import annotations
@@ -19,45 +35,74 @@ from flask import Response
 from flask import request
 
 from bc_emulator import jsonio
+from bc_emulator.authorize_request import unknown_tenant_message
 from bc_emulator.config import BC_SCOPE
 from bc_emulator.errors import BCError
 from bc_emulator.errors import EntraError
 from bc_emulator.state import current_emulator
 from bc_emulator.tokens import TokenInfo
+from bc_emulator.user_grants import USER_GRANTS
+from bc_emulator.user_grants import user_token
 
 bp = Blueprint("auth", __name__)
 
 
-def _known_tenant(tenant: str) -> bool:
+def known_tenant(tenant: str) -> bool:
+    """Whether any app, user or BC environment belongs to ``tenant`` (case-insensitive)."""
     emu = current_emulator()
     tenants = {c.tenant.lower() for c in emu.knobs.all_clients()} | emu.store.tenants()
-    return tenant.lower() in tenants
+    return tenant.lower() in tenants | emu.directory.tenants()
 
 
-def _tenant_error(tenant: str) -> EntraError:
-    return EntraError(
-        400,
-        "invalid_tenant",
-        90002,
-        f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are "
-        "signing into the correct cloud.",
-    )
+def tenant_error(tenant: str) -> EntraError:
+    """Entra's answer for an unknown tenant (AADSTS90002)."""
+    return EntraError(400, "invalid_tenant", 90002, unknown_tenant_message(tenant))
+
+
+_CLAIMS_SUPPORTED = [
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "auth_time",
+    "nonce",
+    "preferred_username",
+    "name",
+    "oid",
+    "roles",
+    "sid",
+    "tid",
+    "ver",
+    "email",
+]
 
 
 @bp.get("/<tenant>/v2.0/.well-known/openid-configuration")
 @bp.get("/<tenant>/.well-known/openid-configuration")
 def discovery(tenant: str) -> Response:
     """OIDC discovery document with the endpoints msal reads."""
-    if not _known_tenant(tenant):
-        raise _tenant_error(tenant)
-    root = f"{request.host_url.rstrip('/')}/{tenant}"
+    if not known_tenant(tenant):
+        raise tenant_error(tenant)
+    host = request.host_url.rstrip("/")
+    root = f"{host}/{tenant}"
     document = {
         "issuer": f"{root}/v2.0",
         "authorization_endpoint": f"{root}/oauth2/v2.0/authorize",
         "token_endpoint": f"{root}/oauth2/v2.0/token",
         "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-        "grant_types_supported": ["client_credentials"],
+        "jwks_uri": f"{root}/discovery/v2.0/keys",
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "request_uri_parameter_supported": False,
+        "userinfo_endpoint": f"{host}/oidc/userinfo",
+        "end_session_endpoint": f"{root}/oauth2/v2.0/logout",
+        "claims_supported": _CLAIMS_SUPPORTED,
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "tenant_region_scope": "EU",
     }
     return Response(jsonio.dumps(document), mimetype="application/json")
@@ -73,12 +118,14 @@ def _client_credentials() -> tuple[str | None, str | None]:
 
 @bp.post("/<tenant>/oauth2/v2.0/token")
 def token(tenant: str) -> Response:
-    """Client-credentials grant."""
+    """Client-credentials grant here; the user grants in ``user_grants.py``."""
     emu = current_emulator()
     emu.faults.apply("token")
-    if not _known_tenant(tenant):
-        raise _tenant_error(tenant)
+    if not known_tenant(tenant):
+        raise tenant_error(tenant)
     grant = request.form.get("grant_type")
+    if grant in USER_GRANTS:
+        return user_token(tenant, grant, *_client_credentials())
     if grant != "client_credentials":
         raise EntraError(
             400,

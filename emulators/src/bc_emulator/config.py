@@ -15,6 +15,11 @@ from dataclasses import field
 from decimal import Decimal
 from typing import Any
 
+from bc_emulator.people import DirectoryUser
+from bc_emulator.people import WebApp
+from bc_emulator.people import user_from_json
+from bc_emulator.people import web_app_from_json
+
 DEFAULT_TENANT = "00000000-0000-0000-0000-0000000000a1"
 DEFAULT_CLIENT_ID = "00000000-0000-0000-0000-0000000000c1"
 BC_SCOPE = "https://api.businesscentral.dynamics.com/.default"
@@ -75,6 +80,10 @@ class EmulatorConfig:
     # the rate limits is not documented; once per $batch is the default, see batch.py.
     max_batch_operations: int = 100
     batch_counts_operations: bool = False
+    # Interactive sign-in (signin.py): people and web app registrations of the emulated Entra
+    # tenant. More can be added at run time (POST /_emulator/signin/...; signin_seed.py).
+    users: tuple[DirectoryUser, ...] = ()
+    web_apps: tuple[WebApp, ...] = ()
 
     def with_changes(self, **changes: Any) -> EmulatorConfig:
         """A copy with the given fields replaced (used by the admin config endpoint)."""
@@ -94,6 +103,7 @@ _FIELD_NAMES = {f.name for f in dataclasses.fields(EmulatorConfig)}
 
 def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    tenant = _first_tenant(values)
     for key, value in values.items():
         name = key.replace("-", "_")
         if name not in _FIELD_NAMES:
@@ -102,6 +112,10 @@ def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:
             value = tuple(
                 c if isinstance(c, ClientApp) else ClientApp(**_client_kwargs(c)) for c in value
             )
+        elif name == "users":
+            value = tuple(user_from_json(u, tenant) for u in value)
+        elif name == "web_apps":
+            value = tuple(web_app_from_json(a, tenant) for a in value)
         elif name == "retry_delays_seconds":
             value = tuple(float(v) for v in value)
         elif name == "environments":
@@ -110,6 +124,13 @@ def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:
             value = float(value)  # knobs (seconds, rates) are not money; JSON gives Decimals
         out[name] = value
     return out
+
+
+def _first_tenant(values: Mapping[str, Any]) -> str:
+    """Users and web apps without a tenant belong to the first configured app's tenant."""
+    for client in values.get("clients") or ():
+        return client.tenant if isinstance(client, ClientApp) else str(client["tenant"])
+    return DEFAULT_TENANT
 
 
 def _client_kwargs(raw: Mapping[str, str]) -> dict[str, str]:

@@ -10,6 +10,7 @@ it. Token-endpoint errors use Entra's shape instead (:class:`EntraError`).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -102,23 +103,38 @@ def bc_error_response(error: BCError) -> Response:
     return response
 
 
+@dataclass(frozen=True)
+class EntraTrace:
+    """The diagnostics Entra attaches to every error: trace id, correlation id, timestamp."""
+
+    trace_id: str
+    correlation_id: str
+    timestamp: str
+
+    def describe(self, aadsts: int, description: str) -> str:
+        """``AADSTSnnn: <text> Trace ID: ... Correlation ID: ... Timestamp: ...``."""
+        return (
+            f"AADSTS{aadsts}: {description} Trace ID: {self.trace_id} "
+            f"Correlation ID: {self.correlation_id} Timestamp: {self.timestamp}"
+        )
+
+
+def entra_trace() -> EntraTrace:
+    """Fresh diagnostics for the current request (the token endpoint and the sign-in pages)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return EntraTrace(str(uuid.uuid4()), correlation_id(), stamp)
+
+
 def entra_error_response(error: EntraError) -> Response:
     """Render an :class:`EntraError` as Entra ID does (AADSTS text, trace and correlation ids)."""
-    now = datetime.now(UTC)
-    trace = str(uuid.uuid4())
-    corr = correlation_id()
-    stamp = now.strftime("%Y-%m-%d %H:%M:%SZ")
-    description = (
-        f"AADSTS{error.aadsts}: {error.description} Trace ID: {trace} "
-        f"Correlation ID: {corr} Timestamp: {stamp}"
-    )
+    trace = entra_trace()
     body: dict[str, Any] = {
         "error": error.error,
-        "error_description": description,
+        "error_description": trace.describe(error.aadsts, error.description),
         "error_codes": [error.aadsts],
-        "timestamp": stamp,
-        "trace_id": trace,
-        "correlation_id": corr,
+        "timestamp": trace.timestamp,
+        "trace_id": trace.trace_id,
+        "correlation_id": trace.correlation_id,
         "error_uri": f"https://login.microsoftonline.com/error?code={error.aadsts}",
     }
     return Response(jsonio.dumps(body), status=error.status, mimetype="application/json")

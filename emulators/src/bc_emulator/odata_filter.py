@@ -5,6 +5,10 @@ plus ``startswith``/``endswith``/``contains`` and ``tolower``/``toupper``. Liter
 writes them: ``'text'`` (``''`` escapes a quote), unquoted GUIDs, ``2024-05-01``,
 ``2024-05-01T10:00:00.123Z``, numbers, ``true``/``false`` (plus the older ``guid'...'`` and
 ``datetime'...'`` forms). Type checks and evaluation live in ``odata_eval.py``.
+
+A call that takes another call's result (``contains(tolower(customerName),'x')``) is a *nested*
+call: BC takes those only from ``$schemaversion=2.1`` on (``nested_calls`` finds them; the check
+is in ``odata_query``).
 """
 
 from __future__ import annotations
@@ -49,10 +53,11 @@ class Literal:
 
 @dataclass(frozen=True)
 class Prop:
-    """A property reference, optionally wrapped in tolower/toupper."""
+    """A property reference, maybe in tolower/toupper (``nested``: one inside the other)."""
 
     name: str
     case: str | None = None
+    nested: bool = False
 
 
 @dataclass(frozen=True)
@@ -193,7 +198,7 @@ class _Parser:
             self.expect("(")
             inner = self.prop()
             self.expect(")")
-            return Prop(inner.name, text.lower())
+            return Prop(inner.name, text.lower(), nested=inner.case is not None)
         return Prop(text)
 
     def literal(self) -> Literal:
@@ -231,3 +236,19 @@ def _prefixed(prefix: str, body: str, text: str, at: int) -> Literal:
 def parse_filter(text: str) -> Node:
     """Parse a ``$filter`` expression."""
     return _Parser(text).parse()
+
+
+def nested_calls(node: Node) -> bool:
+    """Whether a function takes another function's result anywhere in the expression.
+
+    ``startswith(tolower(name),'a')`` is nested, ``tolower(name) eq 'a'`` is not: BC documents
+    nested calls as supported from ``$schemaversion=2.1`` on (dev-itpro/webservices/
+    use-filter-expressions-in-odata-uris.md, "Nested function calls").
+    """
+    if isinstance(node, BoolOp):
+        return nested_calls(node.left) or nested_calls(node.right)
+    if isinstance(node, Not):
+        return nested_calls(node.inner)
+    if isinstance(node, Call):
+        return node.prop.case is not None or node.prop.nested
+    return node.prop.nested

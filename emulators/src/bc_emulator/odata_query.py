@@ -5,6 +5,11 @@ capped at the server maximum (20,000 online), and a further page is announced by
 ``@odata.nextLink`` carrying an opaque ``$skiptoken``. Without ``$orderby`` the token is
 key-based (the last record's insertion number), so inserts between page requests neither skip
 nor repeat records; with ``$orderby`` it is an offset.
+
+``$schemaversion`` is read for one thing: a ``$filter`` with nested function calls needs 2.1 or
+later. Microsoft's page says that in earlier versions such a filter "either throws an error or
+returns an undefined result"; the emulator picks the error (400), so a client that forgets the
+version fails its tests instead of silently filtering wrong in production.
 """
 
 from __future__ import annotations
@@ -20,11 +25,14 @@ from werkzeug.datastructures import MultiDict
 
 from bc_emulator.errors import bad_request
 from bc_emulator.odata_filter import Node
+from bc_emulator.odata_filter import nested_calls
 from bc_emulator.odata_filter import parse_filter
 
 _KNOWN = {"$filter", "$top", "$skip", "$select", "$expand", "$orderby", "$skiptoken"}
 _IGNORED = {"$schemaversion", "$format", "$count"}
 _URL_SAFE = "$(),'"
+# The first schema version that takes nested function calls in $filter.
+NESTED_CALLS_SCHEMA = (2, 1)
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,26 @@ def _parse_orderby(text: str) -> tuple[tuple[str, bool], ...]:
     return tuple(out)
 
 
+def _schema_version(text: str | None) -> tuple[int, ...]:
+    """``$schemaversion`` as numbers; absent or unreadable counts as a version before 2.1."""
+    if text is None or not re.fullmatch(r"\d+(?:\.\d+)*", text.strip()):
+        return (1, 0)
+    return tuple(int(part) for part in text.strip().split("."))
+
+
+def _parse_filter(args: MultiDict[str, str]) -> Node | None:
+    text = args.get("$filter")
+    if not text:
+        return None
+    node = parse_filter(text)
+    if nested_calls(node) and _schema_version(args.get("$schemaversion")) < NESTED_CALLS_SCHEMA:
+        raise bad_request(
+            "Nested function calls in $filter are supported only with $schemaversion=2.1 or "
+            f"later: '{text}'."
+        )
+    return node
+
+
 def parse_query(args: MultiDict[str, str]) -> Query:
     """Parse the request's query string."""
     unknown = [k for k in args if k.startswith("$") and k not in _KNOWN | _IGNORED]
@@ -128,7 +156,7 @@ def parse_query(args: MultiDict[str, str]) -> Query:
     filter_text = args.get("$filter")
     select = args.get("$select")
     return Query(
-        filter=parse_filter(filter_text) if filter_text else None,
+        filter=_parse_filter(args),
         filter_text=filter_text,
         top=_non_negative("$top", args["$top"]) if "$top" in args else None,
         skip=_non_negative("$skip", args["$skip"]) if "$skip" in args else 0,

@@ -4,22 +4,70 @@ Starts both emulators and the three services (see ``LocalStack``), then plays a 
 customers and posted invoices in BC (USD, EUR, JPY, KWD), which the connector pushes to Stripe;
 card payments in Stripe (one partial), a credit memo and a bank transfer in BC on the invoice
 left unpaid, a partial refund, a payout per currency; and prints what moved.
+
+Each run works in ``var/demo/<time>/`` (database, secrets file, logs) and writes the stack's
+environment there as ``env`` for a shell to ``source`` (``run_dir``); ``var/demo/latest`` points
+at the newest run. SIGINT (Ctrl-C) and SIGTERM stop the demo the same way at any moment, during
+start-up, the business day or ``--keep-running``: every service process and the emulators are
+stopped, the run's bus namespace (its queues and exchanges) is deleted from the broker, one
+"stopped" line is printed, and the exit status is 0. A signal arriving while that stop is under
+way is noted and does not cut it short, since an interrupted stop would leave processes behind.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from decimal import Decimal
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
+from mlc_local.run_dir import ENV_FILE
+from mlc_local.run_dir import LATEST
+from mlc_local.run_dir import display_path
+from mlc_local.run_dir import new_run_dir
+from mlc_local.run_dir import point_latest
+from mlc_local.run_dir import write_env_file
 from mlc_local.scenario import INVOICES
 from mlc_local.scenario import Connector
 from mlc_local.stack import LocalStack
 from mlc_local.stack import StackOptions
+from mlc_local.stack import delete_topology
 from mlc_local.summary import print_summary
+from mlconnector.bus import Topology
+
+DEMO_PORTS = {"bc-gateway": 8081, "stripe-gateway": 8082, "reconciler": 8083}
+
+
+class Stop(BaseException):
+    """A SIGINT or SIGTERM: unwind to ``main``, stopping what was started on the way.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so that no ``except Exception`` in the
+    scenario or the stack mistakes it for a failure to retry or report."""
+
+
+class StopSignals:
+    """The first SIGINT/SIGTERM raises ``Stop`` in the main thread; once ``stopping`` is set
+    (by that signal, or by ``main`` when the stack stops on its own) later ones are only
+    recorded, so nothing interrupts the stop itself."""
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self.stopping = False
+
+    def install(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.received is None:
+            self.received = signal.Signals(signum).name
+        if not self.stopping:
+            self.stopping = True
+            raise Stop(self.received)
 
 
 class Progress:
@@ -133,31 +181,102 @@ def run(stack: LocalStack, progress: Progress) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mlc-demo", description=__doc__)
-    parser.add_argument("--workdir", type=Path, default=Path("var/demo"))
+    parser = argparse.ArgumentParser(
+        prog="mlc-demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path("var/demo"),
+        help="where each run gets its directory and the `latest` link (default: var/demo)",
+    )
     parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/%2F")
-    parser.add_argument("--keep-running", action="store_true", help="stay up until Ctrl-C")
+    parser.add_argument(
+        "--keep-running", action="store_true", help="stay up until Ctrl-C or SIGTERM"
+    )
+    parser.add_argument(
+        "--free-ports",
+        action="store_true",
+        help="serve the three services on free ports instead of 8081-8083",
+    )
     args = parser.parse_args(argv)
+    signals = StopSignals()
+    signals.install()
+    run_dir: Path | None = None
+    bus = "no bus namespace was used"
+    try:
+        run_dir = new_run_dir(args.workdir.resolve())
+        namespace = "demo-" + run_dir.name
+        bus = f"bus namespace {namespace} could not be deleted (see above)"
+        try:
+            _demo(args, run_dir, namespace)
+        finally:
+            signals.stopping = True  # the stack has stopped: nothing may cut the rest short
+            if _delete_bus(args.amqp_url, namespace):
+                bus = f"bus namespace {namespace} is deleted"
+    except Stop:
+        pass
+    if signals.received:
+        kept = f"; this run's files stay in {display_path(run_dir)}" if run_dir else ""
+        print(
+            f"\nml-connector demo stopped ({signals.received}): its services and emulators "
+            f"have exited and {bus}{kept}.",
+            flush=True,
+        )
+    return 0
+
+
+def _demo(args: argparse.Namespace, run_dir: Path, namespace: str) -> None:
     progress = Progress(total=8)
     options = StackOptions(
-        workdir=args.workdir.resolve() / time.strftime("%Y%m%d-%H%M%S"),
+        workdir=run_dir,
         amqp_url=args.amqp_url,
-        bus_namespace="demo-" + time.strftime("%H%M%S"),
-        ports={"bc-gateway": 8081, "stripe-gateway": 8082, "reconciler": 8083},
+        bus_namespace=namespace,
+        ports=None if args.free_ports else DEMO_PORTS,
     )
     progress.begin("Starting the BC and Stripe emulators and the three services")
     with LocalStack(options) as stack:
-        progress.done(f"logs in {options.workdir / 'log'}")
+        env_file = _write_env(stack, run_dir)
+        progress.done(f"logs in {display_path(run_dir / 'log')}, environment in {env_file}")
         result = run(stack, progress)
-        print_summary(stack, result["connector"], time.monotonic() - progress.started)
+        elapsed = time.monotonic() - progress.started
+        print_summary(stack, result["connector"], elapsed, env_file, args.keep_running)
         if args.keep_running:
-            print("\nStill running; Ctrl-C stops everything.")
-            try:
-                while True:
-                    time.sleep(1)
-            except KeyboardInterrupt:
-                pass
-    return 0
+            print("\nStill running; Ctrl-C (or SIGTERM) stops everything.", flush=True)
+            while True:
+                time.sleep(3600)
+
+
+def _write_env(stack: LocalStack, run_dir: Path) -> str:
+    """Write the run's ``env`` file and point ``latest`` at the run; what to ``source``."""
+    env_file = write_env_file(
+        run_dir,
+        stack.operator_env(),
+        f"ml-connector demo started {time.strftime('%Y-%m-%d %H:%M:%S')}: the stack's "
+        "environment,\nfor its CLIs and the reconciler API. In a shell:\n"
+        f"  source {display_path(run_dir.parent / LATEST / ENV_FILE)}\n"
+        "It holds the secrets file's master key and the API token: keep it to yourself.",
+    )
+    try:
+        return display_path(point_latest(run_dir) / env_file.name)
+    except OSError as exc:
+        print(f"warning: could not point {run_dir.parent / LATEST} at this run: {exc}")
+        return display_path(env_file)
+
+
+def _delete_bus(amqp_url: str, namespace: str) -> bool:
+    """Delete the run's queues and exchanges; False (and a warning) when the broker refused:
+    the rest of the stop goes on."""
+    try:
+        delete_topology(amqp_url, Topology.isolated(namespace))
+    except Exception as exc:  # any broker failure: say so; the stop must still finish
+        print(
+            f"warning: could not delete bus namespace {namespace} from the broker "
+            f"({type(exc).__name__}: {exc}); its queues' names end in .{namespace}",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -13,10 +13,14 @@ from typing import Any
 import requests
 
 from bc_emulator.server import EmulatorServer as BcEmulator
+from bc_emulator.signin_seed import SigninSeed
+from bc_emulator.signin_seed import seed_signin
 from mlc_local.processes import Process
 from mlc_local.processes import free_port
 from mlc_local.processes import run_cli
 from mlc_local.processes import wait_ready
+from mlconnector.bus import Topology
+from mlconnector.bus import declare_topology
 from stripe_emulator.server import EmulatorServer as StripeEmulator
 
 TENANT = "00000000-0000-0000-0000-0000000000a1"
@@ -32,6 +36,13 @@ def exact_json(value: Any) -> str:
     and a float would change them)."""
     text = json.dumps(value, default=lambda d: _DECIMAL_MARK + format(d, "f"))
     return re.sub(r'"\\u0000decimal:(-?[0-9.]+)"', r"\1", text)
+
+
+def delete_topology(amqp_url: str, topology: Topology) -> None:
+    """Delete a bus namespace's queues and exchanges once its processes have stopped: each
+    quorum queue left behind is a Raft cluster the broker keeps running (the demo's, a test's)."""
+    # mlconnector's short-lived "connect, run this on a channel, close", used here to delete.
+    declare_topology(amqp_url, topology.delete)
 
 
 @dataclasses.dataclass
@@ -100,6 +111,9 @@ class LocalStack:
             {"rate_limit": 0, "search_rate_limit": 0, **options.stripe_config}
         )
         self.processes: dict[str, Process] = {}
+        # The review console's app registration and people (seeded at start).
+        self.signin: SigninSeed | None = None
+        self.console_key = secrets.token_urlsafe(32)
         self.company_id = ""
         self.env: dict[str, str] = {}
 
@@ -119,10 +133,32 @@ class LocalStack:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
+    def operator_env(self) -> dict[str, str]:
+        """The ``MLC_*`` variables a person needs to use this stack from a shell: those the
+        services run with (database, secrets backend, file and master key, broker URL and bus
+        namespace, the emulators, the gateways' URLs), plus the reconciler API's URL and its
+        bearer token (``MLC_RECONCILER_URL``, ``MLC_REPLAY_TOKEN``), which no service reads,
+        with logs at WARNING."""
+        env = {name: value for name, value in self.env.items() if name.startswith("MLC_")}
+        # A person reads the CLIs' own output; their JSON logs (stderr) only when it matters.
+        env["MLC_LOG_LEVEL"] = "WARNING"
+        env["MLC_RECONCILER_URL"] = self.url("reconciler")
+        env["MLC_REPLAY_TOKEN"] = self.replay_token
+        return env
+
+    def console_url(self) -> str:
+        return self.url("reconciler") + "/console/"
+
     def start(self) -> None:
         self.bc.start()
         self.stripe.start()
         self.company_id = self.seed_bc_company()
+        console = self.url("reconciler") + "/console"
+        self.signin = seed_signin(
+            self.bc.emulator,
+            [console + "/signed-in", console + "/signed-out"],
+            tenant=TENANT,
+        )
         self.env = self._environment()
         self._write_secrets()
         run_cli(["reconciler", "migrate"], self.env)
@@ -149,7 +185,14 @@ class LocalStack:
         run_cli(["bc-gateway", "renew-subscriptions"], self.env)
 
     def stop(self) -> None:
-        for process in reversed(list(self.processes.values())):
+        """Stop the services, then the emulators. Every service gets its SIGTERM at once, so
+        their graceful stops (gunicorn's workers, the consumer's last message) overlap instead
+        of adding up; ``Process.stop`` then waits for each (and kills one that hangs)."""
+        processes = list(reversed(self.processes.values()))
+        for process in processes:
+            if process.alive():
+                process.popen.terminate()
+        for process in processes:
             process.stop()
         self.processes.clear()
         self.stripe.stop()
@@ -208,6 +251,19 @@ class LocalStack:
                 "MLC_FX_ACCOUNT": "79100",
             }
         )
+        if self.signin is not None:
+            # The review console signs people in at the BC emulator's Entra endpoints.
+            env.update(
+                {
+                    "MLC_CONSOLE_AUTHORITY": f"{self.bc.base_url}/{TENANT}",
+                    "MLC_CONSOLE_CLIENT_ID": self.signin.client_id,
+                    "MLC_CONSOLE_CA_BUNDLE": str(self.bc.ca_file),
+                    "MLC_CONSOLE_SESSION_STORE": f"file://{self.workdir / 'console-sessions'}",
+                    # Plain http on loopback: a Secure cookie would not come back.
+                    "MLC_CONSOLE_COOKIE_SECURE": "false",
+                    "MLC_CONSOLE_BC_COMPANY": "CRONUS USA, Inc.",
+                }
+            )
         if self.options.bus_namespace:
             env["MLC_BUS_NAMESPACE"] = self.options.bus_namespace
         env.update(self.options.extra_env)
@@ -226,7 +282,17 @@ class LocalStack:
                 "api_key": self.stripe_key,
                 "webhook_secret": "whsec_" + secrets.token_hex(16),
             },
-            "ml-connector/reconciler": {"replay_token": self.replay_token},
+            "ml-connector/reconciler": {
+                "replay_token": self.replay_token,
+                **(
+                    {
+                        "console_client_secret": self.signin.client_secret,
+                        "console_secret_key": self.console_key,
+                    }
+                    if self.signin is not None
+                    else {}
+                ),
+            },
         }
         for path, pairs in values.items():
             run_cli(["mlc-secrets", "set", path, *(f"{k}={v}" for k, v in pairs.items())], self.env)

@@ -1,11 +1,20 @@
-"""The demo's closing summary: what moved, what needs a person, where to look."""
+"""The demo's closing summary: what moved, what needs a person, where to look.
+
+"Explore" gives commands that work as printed, from the directory the demo was started in:
+``source`` the run's environment file, then the services' own CLIs (``reconciler records``,
+``payouts show`` with ids from this run, the gateways' ``ping``) and a curl of the reconciler
+API with the token from that file. It prints the file's path, never the values in it.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from mlc_local.processes import bin_path
+from mlc_local.run_dir import display_path
 from mlc_local.scenario import Connector
 from mlc_local.stack import LocalStack
 from mlconnector.money import exponent
@@ -15,7 +24,11 @@ def _amount(record: dict[str, Any]) -> str:
     return f"{record.get('amount') or '-'} {str(record.get('currency') or '').upper()}".strip()
 
 
-def print_summary(stack: LocalStack, connector: Connector, elapsed: float) -> None:
+def print_summary(
+    stack: LocalStack, connector: Connector, elapsed: float, env_file: str, keep_running: bool
+) -> None:
+    """Print what moved, what needs a person, and how to explore the run (``env_file``: the
+    environment file as a person would ``source`` it)."""
     records = connector.records()
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for record in records:
@@ -56,14 +69,41 @@ def print_summary(stack: LocalStack, connector: Connector, elapsed: float) -> No
         shown = amount.quantize(Decimal(1).scaleb(-exponent(currency)))
         in_lcy = lcy.quantize(Decimal("0.01"))
         print(f"  {currency}  {shown:>12} {currency}  ({in_lcy} USD)  on {where}")
-    print("\nExplore:")
-    print(
-        f"  reconciler API   {stack.url('reconciler')}/records"
-        "  (Authorization: Bearer <replay token>)"
-    )
-    print("  one record       reconciler records show <id>   (with the stack's environment)")
-    print(f"  bc-gateway       {stack.url('bc-gateway')}/readyz")
-    print(f"  stripe-gateway   {stack.url('stripe-gateway')}/readyz")
-    print(f"  BC emulator      {stack.bc.admin}/stats")
-    print(f"  Stripe emulator  {stack.stripe.base_url}/_emulator/requests/count")
-    print(f"  logs             {stack.workdir / 'log'}")
+    _print_explore(stack, by_kind, env_file, keep_running)
+
+
+def _cli(name: str) -> str:
+    return display_path(Path(bin_path(name)))
+
+
+def _print_explore(
+    stack: LocalStack,
+    by_kind: dict[str, list[dict[str, Any]]],
+    env_file: str,
+    keep_running: bool,
+) -> None:
+    records = [r for rows in by_kind.values() for r in rows]
+    record_id = min((r["id"] for r in records), default=1)
+    payout = next((r["stripe_ref"] for r in by_kind.get("payout", []) if r.get("stripe_ref")), None)
+    reconciler = _cli("reconciler")
+    print(f"\nExplore (the stack's URLs, database, secrets and API token are in {env_file}):")
+    print(f"  source {env_file}")
+    print(f"  {reconciler} records list --limit 10")
+    print(f"  {reconciler} records show {record_id}")
+    if payout:
+        print(f"  {reconciler} payouts show {payout}")
+    if keep_running:
+        print(
+            '  curl -s -H "Authorization: Bearer $MLC_REPLAY_TOKEN" '
+            '"$MLC_RECONCILER_URL/records?limit=5"'
+        )
+        print(f"  {_cli('stripe-gateway')} ping")
+        print(f"  {_cli('bc-gateway')} ping")
+        print(f"  BC emulator      {stack.bc.admin}/stats")
+        print(f"  Stripe emulator  {stack.stripe.base_url}/_emulator/requests/count")
+    else:
+        print(
+            "  (the records commands read the run's database; the services stop with the demo:"
+            " start it with --keep-running to curl them and ping the gateways)"
+        )
+    print(f"  logs             {display_path(stack.workdir / 'log')}")

@@ -32,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Keep Stripe's field order (id, object, ...) instead of sorting keys.
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
+    from . import account
     from . import admin_actions
     from . import admin_bulk
     from . import admin_knobs
@@ -55,7 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for module in (
         customers, customer_balance, invoices, invoice_lines, invoice_items, credit_notes,
         payment_records, payments, refunds, dispute_routes, balance, payouts, events,
-        webhook_endpoints, admin_actions, admin_knobs, admin_bulk,
+        webhook_endpoints, account, admin_actions, admin_knobs, admin_bulk,
     ):  # fmt: skip
         app.register_blueprint(module.bp)
     pipeline.install(app)

@@ -1,17 +1,34 @@
 """API-key authentication: `Authorization: Bearer sk_test_...` (what stripe-python sends) or
 HTTP Basic with the key as user name (what curl examples use).
 
-Accepted: any `sk_test_` key when `config.api_keys` is empty, else exactly those keys;
-`rk_test_` keys listed in `config.restricted_keys`. Revoked keys get 401 `api_key_expired`;
-a restricted key outside its permissions gets 403 (the SDK's `PermissionError`); live and
-publishable keys are refused, so a gateway `ping` can show a clear message for each case.
-Keys are never echoed in full: errors show them masked like Stripe does.
+Accepted: any well-formed `sk_test_` key when `config.api_keys` is empty, else exactly those
+keys; `rk_test_` keys listed in `config.restricted_keys`. Revoked keys get 401
+`api_key_expired`; a restricted key outside its permissions gets 403 (the SDK's
+`PermissionError`); live and publishable keys are refused, so a gateway `ping` can show a clear
+message for each case.
+
+Well-formed: at least `MIN_KEY_BODY` letters, digits or underscores after `sk_test_`. Stripe
+answers 401 "Invalid API Key provided: <masked key>" (`invalid_request_error`, no `code`) for
+any key it does not know; in the emulator's "any test key" mode that would never happen, so it
+refuses what cannot be a key: the bare prefix (an unset variable after `sk_test_`), a stub, and
+characters no key has (whitespace, quotes, the dots of a masked key copied from the Dashboard,
+`<...>` placeholders). Stripe's keys are base62, with 24 characters after the prefix in its
+older documentation examples and about 99 in today's `sk_test_51...` keys; underscores are let
+through so readable test keys (`sk_test_emulator_dashboard`) keep working. A listed key
+(`api_keys`) is matched exactly, whatever its shape.
+
+Keys are never echoed in full: errors show them masked as Stripe does (`ids.mask_key`): the
+prefix, asterisks, the last four characters, e.g. "Invalid API Key provided:
+sk_test_**********************Aso0" (github.com/stripe/stripe-node/issues/361) or
+"pk_test_*****...*****fyDZ" (github.com/flutter-stripe/flutter_stripe/issues/2171, asterisks
+shortened here); the bare prefix shows as `sk_test_****`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 from flask import Request
 
@@ -25,6 +42,19 @@ NO_KEY_MESSAGE = (
     "https://stripe.com/docs/api#authentication for details, or we can help at "
     "https://support.stripe.com/."
 )
+TEST_KEY_PREFIX = "sk_test_"
+MIN_KEY_BODY = 8
+_KEY_BODY = re.compile(r"[A-Za-z0-9_]+")
+
+
+def well_formed_test_key(key: str) -> bool:
+    """Could `key` be a test-mode secret key? (See the module docstring for the rule.)"""
+    body = key.removeprefix(TEST_KEY_PREFIX)
+    return (
+        key.startswith(TEST_KEY_PREFIX)
+        and len(body) >= MIN_KEY_BODY
+        and _KEY_BODY.fullmatch(body) is not None
+    )
 
 
 def _unauthorized(message: str, code: str | None = None) -> StripeError:
@@ -68,7 +98,7 @@ def authenticate(config: EmulatorConfig, request: Request) -> str:
     if key in config.restricted_keys:
         _check_restricted(masked, config.account_id, config.restricted_keys[key], request)
         return key
-    valid = key.startswith("sk_test_") and (not config.api_keys or key in config.api_keys)
+    valid = key in config.api_keys if config.api_keys else well_formed_test_key(key)
     if not valid:
         raise _unauthorized(f"Invalid API Key provided: {masked}")
     return key

@@ -18,6 +18,15 @@ The emulator also takes the bare test card number wherever it takes a payment me
 shorthand for `payment_method_data[card][number]`). The charge is marked with
 `_dispute_trigger`; the caller opens the dispute once the whole payment (and invoice) flow is
 done (disputes.py), as Stripe opens it after the payment.
+
+Updates (`POST /v1/charges/{id}`, `POST /v1/payment_intents/{id}`) change `metadata` the way
+Stripe does (`updated_metadata`), and a changed charge is announced as `charge.updated`
+(`announce_charge_update`). A PaymentIntent update is announced by nothing: Stripe has no
+`payment_intent.updated` event (the `enabled_events` Literal of stripe-python 16.1.0
+`params/_webhook_endpoint_create_params.py` lists `payment_intent.created`, `.succeeded`,
+`.canceled`, ... and no `.updated`), whereas "`charge.updated`: Occurs whenever a charge
+description or metadata is updated, or upon an asynchronous capture" (Stripe's event
+description, as generated into pub.dev `client_stripe` `ChargeUpdatedEvent`).
 """
 
 from __future__ import annotations
@@ -27,7 +36,11 @@ from typing import Any
 from .currency import validate_charge_amount
 from .errors import CARD_ERROR
 from .errors import StripeError
+from .errors import param_invalid
 from .events import emit
+from .events import previous_attributes
+from .forms import Params
+from .forms import merge_metadata
 from .ids import new_id
 from .ids import random_token
 from .ledger import charge_transaction
@@ -186,3 +199,64 @@ def cancel_intent(state: EmulatorState, intent: Record, reason: str | None) -> N
         return
     intent.update(status="canceled", canceled_at=state.clock.now(), cancellation_reason=reason)
     emit(state, "payment_intent.canceled", intent)
+
+
+# -- updates: metadata as Stripe merges and limits it ------------------------------------------
+
+# docs.stripe.com/metadata, "Data": "You can add 50 total key-value pairs", key "40-character
+# limit", value "500-character limit" (stripe-api.md §4, "Metadata").
+METADATA_MAX_KEYS = 50
+METADATA_KEY_LENGTH = 40
+METADATA_VALUE_LENGTH = 500
+
+
+def updated_metadata(params: Params, current: dict[str, str]) -> dict[str, str]:
+    """The object's metadata after an update's `metadata[...]`, or Stripe's 400 for it.
+
+    Stripe merges (keys not sent are kept), `""` unsets one key and `metadata=""` all of them
+    (stripe-python 16.1.0 `ChargeUpdateParams.metadata` / `PaymentIntentUpdateParams.metadata`:
+    "Individual keys can be unset by posting an empty value to them. All keys can be unset by
+    posting an empty value to `metadata`"). The limits are checked on what the request asks,
+    and the key count on the *result*: an object that already has 50 keys takes no new one.
+    The messages are the ones Stripe answers with (its `invalid_request_error`, `param`
+    `metadata`), as reported from live responses: "Invalid key: ... must be a string under 40
+    characters" (github.com/stripe/stripe-php/issues/246, a Stripe engineer giving the format;
+    github.com/Automattic/camptix/issues/228), "Invalid val: ... must be a string under 500
+    characters" (github.com/houndci/hound/pull/817, github.com/lukec/stripe-perl/issues/190,
+    also for a value that is not a string), and "Metadata can have up to 50 keys, but you've set
+    51. Email us at support+metadata@stripe.com for more information."
+    (github.com/FlowFuse/flowfuse/issues/1948, keys accumulated over several updates). Nothing
+    is changed when the request is refused: the caller assigns the result only on success.
+    """
+    raw = params.raw("metadata")
+    if not isinstance(raw, dict):
+        # Absent (no change), "" (clear all) or not a hash (`forms` refuses it).
+        return merge_metadata(current, params.metadata())
+    for key, value in raw.items():
+        if len(key) > METADATA_KEY_LENGTH:
+            raise param_invalid(
+                "metadata",
+                f"Invalid key: {key} must be a string under {METADATA_KEY_LENGTH} characters",
+            )
+        if not isinstance(value, str) or len(value) > METADATA_VALUE_LENGTH:
+            raise param_invalid(
+                "metadata",
+                f"Invalid val: {value} must be a string under {METADATA_VALUE_LENGTH} characters",
+            )
+    merged = merge_metadata(current, raw)
+    if len(merged) > METADATA_MAX_KEYS:
+        raise param_invalid(
+            "metadata",
+            f"Metadata can have up to {METADATA_MAX_KEYS} keys, but you've set {len(merged)}. "
+            "Email us at support+metadata@stripe.com for more information.",
+        )
+    return merged
+
+
+def announce_charge_update(state: EmulatorState, charge: Record, before: Record) -> None:
+    """`charge.updated` with the fields that changed, when an update changed anything (as
+    `customer.updated` and `invoice.updated` are announced); an update that sets what is
+    already there announces nothing."""
+    changed = previous_attributes(before, charge)
+    if changed:
+        emit(state, "charge.updated", charge, changed)

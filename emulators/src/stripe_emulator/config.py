@@ -10,6 +10,9 @@ Money knobs beyond the processing fee: `fee_tax_percent` (tax Stripe adds on its
 `settlement_currencies` + `exchange_rates` (conversion into the account's default currency),
 and the dispute fees (`dispute_fees`, `dispute_countered_fees`, `dispute_fee_refunded_on_win`;
 their Stripe sources are in `dispute_money.py`).
+
+The account behind the keys: `account_id`, `default_currency` and `account` (a partial Account
+over `account_profile.DEFAULT_ACCOUNT`, validated there) make up `GET /v1/account`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from dataclasses import field
 from decimal import Decimal
 from decimal import InvalidOperation
 from typing import Any
+
+from .account_profile import check_overrides as _parse_account
 
 API_VERSION = "2026-10-28.endive"
 
@@ -56,6 +61,8 @@ class EmulatorConfig:
     """All emulator settings; see the package README for the meaning of each field."""
 
     account_id: str = "acct_emulator"
+    # Partial Account deep-merged over `account_profile.DEFAULT_ACCOUNT` by `GET /v1/account`.
+    account: dict[str, Any] = field(default_factory=dict)
     api_version: str = API_VERSION
     default_currency: str = "usd"
     # Empty: any `sk_test_...` key is accepted. Otherwise only these keys.
@@ -228,6 +235,7 @@ def _parse_currencies(raw: Any) -> list[str]:
 
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {
+    "account": _parse_account,
     "fees": _parse_fees,
     "dispute_fees": _parse_minor_units,
     "dispute_countered_fees": _parse_minor_units,

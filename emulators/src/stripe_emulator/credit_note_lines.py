@@ -11,12 +11,19 @@ Rules from docs.stripe.com/invoicing/dashboard/credit-notes ("Issue credit notes
 - crediting negative line items is a private beta, and "You also can't credit a negative
   amount on a custom credit note line item": both are refused.
 
-The emulator's readings: a line can be credited up to its quantity / amount less what issued
-credit notes already credited; crediting the whole remaining quantity credits the whole
+The emulator's readings (Stripe publishes no messages for these): a line can be credited up to
+its quantity / amount less what issued credit notes already credited (voided ones give theirs
+back), across earlier credit notes and the lines of the same request alike, and more is a 400
+`invalid_request_error` naming `lines[i][quantity]` / `lines[i][amount]`; an unknown line id is
+`resource_missing`, an existing line of another invoice a 400 naming
+`lines[i][invoice_line_item]`; crediting the whole remaining quantity credits the whole
 remaining amount (no rounding drift); taxes of an invoice line are credited in proportion to
 the credited amount, rounded half-up per tax; a line credited by amount has `quantity`,
 `unit_amount` and `unit_amount_decimal` null. `tax_rates` / `tax_amounts` on credit note
-lines are refused (no TaxRate objects of one's own, as for invoice lines).
+lines are refused (no TaxRate objects of one's own, as for invoice lines). The amounts on the
+invoice (`amount_remaining`, `pre_payment_credit_notes_amount`,
+`post_payment_credit_notes_amount`) follow from the credit note's total as for an `amount`
+credit note (`credit_note_model`).
 """
 
 from __future__ import annotations
@@ -25,7 +32,6 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP
 from decimal import Decimal
 
-from .errors import StripeError
 from .errors import param_invalid
 from .errors import resource_missing
 from .forms import Params
@@ -127,8 +133,14 @@ def _invoice_line_credit(
     line_param = params.name("invoice_line_item")
     line_id = params.string("invoice_line_item", required=True) or ""
     source = state.store.get("line_item", line_id)
-    if source is None or line_id not in invoice["_line_ids"]:
+    if source is None:
         raise resource_missing("invoice line item", line_id, line_param)
+    if line_id not in invoice["_line_ids"]:
+        raise param_invalid(
+            line_param,
+            f"Invoice line item {line_id} does not belong to invoice {invoice['id']}; a credit "
+            "note can only credit lines of its own invoice.",
+        )
     if int(source["amount"]) < 0:
         raise param_invalid(line_param, "Crediting negative invoice line items is not supported.")
     quantity = params.integer("quantity", minimum=1)
@@ -156,11 +168,10 @@ def _invoice_line_credit(
     if quantity is not None:
         quantity_left = int(source["quantity"]) - before.quantity
         if quantity > quantity_left:
-            raise StripeError(
-                400,
+            raise param_invalid(  # a validation error: no idempotent result is stored
+                params.name("quantity"),
                 f"The quantity to credit ({quantity}) exceeds the quantity of invoice line item "
                 f"{line_id} that is left to credit ({quantity_left}).",
-                param=params.name("quantity"),
             )
         unit = Decimal(source["pricing"]["unit_amount_decimal"])
         credit = amount_left if quantity == quantity_left else round_half_up(unit * quantity)
@@ -172,11 +183,10 @@ def _invoice_line_credit(
     else:
         assert amount is not None
         if amount > amount_left:
-            raise StripeError(
-                400,
+            raise param_invalid(
+                params.name("amount"),
                 f"The amount to credit ({amount}) exceeds the amount of invoice line item "
                 f"{line_id} that is left to credit ({amount_left}).",
-                param=params.name("amount"),
             )
         credit = amount
     line["amount"] = credit

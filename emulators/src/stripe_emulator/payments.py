@@ -3,23 +3,29 @@
 PaymentIntents can be created, confirmed (`pm_card_visa` succeeds, see `charges`), canceled,
 retrieved, updated and listed; charges are read-only apart from metadata/description
 updates; InvoicePayments list by `invoice`, `status` and `payment[payment_intent]`, which is
-the reverse lookup from a charge to its invoice (stripe-api.md §5).
+the reverse lookup from a charge to its invoice (stripe-api.md §5). An update's metadata is
+checked and merged by `charges.updated_metadata` before anything changes, so a refused update
+leaves the object as it was; a changed charge is announced as `charge.updated` (a
+PaymentIntent update by nothing: Stripe has no such event, see `charges`).
 """
 
 from __future__ import annotations
 
+import copy
+
 from flask import Blueprint
 from flask import g
 
+from .charges import announce_charge_update
 from .charges import cancel_intent
 from .charges import confirm_intent
 from .charges import create_intent
+from .charges import updated_metadata
 from .currency import validate_charge_amount
 from .currency import validate_currency
 from .disputes import dispute_if_test_card
 from .errors import invalid_transition
 from .forms import Params
-from .forms import merge_metadata
 from .listing import common_list_params
 from .listing import expand_paths
 from .listing import paginate
@@ -123,9 +129,10 @@ def update_payment_intent(intent_id: str) -> Record:
     state, params = get_state(), Params(g.params)
     params.check_known(("description", "metadata", "expand", "receipt_email"))
     intent = state.store.require("payment_intent", intent_id, "intent")
+    metadata = updated_metadata(params, intent["metadata"])
     if "description" in params:
         intent["description"] = params.text("description")
-    intent["metadata"] = merge_metadata(intent["metadata"], params.metadata())
+    intent["metadata"] = metadata
     return render(state, intent, expand_paths(params))
 
 
@@ -172,9 +179,12 @@ def update_charge(charge_id: str) -> Record:
         )
     )
     charge = state.store.require("charge", charge_id, "charge")
+    metadata = updated_metadata(params, charge["metadata"])
+    before = copy.deepcopy(charge)
     if "description" in params:
         charge["description"] = params.text("description")
-    charge["metadata"] = merge_metadata(charge["metadata"], params.metadata())
+    charge["metadata"] = metadata
+    announce_charge_update(state, charge, before)
     return render(state, charge, expand_paths(params))
 
 

@@ -1,8 +1,9 @@
 """`EmulatorServer`: the emulator on a real socket in a background thread, for other tests.
 
     with EmulatorServer({"rate_limit": 0}) as stripe_emu:
-        client = stripe.StripeClient("sk_test_x", base_addresses={"api": stripe_emu.base_url},
-                                     max_network_retries=0)
+        client = stripe.StripeClient(
+            "sk_test_example", base_addresses={"api": stripe_emu.base_url}, max_network_retries=0
+        )
         ...
         stripe_emu.pay_invoice(invoice.id, amount=500)
         assert stripe_emu.request_count(method="POST", path="/v1/invoices")["total"] == 3

@@ -214,7 +214,7 @@ class TestPing:
         assert main(["ping"]) == 0
         out = capsys.readouterr().out
         assert "key mode: test" in out
-        assert "account: not available from this API" in out
+        assert "account: acct_emulator (Emulated Business)" in out
         assert "account mode: test" in out
         assert "OK: Stripe is reachable" in out
 

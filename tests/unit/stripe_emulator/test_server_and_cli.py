@@ -58,7 +58,7 @@ def test_emulator_server_starts_on_a_free_port_and_stops_cleanly() -> None:
         port = int(server.base_url.rsplit(":", 1)[1])
         response = requests.get(
             f"{server.base_url}/v1/balance",
-            headers={"Authorization": "Bearer sk_test_x"},
+            headers={"Authorization": "Bearer sk_test_serverhelper"},
             timeout=5,
         )
         assert response.json()["object"] == "balance"

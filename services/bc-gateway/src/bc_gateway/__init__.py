@@ -25,6 +25,7 @@ def create_app(
 ) -> Flask:
     """Build the app; nothing connects to the broker, Entra or BC until a request needs it."""
     from bc_gateway import api
+    from bc_gateway.api import connection
     from bc_gateway.api import credit_memos
     from bc_gateway.api import customers
     from bc_gateway.api import invoices
@@ -54,7 +55,7 @@ def create_app(
             timeout=settings.common.readiness_timeout_s,
         )
     )
-    for module in (webhooks, invoices, credit_memos, customers, payments, journals):
+    for module in (webhooks, invoices, credit_memos, customers, payments, journals, connection):
         app.register_blueprint(module.bp)
     app.register_blueprint(openapi.bp)
     api.register_error_handlers(app)

@@ -19,6 +19,7 @@ from mlconnector.secrets import build_secret_store
 from reconciler import SERVICE
 from reconciler.adapters.gateways import HttpBcGateway
 from reconciler.adapters.gateways import HttpStripeGateway
+from reconciler.console.settings import CONSOLE_SECRETS
 from reconciler.rules import HandlerDeps
 from reconciler.settings import REQUIRED_SECRETS
 from reconciler.settings import Settings
@@ -39,7 +40,9 @@ class Dependencies:
 def build_dependencies(settings: Settings) -> Dependencies:
     """Read the secrets now (a missing one stops start-up); database and broker connect lazily."""
     store = build_secret_store(settings.common.secrets)
-    secrets = load_service_secrets(store, settings.secrets_path, REQUIRED_SECRETS)
+    secrets = load_service_secrets(
+        store, settings.secrets_path, REQUIRED_SECRETS, optional=CONSOLE_SECRETS
+    )
     engine = make_engine(settings.database_url)
     issuer = identity_issuer(store, settings.secrets_path)
     return Dependencies(

@@ -32,6 +32,7 @@ from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import event
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import validates
@@ -41,6 +42,7 @@ from mlconnector.db import ExactDecimal
 from mlconnector.db import JSONDocument
 from mlconnector.db import UTCDateTime
 from mlconnector.db import utcnow
+from reconciler.attention import attention_of
 
 # 64-bit ids on PostgreSQL; on SQLite only "INTEGER PRIMARY KEY" auto-increments (and is 64-bit).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -210,6 +212,21 @@ class SyncRecord(_CurrencyMixin, Base):
     correlation_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Why a person must look at the record (``reconciler.attention``), None when nobody must:
+    # kept by the ORM hook below, indexed with the id for the console's keyset pages.
+    attention: Mapped[str | None] = mapped_column(String(ENUM_LENGTH))
+
+
+Index("ix_sync_records_attention_id", SyncRecord.attention, SyncRecord.id)
+Index("ix_sync_records_bc_number", SyncRecord.bc_number)
+
+
+@event.listens_for(SyncRecord, "before_insert")
+@event.listens_for(SyncRecord, "before_update")
+def _keep_attention(_mapper: Any, _connection: Any, record: SyncRecord) -> None:
+    """Every ORM write of a record recomputes why it needs a person (state and flags)."""
+    state = record.state.value if isinstance(record.state, enum.Enum) else record.state
+    record.attention = attention_of(state, record.flags)
 
 
 class AuditEvent(Base):

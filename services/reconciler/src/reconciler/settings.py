@@ -14,6 +14,7 @@ from mlconnector.config import bounded_int
 from mlconnector.config import parse_bool
 from mlconnector.db import DEFAULT_SQLITE_URL
 from mlconnector.runtime import CommonSettings
+from reconciler.console.settings import ConsoleSettings
 from reconciler.rules import Rules
 
 SECRETS_PATH = "ml-connector/reconciler"
@@ -80,6 +81,7 @@ class Settings:
     batch_post_interval_s: float
     batch_post_lines: int
     rules: Rules
+    console: ConsoleSettings
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -123,6 +125,7 @@ class Settings:
                     "CREDIT_AFTER_PAYMENT", _credit_after_payment, Rules.credit_after_payment
                 ),
             ),
+            console=ConsoleSettings.from_reader(env),
         )
         if settings.claim_lease_s <= settings.gateway_timeout_s:
             # A lease that ran out during a live call would let a second attempt write to BC.

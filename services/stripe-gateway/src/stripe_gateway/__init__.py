@@ -34,6 +34,7 @@ def create_app(
 
     from stripe_gateway.api import balance
     from stripe_gateway.api import charges
+    from stripe_gateway.api import connection
     from stripe_gateway.api import customers
     from stripe_gateway.api import disputes
     from stripe_gateway.api import invoices
@@ -42,7 +43,7 @@ def create_app(
     from stripe_gateway.api import webhooks
     from stripe_gateway.errors import register_error_handlers
 
-    for module in (webhooks, customers, invoices, charges, disputes, payouts, balance):
+    for module in (webhooks, customers, invoices, charges, disputes, payouts, balance, connection):
         app.register_blueprint(module.bp)
     app.register_blueprint(openapi.bp)
     register_error_handlers(app)

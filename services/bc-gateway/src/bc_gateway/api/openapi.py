@@ -21,6 +21,8 @@ from marshmallow import Schema
 from marshmallow import fields
 from marshmallow import validate
 
+from bc_gateway.api import connection
+from bc_gateway.api import open_invoice_schemas
 from bc_gateway.api import schemas
 from bc_gateway.api.access import PERMISSIONS
 from bc_gateway.api.webhooks import MAX_VALIDATION_TOKEN
@@ -46,9 +48,11 @@ GUID = {
 #: Every schema a view loads: described by what marshmallow accepts, not what it would dump.
 REQUEST_SCHEMAS = (
     schemas.InvoiceListQuerySchema,
+    open_invoice_schemas.OpenInvoicesQuerySchema,
     schemas.CustomerLineRequestSchema,
     schemas.GeneralLinesRequestSchema,
     schemas.GeneralLineSchema,
+    connection.ConnectionQuerySchema,
 )
 
 # Statuses every command can give: no or a bad token (401), no grant (403), the identity key set
@@ -185,6 +189,7 @@ def build() -> dict[str, Any]:
             ("customers", "Customers read from BC."),
             ("payments", "Customer payment and refund lines in the connector's batches."),
             ("journals", "Posting the connector's batches; payout G/L lines."),
+            ("connection", "The connection report for the console's Connections page."),
         ],
     )
     spec.path(path="/webhooks/bc", operations={m: _webhook(m) for m in ("get", "post")})
@@ -236,6 +241,39 @@ def build() -> dict[str, Any]:
                 parameters=[{"in": "query", "schema": schemas.InvoiceListQuerySchema}],
                 responses={"200": json_response("The invoices.", schemas.InvoiceListSchema)},
                 errors=(*_COMMAND_ERRORS, 404, 422),
+            )
+        },
+    )
+    spec.path(
+        path="/commands/invoices/open",
+        operations={
+            "get": _command(
+                "invoices.open_invoices",
+                "Open sales invoices an unmatched payment may pay, by due date (at most `top`).",
+                parameters=[
+                    {"in": "query", "schema": open_invoice_schemas.OpenInvoicesQuerySchema}
+                ],
+                responses={
+                    "200": json_response(
+                        "The matches; `more` says the answer may leave some out.",
+                        open_invoice_schemas.OpenInvoiceListSchema,
+                    )
+                },
+                errors=(*_COMMAND_ERRORS, 422),
+                description=(
+                    "Criteria combine with and. `q` is an invoice number prefix, a customer "
+                    "number or part of the customer name (case-insensitive); `customerEmail` "
+                    "matches the invoice's e-mail; `currency` is ISO (the local currency "
+                    "included); `amount` is the remaining amount, exactly."
+                ),
+                also_refused={
+                    422: [
+                        "a blank `q`",
+                        "an `amount` that is not positive, or has more decimals than "
+                        "`currency` has",
+                        _BC_REFUSES,
+                    ]
+                },
             )
         },
     )
@@ -368,6 +406,30 @@ def build() -> dict[str, Any]:
                 also_refused={
                     422: ["a rate BC quotes through a relational currency"],
                 },
+            )
+        },
+    )
+    spec.path(
+        path="/commands/connection",
+        operations={
+            "get": _command(
+                "connection.connection",
+                "Check the token, the company, the permissions and the webhook subscriptions.",
+                parameters=[{"in": "query", "schema": connection.ConnectionQuerySchema}],
+                responses={
+                    "200": json_response(
+                        "Every check with `ok` and a `detail` to act on; a failed check is "
+                        "part of the report, not an error.",
+                        connection.BcConnectionSchema,
+                    )
+                },
+                # No 502: BC's refusals are what the report is about.
+                errors=(401, 403, 422, 503),
+                description=(
+                    "Answers within `timeout` seconds; a check BC has not answered by then says "
+                    "so. Nothing secret is included (no token, no client secret, no "
+                    "`clientState`)."
+                ),
             )
         },
     )

@@ -2,7 +2,8 @@
 
 Handlers depend on the ``StripeGateway`` and ``BcGateway`` protocols only; ``bootstrap`` picks
 the HTTP implementations with the URLs from settings. Each method is one command of a gateway's
-internal API and returns its JSON body as a dict (amounts as ``Decimal`` or int minor units).
+internal API and returns its JSON body as a dict (amounts as ``Decimal`` or int minor units),
+except the open-invoice search, whose query and rows are dataclasses (``open_invoices``).
 """
 
 from __future__ import annotations
@@ -14,9 +15,16 @@ from typing import Protocol
 from urllib.parse import quote
 
 from reconciler.adapters.http import Authorization
+from reconciler.adapters.http import GatewayUnavailable
 from reconciler.adapters.http import JsonGateway
+from reconciler.adapters.open_invoices import MalformedAnswer
+from reconciler.adapters.open_invoices import OpenInvoiceQuery
+from reconciler.adapters.open_invoices import OpenInvoices
+from reconciler.adapters.open_invoices import parse_open_invoices
 
 Json = dict[str, Any]
+# How long a gateway may take over its connection report: a person is waiting on a page.
+CONNECTION_TIMEOUT_S = 8.0
 
 
 class StripeGateway(Protocol):
@@ -45,6 +53,12 @@ class StripeGateway(Protocol):
     def get_charge_invoice_payment(self, charge_id: str, payment_intent: str) -> Json:
         """The invoice a charge paid (``invoice``, ``invoice_payment``; nulls if none), in one
         Stripe call."""
+
+    def set_bc_references(self, charge_id: str, references: Mapping[str, str]) -> Json:
+        """Write a person's match (``bc_company_id``, ``bc_invoice_id``, ``bc_invoice_number``,
+        ``matched_by``) into the charge's and its PaymentIntent's metadata: ``{charge,
+        payment_intent, metadata, unchanged, invoice}``. ``GatewayRejected`` with code
+        ``already_matched`` when the payment names another BC invoice (nothing written)."""
 
     def void_invoice(self, invoice_id: str) -> Json:
         """Void an open invoice (voiding a void one answers with it)."""
@@ -76,6 +90,10 @@ class StripeGateway(Protocol):
     def payouts_since(self, created_gte: int) -> list[Json]:
         """Every payout created since a unix time."""
 
+    def connection(self, timeout_s: float = CONNECTION_TIMEOUT_S) -> Json:
+        """The gateway's connection report (key, account, webhook endpoints, read access), each
+        check ``{ok, detail, ...}``; the gateway answers within ``timeout_s`` seconds."""
+
 
 class BcGateway(Protocol):
     def get_invoice(self, invoice_id: str) -> Json:
@@ -89,6 +107,10 @@ class BcGateway(Protocol):
 
     def credit_memos_of(self, invoice_id: str) -> list[Json]:
         """The credit memos naming an invoice (headers, ``posted`` says which are posted)."""
+
+    def search_open_invoices(self, query: OpenInvoiceQuery) -> OpenInvoices:
+        """Open invoices matching every criterion of ``query``, by due date, at most ``top``:
+        the candidates a clerk chooses from for a payment the connector could not match."""
 
     def create_payment(self, command: Mapping[str, Any]) -> Json:
         """A customer payment (or refund) line, idempotent on the external document number.
@@ -113,6 +135,10 @@ class BcGateway(Protocol):
 
     def gl_balance(self, number: str) -> Json:
         """A G/L account's balance in the local currency (``balance`` as a decimal string)."""
+
+    def connection(self, timeout_s: float = CONNECTION_TIMEOUT_S) -> Json:
+        """The gateway's connection report (token, company, permissions, webhook
+        subscriptions), each check ``{ok, detail, ...}``; answered within ``timeout_s``."""
 
 
 class HttpStripeGateway:
@@ -150,6 +176,11 @@ class HttpStripeGateway:
         return self._http.get(
             f"/commands/charges/{quote(charge_id, safe='')}/invoice-payment",
             {"payment_intent": payment_intent},
+        )
+
+    def set_bc_references(self, charge_id: str, references: Mapping[str, str]) -> Json:
+        return self._http.post(
+            f"/commands/charges/{quote(charge_id, safe='')}/bc-references", dict(references)
         )
 
     def void_invoice(self, invoice_id: str) -> Json:
@@ -192,6 +223,9 @@ class HttpStripeGateway:
         data: list[Json] = body.get("data", [])
         return data
 
+    def connection(self, timeout_s: float = CONNECTION_TIMEOUT_S) -> Json:
+        return self._http.get("/commands/connection", {"timeout": f"{timeout_s:g}"})
+
 
 class HttpBcGateway:
     def __init__(
@@ -215,6 +249,14 @@ class HttpBcGateway:
         data: list[Json] = body.get("value", [])
         return data
 
+    def search_open_invoices(self, query: OpenInvoiceQuery) -> OpenInvoices:
+        body = self._http.get("/commands/invoices/open", query.params())
+        try:
+            return parse_open_invoices(body)
+        except MalformedAnswer as exc:
+            # As for any answer the client cannot read (``http``): a gateway mid-upgrade.
+            raise GatewayUnavailable(f"bc-gateway's open invoices cannot be read: {exc}") from exc
+
     def create_payment(self, command: Mapping[str, Any]) -> Json:
         return self._http.post("/commands/payments", command)
 
@@ -236,3 +278,6 @@ class HttpBcGateway:
             "/commands/lcy-amounts",
             {"currency": currency, "posting_date": posting_date, "amounts": list(amounts)},
         )
+
+    def connection(self, timeout_s: float = CONNECTION_TIMEOUT_S) -> Json:
+        return self._http.get("/commands/connection", {"timeout": f"{timeout_s:g}"})

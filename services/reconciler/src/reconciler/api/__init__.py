@@ -64,15 +64,19 @@ def create_app(
 
     # Dependencies built by tests skip load_service_secrets: register the token here as well.
     register_secrets(value for value in dependencies.secrets.values() if value)
+    # The console (``/console``) signs people in itself and is guarded by its own checks.
     require_bearer_token(
         app,
         lambda: dependencies.secrets.get("replay_token"),
-        open_blueprints=("health", "openapi", "metrics"),
+        open_blueprints=("health", "openapi", "metrics", "console"),
     )
     app.register_blueprint(records.bp)
     app.register_blueprint(payouts.bp)
     app.register_blueprint(drift.bp)
     app.register_blueprint(openapi.bp)
+    from reconciler.console import install_console
+
+    install_console(app, dependencies, settings.console)
     install_metrics(
         app,
         collectors=[

@@ -69,6 +69,7 @@ def require_bearer_token(
 
     @app.before_request
     def _authenticate() -> tuple[Response, int] | None:
-        if request.blueprint in public and request.routing_exception is None:
+        # ``blueprints`` names a nested blueprint's parents too (``console.queue``: console).
+        if public.intersection(request.blueprints) and request.routing_exception is None:
             return None
         return check_bearer(token(), request.headers.get("Authorization"))

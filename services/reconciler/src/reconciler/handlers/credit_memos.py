@@ -8,7 +8,13 @@ that names no invoice the connector pushed, changes nothing. Otherwise, for the 
   the client has nothing left to pay.
 - **Cancelled in BC but the client paid in Stripe meanwhile**: nothing is done in Stripe; the
   record needs a person, with both facts side by side.
-- **Otherwise**: a credit note for the credited amount. Stripe lowers what is still due first;
+- **Otherwise**: a credit note for the credited amount, line by line where it can be
+  (``reconciler.credit_note_lines``): each memo line that corresponds to a line of the invoice
+  credits that Stripe invoice line (by quantity or by amount), any other line is a custom line
+  with its BC description, the tax credits the invoice's tax line, and the lines add up to the
+  memo's total to the minor unit. When that cannot be exact (an invoice discount, a negative
+  line...), the credit note is for the amount only and the record says why. Stripe lowers what
+  is still due first;
   what the client already paid is credited to the customer's Stripe balance
   (``MLC_CREDIT_AFTER_PAYMENT=customer_balance``, the default: no money moves) or recorded as
   credited outside Stripe (``out_of_band``, when the firm pays it back itself). With
@@ -29,6 +35,8 @@ from mlconnector.money import MoneyError
 from mlconnector.money import format_amount
 from mlconnector.money import to_minor
 from reconciler.adapters.http import GatewayNotFound
+from reconciler.credit_note_lines import AmountOnly
+from reconciler.credit_note_lines import credit_note_lines
 from reconciler.models import AuditOutcome
 from reconciler.models import InvoiceLink
 from reconciler.models import RecordKind
@@ -177,7 +185,7 @@ def _mirror(
         return
     mode = deps.rules.credit_after_payment
     if mode == "refund_after_approval" and credited > due:
-        if due:
+        if due:  # a part of the memo: for an amount only, since lines would credit it all
             _credit(unit, record_id, memo, link, due, "customer_balance")
         todo = (
             f"BC credit memo {number} credits {shown} on invoice {invoice_number}; the client "
@@ -187,12 +195,13 @@ def _mirror(
         )
         _person(unit, record_id, "credit_after_payment", todo)
         return
-    note = _credit(unit, record_id, memo, link, credited, mode)
+    note = _credit(unit, record_id, memo, link, credited, mode, bc_invoice)
     rest = credited - min(credited, due)
     _done(
         unit,
         record_id,
         f"{what}: Stripe credit note {note.get('number') or note.get('id')} on {stripe_id}"
+        + _itemization(note)
         + (
             f"; {format_amount(rest, currency)} already paid goes to the client's "
             + ("Stripe balance" if mode == "customer_balance" else "credit outside Stripe")
@@ -203,11 +212,32 @@ def _mirror(
     )
 
 
+def _itemization(note: dict[str, Any]) -> str:
+    """How the credit note's lines credit the invoice, for the record's summary."""
+    lines = note.get("lines") or []
+    if not lines:
+        return " (for the amount only)"
+    on_invoice = sum(1 for line in lines if line.get("type") == "invoice_line_item")
+    return f" ({len(lines)} line(s), {on_invoice} crediting invoice lines)"
+
+
 def _credit(
-    unit: Unit, record_id: int, memo: dict[str, Any], link: InvoiceLink, amount: int, mode: str
+    unit: Unit,
+    record_id: int,
+    memo: dict[str, Any],
+    link: InvoiceLink,
+    amount: int,
+    mode: str,
+    bc_invoice: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Ask stripe-gateway for the credit note; with ``bc_invoice`` (the whole memo is credited),
+    line by line when the memo's lines add up to ``amount`` exactly.
+
+    The key is the credit memo's id whether or not lines are sent, so a redelivered message
+    finds the credit note made the first time (stripe-gateway looks it up by ``mlc_key``).
+    """
     deps: HandlerDeps = unit.deps
-    command = {
+    command: dict[str, Any] = {
         "key": f"bc-creditmemo-{memo['id']}",
         "amount_minor": amount,
         "memo": f"BC credit memo {memo.get('number')} on invoice {link.bc_invoice_number}",
@@ -216,6 +246,16 @@ def _credit(
         "bc_invoice_id": link.bc_invoice_id,
         "after_payment": mode,
     }
+    if bc_invoice is not None:
+        plan = credit_note_lines(memo, bc_invoice, link.currency)
+        if isinstance(plan, AmountOnly):
+            unit.step(
+                record_id,
+                "decided",
+                f"credit note for the amount only, not line by line: {plan.why}",
+            )
+        elif sum(line["amount_minor"] for line in plan.lines) == amount:
+            command["lines"] = list(plan.lines)
     result: dict[str, Any] = unit.call(
         record_id,
         f"credited {format_amount(amount, link.currency)} on Stripe invoice "
@@ -226,6 +266,12 @@ def _credit(
         request=command,
     )
     note: dict[str, Any] = result.get("credit_note") or {}
+    if note.get("amount_only_why"):
+        unit.step(
+            record_id,
+            "decided",
+            f"Stripe credit note for the amount only: {note['amount_only_why']}",
+        )
     return note
 
 

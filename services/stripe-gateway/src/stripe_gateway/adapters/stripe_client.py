@@ -16,6 +16,7 @@ for 429s, classified failures (``StripeCallError``), and page-by-page listing.
 from __future__ import annotations
 
 import functools
+import re
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -29,7 +30,16 @@ from stripe_gateway.adapters.calls import PAGE_SIZE
 from stripe_gateway.adapters.calls import StripeCallError
 from stripe_gateway.adapters.calls import StripeCalls
 
-__all__ = ["API_VERSION", "StripeCallError", "StripeClient", "key_mode", "metadata_of", "replayed"]
+__all__ = [
+    "API_VERSION",
+    "StripeCallError",
+    "StripeClient",
+    "key_mode",
+    "key_problem",
+    "key_type",
+    "metadata_of",
+    "replayed",
+]
 
 #: The API version stripe-python 16.1.0 was generated for; its typed objects describe it.
 API_VERSION = "2026-10-28.endive"
@@ -63,7 +73,10 @@ class StripeClient(StripeCalls):
             max_network_retries=max_network_retries,
             http_client=stripe.RequestsClient(timeout=timeout_s),
         )
+        # What `ping` reports about the key, derived once: the key itself is kept by the SDK.
         self.api_key_mode = key_mode(api_key)
+        self.api_key_type = key_type(api_key)
+        self.api_key_problem = key_problem(api_key)
 
     # -- customers --------------------------------------------------------------------------
 
@@ -246,6 +259,32 @@ class StripeClient(StripeCalls):
             lambda: self._client.v1.charges.retrieve(charge_id, params=cast(Any, params)),
         )
 
+    def update_charge(
+        self, charge_id: str, params: Mapping[str, Any], *, idempotency_key: str
+    ) -> stripe.Charge:
+        """``ChargeService.update`` (``POST /v1/charges/{id}``): metadata merges (16.1.0)."""
+        return self.call(
+            "update_charge",
+            lambda: self._client.v1.charges.update(
+                charge_id,
+                params=cast(Any, dict(params)),
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+
+    def update_payment_intent(
+        self, intent_id: str, params: Mapping[str, Any], *, idempotency_key: str
+    ) -> stripe.PaymentIntent:
+        """``PaymentIntentService.update`` (``POST /v1/payment_intents/{id}``), no confirm."""
+        return self.call(
+            "update_payment_intent",
+            lambda: self._client.v1.payment_intents.update(
+                intent_id,
+                params=cast(Any, dict(params)),
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+
     def list_charges(self, params: Mapping[str, Any]) -> Iterator[stripe.Charge]:
         return self._pages(
             "list_charges", lambda p: self._client.v1.charges.list(params=cast(Any, p)), params
@@ -359,3 +398,32 @@ def key_mode(api_key: str) -> str:
     if api_key.startswith(("sk_test_", "rk_test_")):
         return "test"
     return "unknown"
+
+
+_KEY_TYPES = {"sk": "secret", "rk": "restricted", "pk": "publishable"}
+_KEY_PREFIX = re.compile(r"(sk|rk|pk)_(test|live)_")
+_KEY_BODY = re.compile(r"[A-Za-z0-9_]*")
+# Stripe's keys carry 24 (older) to about 99 base62 characters after the prefix.
+_SHORTEST_KEY_BODY = 24
+
+
+def key_type(api_key: str) -> str:
+    """``secret``, ``restricted``, ``publishable`` or ``unknown`` from the key's prefix."""
+    match = _KEY_PREFIX.match(api_key)
+    return _KEY_TYPES[match.group(1)] if match else "unknown"
+
+
+def key_problem(api_key: str) -> str | None:
+    """Why the key cannot be one Stripe issued, or None: a hint for a person once Stripe has
+    refused it (401), never a reason to refuse it first (Stripe decides what a key is)."""
+    match = _KEY_PREFIX.match(api_key)
+    if match is None:
+        return "no sk_live_, sk_test_, rk_live_ or rk_test_ prefix"
+    body = api_key[match.end() :]
+    if not body:
+        return f"nothing after its {match.group(0)} prefix"
+    if _KEY_BODY.fullmatch(body) is None:
+        return "characters no Stripe key has (spaces, quotes, dots or brackets)"
+    if len(body) < _SHORTEST_KEY_BODY:
+        return f"shorter than any Stripe key ({len(body)} characters after the prefix)"
+    return None

@@ -2,14 +2,17 @@
 
 One table, read by the guard (``mlconnector.service_auth``) and by the authorization tests.
 Reading Stripe objects (``stripe:read``) is kept apart from changing them (``stripe:write``:
-customers, invoices, voids, deleted drafts and out-of-band payments). An endpoint missing here
-is refused to every caller.
+customers, invoices, voids, deleted drafts, out-of-band payments, and the BC references a
+person's match writes on a charge). The connection report (``stripe:diagnose``) shows how the
+gateway is set up (key, account, webhook endpoints) rather than Stripe objects, so a reader is
+not granted it by ``stripe:read``. An endpoint missing here is refused to every caller.
 """
 
 from __future__ import annotations
 
 READ = "stripe:read"
 WRITE = "stripe:write"
+DIAGNOSE = "stripe:diagnose"
 
 PERMISSIONS: dict[str, str] = {
     "customers.ensure": WRITE,
@@ -24,10 +27,12 @@ PERMISSIONS: dict[str, str] = {
     "invoices.send": WRITE,
     "charges.read": READ,
     "charges.invoice_payment": READ,
+    "charges.bc_references": WRITE,
     "disputes.read": READ,
     "balance.balance": READ,
     "balance.transactions": READ,
     "balance.payouts": READ,
     "payouts.read": READ,
     "payouts.balance_transactions": READ,
+    "connection.connection": DIAGNOSE,
 }

@@ -97,14 +97,15 @@ def delete_draft(invoice_id: str) -> dict[str, object]:
 
 @bp.post("/<invoice_id>/credit-notes")
 def credit(invoice_id: str) -> tuple[dict[str, object], int]:
-    """A credit note for a BC credit memo; 201 when made now, 200 when it was made before."""
+    """A credit note for a BC credit memo (line by line when ``lines`` are sent); 201 when made
+    now, 200 when it was made before."""
     command = CreditInvoiceSchema().load(json_body())
     client = dependencies().stripe
     metadata = {
         name: command.pop(name)
         for name in ("bc_credit_memo_id", "bc_credit_memo_number", "bc_invoice_id")
     }
-    note, created = invoice_changes.credit_invoice(
+    credited = invoice_changes.credit_invoice(
         client, _invoice_id(invoice_id), metadata=metadata, **command
     )
     invoice = client.retrieve_invoice(invoice_id)
@@ -112,11 +113,15 @@ def credit(invoice_id: str) -> tuple[dict[str, object], int]:
         InvoiceChangeSchema(),
         {
             "invoice": invoice_fields(invoice),
-            "credit_note": {**_credit_note(note), "created_now": created},
+            "credit_note": {
+                **_credit_note(credited.note),
+                "created_now": credited.created,
+                "amount_only_why": credited.amount_only_why,
+            },
             "how": "credit_note",
         },
     )
-    return body, 201 if created else 200
+    return body, 201 if credited.created else 200
 
 
 @bp.post("/<invoice_id>/paid-elsewhere")
@@ -139,7 +144,7 @@ def send(invoice_id: str) -> dict[str, object]:
 
 
 def _credit_note(note: Any) -> dict[str, object]:
-    return {
+    fields = {
         name: getattr(note, name, None)
         for name in (
             "id",
@@ -152,3 +157,8 @@ def _credit_note(note: Any) -> dict[str, object]:
             "out_of_band_amount",
         )
     }
+    lines = getattr(note, "lines", None)
+    data = lines.to_dict().get("data", []) if lines is not None else []
+    fields["lines"] = [{**line, "metadata": line.get("metadata") or {}} for line in data]
+    fields["lines_complete"] = not (lines is not None and lines.has_more)
+    return fields

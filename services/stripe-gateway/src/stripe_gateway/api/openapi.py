@@ -33,6 +33,8 @@ from mlconnector.openapi import new_spec
 from mlconnector.openapi import openapi_blueprint
 from mlconnector.openapi import operation
 from mlconnector.openapi import path_parameter
+from stripe_gateway.api import connection
+from stripe_gateway.api import reference_schemas
 from stripe_gateway.api import schemas
 from stripe_gateway.api.access import PERMISSIONS
 from stripe_gateway.api.webhooks import SIGNATURE_HEADER
@@ -48,6 +50,8 @@ REQUEST_SCHEMAS = (
     schemas.FindByBcQuerySchema,
     schemas.CreditInvoiceSchema,
     schemas.PaidElsewhereSchema,
+    reference_schemas.BcReferencesSchema,
+    connection.ConnectionQuerySchema,
 )
 
 STRIPE_SIGNATURE = "stripeSignature"
@@ -179,10 +183,11 @@ def build() -> dict[str, Any]:
             ("webhooks", "Stripe event deliveries."),
             ("customers", "Stripe customers of BC customers."),
             ("invoices", "Stripe invoices of BC invoices."),
-            ("charges", "Charges read from Stripe."),
+            ("charges", "Charges read from Stripe, and a person's match written on them."),
             ("disputes", "Disputes and the money they moved, read from Stripe."),
             ("balance", "The balance, its transactions and payouts, for the drift check."),
             ("payouts", "Payouts and their balance transactions read from Stripe."),
+            ("connection", "The connection report for the console's Connections page."),
         ],
         field_rules=[_push_currency],
     )
@@ -411,6 +416,42 @@ def build() -> dict[str, Any]:
             )
         },
     )
+    spec.path(
+        path="/commands/charges/{charge_id}/bc-references",
+        operations={
+            "post": _command(
+                "charges.bc_references",
+                "Write the BC invoice a person matched a payment to into the metadata of the "
+                "charge and its PaymentIntent.",
+                parameters=[
+                    path_parameter("charge_id", "A Stripe charge id.", _stripe_id("ch", "py"))
+                ],
+                body=reference_schemas.BcReferencesSchema,
+                responses={
+                    "200": json_response(
+                        "The charge's BC references now (`bc_company_id`, `bc_invoice_id`, "
+                        "`bc_invoice_number`, `bc_matched_by`); `unchanged: true` when the "
+                        "charge and its PaymentIntent already said so. `invoice` is the Stripe "
+                        "invoice the charge paid, whose metadata is never written here (the "
+                        "reconciler posts an invoice payment from that invoice's metadata).",
+                        reference_schemas.BcReferencesWrittenSchema,
+                    )
+                },
+                errors=(*_COMMAND_ERRORS, *_BODY_ERRORS, 404, 409),
+                description=(
+                    "Keys not named here are kept (Stripe merges metadata). The person who "
+                    "matched first stays `bc_matched_by`. 404 `not_found` for an unknown charge."
+                ),
+                also_refused={
+                    409: [
+                        "a charge or PaymentIntent whose metadata already names another BC "
+                        "invoice (`already_matched`; nothing is written)"
+                    ],
+                    422: [_STRIPE_REFUSES],
+                },
+            )
+        },
+    )
     since = {
         "name": "created_gte",
         "in": "query",
@@ -488,6 +529,30 @@ def build() -> dict[str, Any]:
                 },
                 errors=(*_COMMAND_ERRORS, 404, 409, 422),
                 description="409 `payout_not_reconciled` until Stripe finished reconciling it.",
+            )
+        },
+    )
+    spec.path(
+        path="/commands/connection",
+        operations={
+            "get": _command(
+                "connection.connection",
+                "Check the key, the account, the webhook endpoints and read access.",
+                parameters=[{"in": "query", "schema": connection.ConnectionQuerySchema}],
+                responses={
+                    "200": json_response(
+                        "Every check with `ok` and a `detail` to act on; a failed check is "
+                        "part of the report, not an error.",
+                        connection.StripeConnectionSchema,
+                    )
+                },
+                # No 502: a refused key is what the report is about.
+                errors=(401, 403, 422, 503),
+                description=(
+                    "Answers within `timeout` seconds; a check Stripe has not answered by then "
+                    "says so. The key is shown masked (prefix, and the last four characters "
+                    "of a key Stripe accepts), never whole."
+                ),
             )
         },
     )

@@ -16,6 +16,7 @@ by accident.
 from __future__ import annotations
 
 from collections.abc import Collection
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import Schema
@@ -24,6 +25,7 @@ from marshmallow import fields
 from marshmallow import post_load
 from marshmallow import validate
 from marshmallow import validates
+from marshmallow import validates_schema
 
 from mlconnector import money
 from mlconnector import validators
@@ -31,6 +33,7 @@ from mlconnector.validators import Identifier
 from mlconnector.validators import Metadata
 from mlconnector.validators import StripeId
 from mlconnector.validators import Text
+from stripe_gateway.services.credit_note_lines import CreditLine
 from stripe_gateway.services.customers import EnsureCustomer
 from stripe_gateway.services.invoices import InvoiceLine
 from stripe_gateway.services.invoices import PushInvoice
@@ -185,8 +188,43 @@ class InvoicePaymentSchema(Schema):
 _KEY = validate.Regexp(r"^[A-Za-z0-9:_\-]{1,200}$", error="Not a key: letters, digits, :_-.")
 
 
+# A positive BC quantity as a decimal string (BC keeps up to 5 decimals; Stripe's own decimal
+# fields take up to 12).
+_BC_QUANTITY = validate.Regexp(
+    r"^[0-9]{1,12}(\.[0-9]{1,12})?$", error="Not a positive decimal quantity string."
+)
+
+
+class CreditLineSchema(Schema):
+    """One credited line of a BC credit memo (``credit_note_lines.CreditLine``)."""
+
+    description = fields.Str(required=True, validate=_DESCRIPTION)
+    amount_minor = MinorUnits(required=True, minimum=1)
+    sequence = fields.Int(
+        strict=True, load_default=None, allow_none=True, validate=validate.Range(min=0)
+    )
+    bc_invoice_line_id = fields.Str(load_default=None, allow_none=True, validate=_ID)
+    invoice_tax = fields.Bool(load_default=False)
+    bc_quantity = fields.Str(load_default=None, allow_none=True, validate=_BC_QUANTITY)
+    bc_invoice_quantity = fields.Str(load_default=None, allow_none=True, validate=_BC_QUANTITY)
+
+    @validates_schema
+    def _one_target(self, data: dict[str, Any], **_: Any) -> None:
+        if data["invoice_tax"] and data["bc_invoice_line_id"]:
+            raise ValidationError("A tax line credits no BC invoice line.", "invoice_tax")
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> CreditLine:
+        quantities = {
+            name: Decimal(data[name]) if data[name] is not None else None
+            for name in ("bc_quantity", "bc_invoice_quantity")
+        }
+        return CreditLine(**{**data, **quantities})
+
+
 class CreditInvoiceSchema(Schema):
-    """A credit note for a BC credit memo (``invoice_changes.credit_invoice``)."""
+    """A credit note for a BC credit memo (``invoice_changes.credit_invoice``); with ``lines``,
+    one credit note line per credited memo line, summing to ``amount_minor`` exactly."""
 
     key = fields.Str(required=True, validate=_KEY)
     amount_minor = MinorUnits(required=True, minimum=1)
@@ -198,6 +236,19 @@ class CreditInvoiceSchema(Schema):
         load_default="customer_balance",
         validate=validate.OneOf(("customer_balance", "out_of_band")),
     )
+    lines = fields.List(
+        fields.Nested(CreditLineSchema), load_default=list, validate=validate.Length(max=250)
+    )
+
+    @validates_schema
+    def _lines_sum(self, data: dict[str, Any], **_: Any) -> None:
+        lines = data.get("lines") or []
+        total = sum(line.amount_minor for line in lines)
+        if lines and total != data["amount_minor"]:
+            raise ValidationError(
+                f"The lines add up to {total}, not to amount_minor ({data['amount_minor']}).",
+                "lines",
+            )
 
 
 class PaidElsewhereSchema(Schema):
@@ -206,6 +257,17 @@ class PaidElsewhereSchema(Schema):
     key = fields.Str(required=True, validate=_KEY)
     amount_minor = MinorUnits(required=True, minimum=1)
     reference = fields.Str(required=True, validate=validate.Length(1, 100))
+
+
+class CreditNoteLineSchema(Schema):
+    """A credit note line as the reconciler records it."""
+
+    type = fields.Str(allow_none=True)
+    invoice_line_item = fields.Str(allow_none=True)
+    quantity = fields.Int(allow_none=True)
+    amount = fields.Int(allow_none=True)
+    description = fields.Str(allow_none=True)
+    metadata = fields.Dict(keys=fields.Str(), values=fields.Str())
 
 
 class CreditNoteSchema(Schema):
@@ -218,6 +280,9 @@ class CreditNoteSchema(Schema):
     post_payment_amount = fields.Int(allow_none=True)
     out_of_band_amount = fields.Int(allow_none=True)
     created_now = fields.Bool()
+    lines = fields.List(fields.Nested(CreditNoteLineSchema))
+    lines_complete = fields.Bool()  # False: the credit note has more lines than listed here
+    amount_only_why = fields.Str(allow_none=True)
 
 
 class InvoiceChangeSchema(Schema):

@@ -1,8 +1,13 @@
 """What the connector does to a Stripe invoice after the push, when its BC invoice changes.
 
-- ``credit_invoice``: a credit note for a BC credit memo. Stripe first lowers what is still due
-  (the pre-payment part); any rest is post-payment and must be split among a refund, a credit to
-  the customer's balance and an amount credited outside Stripe (stripe 16.1.0
+- ``credit_invoice``: a credit note for a BC credit memo, line by line when the reconciler sends
+  the memo's lines (``credit_note_lines`` has the rules: each line credits the Stripe invoice line
+  it corresponds to, by quantity or by amount, or is a custom line; they sum to the memo's total
+  to the minor unit), otherwise for an amount only. When the lines of the invoice or of its
+  earlier credit notes cannot all be read in one call, the credit note is for the amount only and
+  the answer says why (``amount_only_why``). Stripe first lowers what is still due (the
+  pre-payment part); any rest is post-payment and must be split among a refund, a credit to the
+  customer's balance and an amount credited outside Stripe (stripe 16.1.0
   ``CreditNoteService.create``: "the sum of refunds, customer balance credits, and outside of
   Stripe credits must equal the post_payment_amount"). The connector never refunds: the rest goes
   to the customer's balance or is recorded as credited outside Stripe, as the firm chose
@@ -24,8 +29,11 @@ for each part once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
+from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 import stripe
@@ -33,6 +41,10 @@ import stripe
 from mlconnector.web import ApiError
 from stripe_gateway.adapters.stripe_client import StripeClient
 from stripe_gateway.adapters.stripe_client import metadata_of
+from stripe_gateway.services.credit_note_lines import CreditLine
+from stripe_gateway.services.credit_note_lines import LinesUnknown
+from stripe_gateway.services.credit_note_lines import invoice_line_states
+from stripe_gateway.services.credit_note_lines import plan_lines
 from stripe_gateway.services.invoices import by_generation
 
 logger = logging.getLogger(__name__)
@@ -45,10 +57,27 @@ def _refuse(message: str, *, status: str) -> ApiError:
 
 
 def _mine(client: StripeClient, invoice_id: str, key: str) -> stripe.CreditNote | None:
-    for note in client.list_credit_notes({"invoice": invoice_id}):
+    return _find(client.list_credit_notes({"invoice": invoice_id}), key)
+
+
+def _find(notes: Iterable[stripe.CreditNote], key: str) -> stripe.CreditNote | None:
+    for note in notes:
         if metadata_of(note).get("mlc_key") == key:
             return note
     return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Credited:
+    """A credit note for a BC credit memo: made now (``created``) or found again.
+
+    ``amount_only_why`` says why a credit note asked for line by line was made for an amount
+    only (None when it has lines, or when it was found rather than made now).
+    """
+
+    note: stripe.CreditNote
+    created: bool
+    amount_only_why: str | None = None
 
 
 def credit_invoice(
@@ -60,11 +89,20 @@ def credit_invoice(
     memo: str,
     metadata: dict[str, str],
     after_payment: str,
-) -> tuple[stripe.CreditNote, bool]:
-    """The credit note for ``key`` (made now, or found); True when it was made now."""
-    found = _mine(client, invoice_id, key)
+    lines: Sequence[CreditLine] = (),
+) -> Credited:
+    """The credit note for ``key``: found (a redelivery makes nothing new), or made now."""
+    notes = list(client.list_credit_notes({"invoice": invoice_id}))
+    found = _find(notes, key)
     if found is not None:
-        return found, False
+        return Credited(found, created=False)
+    if lines and sum(line.amount_minor for line in lines) != amount_minor:
+        raise ApiError(
+            f"the credit note lines add up to {sum(line.amount_minor for line in lines)}, "
+            f"not to the amount {amount_minor}",
+            status_code=422,
+            code="validation_failed",
+        )
     invoice = client.retrieve_invoice(invoice_id)
     status = str(invoice.status)
     if status not in ("open", "paid"):
@@ -75,11 +113,22 @@ def credit_invoice(
     due = int(invoice.amount_remaining or 0) if status == "open" else 0
     params: dict[str, Any] = {
         "invoice": invoice_id,
-        "amount": amount_minor,
         "memo": memo[:5000],
         "reason": "order_change",
         "metadata": {**metadata, "mlc_key": key},
     }
+    why: str | None = None
+    if lines:
+        try:
+            states = invoice_line_states(invoice.to_dict(), [n.to_dict() for n in notes])
+            # One line per memo line, each crediting exactly its amount: their sum is
+            # amount_minor. "One of amount, lines, or shipping_cost must be provided."
+            params["lines"] = plan_lines(lines, states)
+        except LinesUnknown as exc:
+            why = str(exc)
+            logger.warning("credit note %s on %s for an amount only: %s", key, invoice_id, why)
+    if "lines" not in params:
+        params["amount"] = amount_minor
     rest = max(0, amount_minor - due)
     if rest:
         params[AFTER_PAYMENT[after_payment]] = rest
@@ -88,8 +137,14 @@ def credit_invoice(
         lambda idem: client.create_credit_note(params, idempotency_key=idem),
         lambda: _mine(client, invoice_id, key),
     )
-    logger.info("credit note %s on invoice %s for %s", note.id, invoice_id, key)
-    return note, True
+    logger.info(
+        "credit note %s on invoice %s for %s (%s)",
+        note.id,
+        invoice_id,
+        key,
+        f"{len(params['lines'])} line(s)" if "lines" in params else "amount only",
+    )
+    return Credited(note, created=True, amount_only_why=why)
 
 
 def pay_elsewhere(

@@ -1,0 +1,46 @@
+"""How the console shows money and time: the currency's own decimals, the firm's time zone.
+
+Amounts are integer minor units turned into Decimal by ``mlconnector.money`` (never float) and
+shown with their ISO code, as BC shows them: ``1,234.50 USD``, ``12,000 JPY``, ``5.125 KWD``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+
+from mlconnector.money import MoneyError
+from mlconnector.money import from_minor
+from reconciler.console.settings import ConsoleSettings
+
+
+def money(minor: int | None, currency: str | None) -> str:
+    if minor is None or not currency:
+        return "—"
+    try:
+        amount = from_minor(int(minor), currency)
+    except MoneyError:
+        return f"{minor} (minor units) {currency.upper()}"
+    return f"{amount:,} {currency.upper()}"
+
+
+def install_filters(app: Flask, settings: ConsoleSettings) -> None:
+    zone = ZoneInfo(settings.timezone)
+
+    def when(value: datetime | date | None) -> str:
+        if value is None:
+            return "—"
+        if isinstance(value, datetime):
+            return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        return value.isoformat()
+
+    def iso(value: datetime | None) -> str:
+        return value.astimezone(zone).isoformat(timespec="seconds") if value else ""
+
+    app.add_template_filter(money, "money")
+    app.add_template_filter(when, "when")
+    app.add_template_filter(iso, "iso")
+    app.jinja_env.globals["firm_timezone"] = settings.timezone

@@ -1,0 +1,64 @@
+"""Today: what moved, what needs a person, the clearing account, and the last 30 days."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from reconciler.adapters.http import GatewayRejected
+from reconciler.adapters.http import GatewayUnavailable
+from reconciler.bootstrap import Dependencies
+from reconciler.console.audit import record_person_event
+from reconciler.console.queue_data import queue_counts
+from reconciler.console.reasons import reason_for
+from reconciler.console.roles import Role
+from reconciler.console.roles import current_person
+from reconciler.console.roles import requires
+from reconciler.console.settings import ConsoleSettings
+from reconciler.console.today_data import load_today
+from reconciler.drift import run_drift_check
+
+bp = Blueprint("today", __name__)
+
+
+@bp.get("/today")
+def page() -> str:
+    deps: Dependencies = current_app.extensions["reconciler"]
+    settings: ConsoleSettings = current_app.extensions["console"]
+    with deps.session_factory() as session:
+        today = load_today(session, settings.timezone)
+        counts = queue_counts(session)
+        return render_template(
+            "console/today.html",
+            today=today,
+            counts=counts,
+            reason_for=reason_for,
+        )
+
+
+@bp.post("/today/clearing-check")
+@requires(Role.CLERK)
+def clearing_check() -> WerkzeugResponse:
+    """Run the drift check now (it also runs daily); the figures land on this page."""
+    deps: Dependencies = current_app.extensions["reconciler"]
+    person = current_person()
+    try:
+        results = run_drift_check(
+            deps.handler_deps, deps.session_factory, lookback_days=35, actor=person.actor
+        )
+    except (GatewayUnavailable, GatewayRejected) as exc:
+        flash(f"The check could not ask BC or Stripe: {exc}", "error")
+        return redirect(url_for("console.today.page"))
+    record_person_event(
+        deps.session_factory,
+        person,
+        "checked",
+        f"{person.name} ran the clearing account check for {len(results)} currency(ies)",
+    )
+    flash("The clearing account check ran; its figures are below.", "success")
+    return redirect(url_for("console.today.page"))
