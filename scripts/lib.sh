@@ -63,6 +63,32 @@ ensure_venv() {
   fi
   say "syncing .venv from uv.lock"
   (cd "$ROOT" && "$TOOLS/bin/uv" sync --frozen --all-packages --quiet)
+  ensure_console_assets
+}
+
+# The review console's front-end files (htmx, Pico CSS; axe-core for the browser tests) come
+# from npm, pinned by services/reconciler/assets/package-lock.json, installed next to it.
+ensure_console_assets() {
+  local assets="$ROOT/services/reconciler/assets"
+  local stamp="$assets/node_modules/.package-lock.json"
+  if [ -f "$stamp" ] && cmp -s "$assets/package-lock.json" "$assets/node_modules/.mlc-lock"; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null; then
+    apt_install nodejs npm || die "npm is needed for the console's front-end files: install nodejs and npm"
+  fi
+  say "installing the console's front-end files from npm (package-lock.json)"
+  (cd "$assets" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+    die "npm ci failed in services/reconciler/assets"
+  cp "$assets/package-lock.json" "$assets/node_modules/.mlc-lock"
+}
+
+# Debian's Chromium for the console's browser tests (Playwright drives it; never a download).
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then
+    return 0
+  fi
+  apt_install chromium || die "the browser tests need Debian's chromium: apt-get install chromium"
 }
 
 amqp_handshake() { # a full AMQP handshake, not just an open port: a wedged broker accepts TCP

@@ -9,6 +9,7 @@ ensure_venv
 ensure_rabbitmq
 ensure_postgres
 ensure_redis
+ensure_chromium
 
 say "ruff"
 .venv/bin/ruff check .

@@ -260,6 +260,10 @@ class Dockerfile:
     text: str
     stages: list[Stage]
 
+    def stage(self, name: str) -> Stage:
+        (found,) = [s for s in self.stages if s.name == name]
+        return found
+
     @classmethod
     def read(cls, service: str) -> Dockerfile:
         path = ROOT / "services" / service / "Dockerfile"

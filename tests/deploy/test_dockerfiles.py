@@ -35,7 +35,7 @@ NEVER_IN_CONTEXT = (
 
 
 def _uv_syncs(dockerfile: Any) -> list[list[str]]:
-    builder = dockerfile.stages[0]
+    builder = dockerfile.stage("builder")
     return [
         run.args[run.args.index("uv sync") :].split("&&")[0].split()
         for run in builder.all("RUN")
@@ -50,8 +50,11 @@ def _copy_sources(instruction: Any) -> list[str]:
 
 def test_it_is_multi_stage_with_one_pinned_base(dockerfile: Any) -> None:
     assert dockerfile.text.startswith("# syntax=docker/dockerfile:1\n")
-    builder, runtime = dockerfile.stages
-    assert (builder.name, runtime.name) == ("builder", "runtime")
+    names = [stage.name for stage in dockerfile.stages]
+    # The reconciler also builds the console's front-end files from npm (see below).
+    extra = ["console-assets"] if dockerfile.service == "reconciler" else []
+    assert names == [*extra, "builder", "runtime"]
+    builder, runtime = dockerfile.stage("builder"), dockerfile.stage("runtime")
     # The venv's interpreter symlink points into the base image: both stages must share it.
     assert builder.base == runtime.base
     assert BASE_IMAGE.fullmatch(runtime.base), f"base image not pinned: {runtime.base}"
@@ -60,7 +63,9 @@ def test_it_is_multi_stage_with_one_pinned_base(dockerfile: Any) -> None:
 def test_the_builder_pins_the_same_uv_as_the_scripts(dockerfile: Any) -> None:
     lib = (ROOT / "scripts" / "lib.sh").read_text(encoding="utf-8")
     assert f'UV_VERSION="{UV_VERSION}"' in lib
-    installs = [run.args for run in dockerfile.stages[0].all("RUN") if "pip install" in run.args]
+    installs = [
+        run.args for run in dockerfile.stage("builder").all("RUN") if "pip install" in run.args
+    ]
     assert len(installs) == 1
     assert f"uv=={UV_VERSION}" in installs[0].split()
 
@@ -79,7 +84,7 @@ def test_dependencies_are_installed_before_the_code_is_copied(dockerfile: Any) -
     """The dependency layer depends only on the lock and pyprojects, so code edits reuse it."""
     metadata = re.compile(r"(.*/)?pyproject\.toml|uv\.lock")
     steps = []
-    for instruction in dockerfile.stages[0].instructions:
+    for instruction in dockerfile.stage("builder").instructions:
         if instruction.keyword == "RUN" and "uv sync" in instruction.args:
             steps.append("sync")
         elif instruction.keyword == "COPY":
@@ -100,7 +105,7 @@ def test_the_builder_copies_only_the_workspace_definition_shared_and_this_servic
         rf"pyproject\.toml|uv\.lock|shared/(pyproject\.toml)?|services/[a-z-]+/pyproject\.toml"
         rf"|services/{dockerfile.service}/"
     )
-    sources = [s for i in dockerfile.stages[0].all("COPY") for s in _copy_sources(i)]
+    sources = [s for i in dockerfile.stage("builder").all("COPY") for s in _copy_sources(i)]
     assert "shared/" in sources
     assert f"services/{dockerfile.service}/" in sources
     for source in sources:
@@ -109,9 +114,18 @@ def test_the_builder_copies_only_the_workspace_definition_shared_and_this_servic
 
 
 def test_the_runtime_stage_holds_only_the_venv_and_runs_unprivileged(dockerfile: Any) -> None:
-    runtime = dockerfile.stages[1]
-    (copy,) = runtime.all("COPY")
+    runtime = dockerfile.stage("runtime")
+    copy, *assets = runtime.all("COPY")
     assert copy.args.split() == ["--from=builder", "/app/.venv", "/app/.venv"]
+    if dockerfile.service == "reconciler":
+        (files,) = assets
+        assert files.args.split() == [
+            "--from=console-assets",
+            "/assets/node_modules",
+            "/app/console-assets/node_modules",
+        ]
+    else:
+        assert assets == []
     for run in runtime.all("RUN"):
         assert not re.search(r"apt-get|apk |pip install|uv |curl|wget", run.args), run.args
     env = " ".join(i.args for i in runtime.all("ENV"))
@@ -124,6 +138,24 @@ def test_the_runtime_stage_holds_only_the_venv_and_runs_unprivileged(dockerfile:
     # USER comes after every RUN, so nothing later runs as root.
     keywords = [i.keyword for i in runtime.instructions]
     assert max(n for n, k in enumerate(keywords) if k == "RUN") < keywords.index("USER")
+
+
+def test_the_console_assets_come_from_the_npm_lock_alone(dockerfile: Any) -> None:
+    """The reconciler serves htmx and Pico CSS itself: installed by npm ci from the committed
+    lock (no dev packages such as axe-core), in a stage of their own on a pinned Node image."""
+    if dockerfile.service != "reconciler":
+        return
+    assets = dockerfile.stage("console-assets")
+    assert re.fullmatch(r"node:20\.\d+\.\d+-bookworm-slim(@sha256:[0-9a-f]{64})?", assets.base)
+    sources = [s for i in assets.all("COPY") for s in _copy_sources(i)]
+    assert sources == [
+        "services/reconciler/assets/package.json",
+        "services/reconciler/assets/package-lock.json",
+    ]
+    (install,) = assets.all("RUN")
+    assert install.args.split()[:3] == ["npm", "ci", "--omit=dev"]
+    env = " ".join(i.args for i in dockerfile.stage("runtime").all("ENV"))
+    assert "MLC_CONSOLE_ASSETS_DIR=/app/console-assets/node_modules" in env
 
 
 def test_no_secret_or_local_state_is_baked_in(dockerfile: Any) -> None:
@@ -152,7 +184,7 @@ def test_dockerignore_admits_only_what_the_images_are_built_from(dockerignore: A
 
 
 def test_every_copied_source_is_in_the_build_context(dockerfile: Any, dockerignore: Any) -> None:
-    for instruction in dockerfile.stages[0].all("COPY"):
+    for instruction in dockerfile.stage("builder").all("COPY"):
         for source in _copy_sources(instruction):
             files = (
                 [source]

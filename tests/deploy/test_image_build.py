@@ -27,12 +27,23 @@ SERVICES = ("bc-gateway", "stripe-gateway", "reconciler")
 OWN = {
     "bc-gateway": {"mlconnector", "msal", "gunicorn", "flask", "pika", "hvac", "requests"},
     "stripe-gateway": {"mlconnector", "stripe", "gunicorn", "flask", "pika", "hvac"},
-    "reconciler": {"mlconnector", "alembic", "psycopg", "psycopg-binary", "gunicorn", "pika"},
+    # msal signs people in to the review console (Entra ID); it never holds a BC token.
+    "reconciler": {
+        "mlconnector",
+        "alembic",
+        "psycopg",
+        "psycopg-binary",
+        "gunicorn",
+        "pika",
+        "msal",
+        "flask-session",
+        "flask-wtf",
+    },
 }
 FOREIGN = {
     "bc-gateway": {"stripe", "alembic", "psycopg", "psycopg-binary"},
     "stripe-gateway": {"msal", "alembic", "psycopg", "psycopg-binary"},
-    "reconciler": {"msal", "stripe"},
+    "reconciler": {"stripe"},
 }
 NEVER = {
     "ml-emulators",
@@ -89,7 +100,7 @@ def _distributions(venv: Path) -> set[str]:
 
 def _replay_builder(dockerfile: Any, dockerignore: Any, tmp: Path) -> list[set[str]]:
     """Run the builder stage; return the installed distributions after each `uv sync`."""
-    builder = dockerfile.stages[0]
+    builder = dockerfile.stage("builder")
     (workdir,) = builder.all("WORKDIR")
     assert workdir.args == "/app"
     app, venv = tmp / "app", tmp / "venv"

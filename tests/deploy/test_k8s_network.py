@@ -39,7 +39,13 @@ PUSHGATEWAY_PORT = 9091
 CONSUMER_METRICS_PORT = 9102
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
 # Connection-level reachability only; the API's own authentication is the application's.
-RECONCILER_CALLERS = {"reconciler-consumer", "reconciler-api", "reconciler-drift-check"}
+RECONCILER_CALLERS = {
+    "reconciler-consumer",
+    "reconciler-api",
+    "reconciler-drift-check",
+    "reconciler-console",
+}
+CONSOLE = "Deployment/reconciler-console"
 
 
 @dataclass(frozen=True)
@@ -199,7 +205,7 @@ def _service_port(overlay: Any, service: str, name: str) -> dict[str, Any]:
     return port
 
 
-def test_the_ingress_exposes_exactly_the_two_webhook_paths_on_the_http_port(
+def test_the_ingress_exposes_the_two_webhook_paths_and_the_console_only(
     overlay: Any,
 ) -> None:
     (ingress,) = overlay.of_kind("Ingress")
@@ -208,7 +214,12 @@ def test_the_ingress_exposes_exactly_the_two_webhook_paths_on_the_http_port(
     (rule,) = spec["rules"]
     assert spec["tls"][0]["hosts"] == [rule["host"]]
     routes = {p["path"]: p for p in rule["http"]["paths"]}
-    assert set(routes) == set(WEBHOOKS)
+    assert set(routes) == {*WEBHOOKS, "/console"}
+    console = routes["/console"]
+    assert console["pathType"] == "Prefix"
+    assert console["backend"]["service"] == {"name": "reconciler-console", "port": {"name": "http"}}
+    pods = _template(overlay, CONSOLE)
+    assert _who_reaches(overlay, pods, WEBHOOK_PORT) == {"ingress-controller"}
     for path, service in WEBHOOKS.items():
         assert routes[path]["pathType"] == "Exact"
         backend = routes[path]["backend"]["service"]
@@ -267,7 +278,8 @@ def test_the_reconciler_reaches_its_database_and_the_gateways_but_not_the_intern
     for labels in _pods(overlay, "reconciler"):
         ports = _egress_ports(overlay, labels)
         assert {5672, 5432, 8200, COMMAND_PORT} <= ports
-        assert 443 not in ports
+        # Only the console signs people in at Entra ID; no other reconciler pod leaves the cluster.
+        assert (443 in ports) is (labels["app.kubernetes.io/component"] == "console"), labels
         assert WEBHOOK_PORT not in ports, "the reconciler has no business on the webhook port"
 
 
@@ -339,6 +351,11 @@ def test_prometheus_reaches_the_metrics_ports_and_no_other(overlay: Any) -> None
     for template in overlay.pod_templates():
         if template.owner_kind != "Deployment":
             continue
+        if template.ident == CONSOLE:
+            # The API's pods publish the figures; the console's are not scraped at all.
+            for port in _container_ports(template).values():
+                assert not _admitted(overlay, template, port, prometheus), template.ident
+            continue
         annotations = _annotations(overlay, template)
         metrics_port = int(annotations["prometheus.io/port"])
         assert annotations["prometheus.io/path"] == "/metrics", template.ident
@@ -400,7 +417,12 @@ def test_the_rate_limit_store_is_shared_and_reachable_from_the_http_servers_only
     assert labels[2:3] == ["svc"], f"expected <service>.<namespace>.svc: {host}"
     store = Source("redis", labels[1], {})
     port = url.port or 6379
-    servers = {"Deployment/bc-gateway", "Deployment/stripe-gateway", "Deployment/reconciler-api"}
+    servers = {
+        "Deployment/bc-gateway",
+        "Deployment/stripe-gateway",
+        "Deployment/reconciler-api",
+        CONSOLE,  # its sessions too (MLC_CONSOLE_SESSION_STORE)
+    }
     for template in overlay.pod_templates():
         reaches = any(
             _port_matches(rule, port, {})

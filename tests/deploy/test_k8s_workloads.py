@@ -11,7 +11,19 @@ from typing import Any
 
 APP_UID = 10001  # USER of services/*/Dockerfile
 GATEWAYS = ("bc-gateway", "stripe-gateway")
-EXPECTED_DEPLOYMENTS = {"bc-gateway", "stripe-gateway", "reconciler-consumer", "reconciler-api"}
+EXPECTED_DEPLOYMENTS = {
+    "bc-gateway",
+    "stripe-gateway",
+    "reconciler-consumer",
+    "reconciler-api",
+    "reconciler-console",
+}
+# Behind the ingress controller: one X-Forwarded-For hop to trust.
+BEHIND_THE_INGRESS = {
+    "Deployment/bc-gateway",
+    "Deployment/stripe-gateway",
+    "Deployment/reconciler-console",
+}
 HEARTBEAT_PROBE = ["reconciler", "heartbeat-check", "--max-age", "60"]
 
 
@@ -43,6 +55,23 @@ def _mount_source(pod: dict[str, Any], container: dict[str, Any], path: str) -> 
 def test_the_expected_deployments_exist(overlay: Any) -> None:
     names = {d["metadata"]["name"] for d in overlay.of_kind("Deployment")}
     assert names == EXPECTED_DEPLOYMENTS
+
+
+def test_the_console_pods_serve_the_console_and_not_the_api(overlay: Any) -> None:
+    config = overlay.config()
+    (console,) = [t for t in overlay.pod_templates() if t.ident == "Deployment/reconciler-console"]
+    (container,) = console.containers()
+    assert container["args"] == ["serve"]
+    assert _env(container, config)["MLC_WEB_SERVES"] == "console"
+    for template in overlay.pod_templates():
+        for c in template.containers():
+            if template.ident == "Deployment/reconciler-api":
+                assert _env(c, config)["MLC_WEB_SERVES"] == "api", template.ident
+    # Sign-in, sessions and links are configured; the secret is not (Vault holds it).
+    for name in ("MLC_CONSOLE_AUTHORITY", "MLC_CONSOLE_CLIENT_ID", "MLC_CONSOLE_PUBLIC_URL"):
+        assert config.get(name), name
+    assert config["MLC_CONSOLE_SESSION_STORE"].startswith("redis://")
+    assert config["MLC_CONSOLE_PUBLIC_URL"].startswith("https://")
 
 
 def test_every_pod_runs_restricted(overlay: Any) -> None:
@@ -143,17 +172,17 @@ def test_gateways_serve_webhooks_and_commands_on_separate_ports(overlay: Any) ->
         }, gateway
 
 
-def test_only_the_gateways_trust_one_proxy_hop(overlay: Any) -> None:
-    """The gateways sit behind the ingress controller (one X-Forwarded-For hop to trust); the
-    reconciler API is called directly, so it must trust none, and the ConfigMap (read by
-    everything) must not set it."""
+def test_only_the_pods_behind_the_ingress_trust_one_proxy_hop(overlay: Any) -> None:
+    """The gateways and the console sit behind the ingress controller (one X-Forwarded-For hop
+    to trust); the reconciler API is called directly, so it must trust none, and the ConfigMap
+    (read by everything) must not set it."""
     config = overlay.config()
     assert "MLC_TRUSTED_PROXIES" not in config
     assert "MLC_COMMAND_PORT" not in config
     for template in overlay.pod_templates():
         for container in template.containers():
             env = _env(container, config)
-            if template.ident in {f"Deployment/{g}" for g in GATEWAYS}:
+            if template.ident in BEHIND_THE_INGRESS:
                 assert env["MLC_TRUSTED_PROXIES"] == "1", template.ident
             else:
                 assert "MLC_TRUSTED_PROXIES" not in env, template.ident

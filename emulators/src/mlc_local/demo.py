@@ -17,12 +17,11 @@ way is noted and does not cut it short, since an interrupted stop would leave pr
 from __future__ import annotations
 
 import argparse
-import signal
+import contextlib
 import sys
 import time
 from decimal import Decimal
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from mlc_local.run_dir import ENV_FILE
@@ -36,38 +35,12 @@ from mlc_local.scenario import Connector
 from mlc_local.stack import LocalStack
 from mlc_local.stack import StackOptions
 from mlc_local.stack import delete_topology
+from mlc_local.stop_signals import Stop
+from mlc_local.stop_signals import StopSignals
 from mlc_local.summary import print_summary
 from mlconnector.bus import Topology
 
 DEMO_PORTS = {"bc-gateway": 8081, "stripe-gateway": 8082, "reconciler": 8083}
-
-
-class Stop(BaseException):
-    """A SIGINT or SIGTERM: unwind to ``main``, stopping what was started on the way.
-
-    A ``BaseException``, like ``KeyboardInterrupt``, so that no ``except Exception`` in the
-    scenario or the stack mistakes it for a failure to retry or report."""
-
-
-class StopSignals:
-    """The first SIGINT/SIGTERM raises ``Stop`` in the main thread; once ``stopping`` is set
-    (by that signal, or by ``main`` when the stack stops on its own) later ones are only
-    recorded, so nothing interrupts the stop itself."""
-
-    def __init__(self) -> None:
-        self.received: str | None = None
-        self.stopping = False
-
-    def install(self) -> None:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, self._handle)
-
-    def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        if self.received is None:
-            self.received = signal.Signals(signum).name
-        if not self.stopping:
-            self.stopping = True
-            raise Stop(self.received)
 
 
 class Progress:
@@ -190,7 +163,11 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("var/demo"),
         help="where each run gets its directory and the `latest` link (default: var/demo)",
     )
-    parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/%2F")
+    parser.add_argument(
+        "--amqp-url",
+        default="amqp://guest:guest@127.0.0.1:5672/%2F",
+        help="the RabbitMQ broker (default: the local one, as scripts/run.sh starts it)",
+    )
     parser.add_argument(
         "--keep-running", action="store_true", help="stay up until Ctrl-C or SIGTERM"
     )
@@ -209,9 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         namespace = "demo-" + run_dir.name
         bus = f"bus namespace {namespace} could not be deleted (see above)"
         try:
-            _demo(args, run_dir, namespace)
+            _demo(args, run_dir, namespace, signals)
         finally:
-            signals.stopping = True  # the stack has stopped: nothing may cut the rest short
+            signals.hold()
             if _delete_bus(args.amqp_url, namespace):
                 bus = f"bus namespace {namespace} is deleted"
     except Stop:
@@ -226,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace, run_dir: Path, namespace: str) -> None:
+def _demo(args: argparse.Namespace, run_dir: Path, namespace: str, signals: StopSignals) -> None:
     progress = Progress(total=8)
     options = StackOptions(
         workdir=run_dir,
@@ -235,7 +212,10 @@ def _demo(args: argparse.Namespace, run_dir: Path, namespace: str) -> None:
         ports=None if args.free_ports else DEMO_PORTS,
     )
     progress.begin("Starting the BC and Stripe emulators and the three services")
-    with LocalStack(options) as stack:
+    with contextlib.ExitStack() as running:
+        stack = running.enter_context(LocalStack(options))
+        # Runs first on the way out, whatever the reason: no signal may cut the stop short.
+        running.callback(signals.hold)
         env_file = _write_env(stack, run_dir)
         progress.done(f"logs in {display_path(run_dir / 'log')}, environment in {env_file}")
         result = run(stack, progress)

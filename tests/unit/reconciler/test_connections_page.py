@@ -25,12 +25,15 @@ from flask import g
 from werkzeug.serving import make_server
 
 from mlconnector.config import EnvReader
+from mlconnector.logging import correlation_scope
+from mlconnector.logging import get_correlation_id
 from reconciler.adapters.gateways import BcGateway
 from reconciler.adapters.gateways import StripeGateway
 from reconciler.adapters.http import GatewayRejected
 from reconciler.adapters.http import GatewayUnavailable
 from reconciler.console import assets
 from reconciler.console import connections
+from reconciler.console.connections_data import ask_gateways
 from reconciler.console.connections_data import parse_time
 from reconciler.console.connections_data import subscriptions_of
 from reconciler.console.formatting import install_filters
@@ -342,6 +345,23 @@ class TestPage:
         _, html = page(console_app(ReportingBc(bc_report()), ReportingStripe(stripe_report())))
         assert not re.search(r"<script(?![^>]*\bsrc=)", html)
         assert not re.search(r"<style|\sstyle=|\son[a-z]+=", html)
+
+
+class TestAskGateways:
+    def test_both_are_asked_at_once_with_the_requests_correlation_id(self) -> None:
+        barrier = threading.Barrier(2, timeout=2)  # each call waits for the other: concurrent
+
+        def ask() -> dict[str, Any]:
+            barrier.wait()
+            return {"checks": {}, "correlation_id": get_correlation_id()}
+
+        with correlation_scope("cid-connections-1"):
+            answers = ask_gateways({"bc-gateway": ask, "stripe-gateway": ask}, wait_s=3)
+
+        assert [a.report and a.report["correlation_id"] for a in answers.values()] == [
+            "cid-connections-1",
+            "cid-connections-1",
+        ]
 
 
 class TestTimes:

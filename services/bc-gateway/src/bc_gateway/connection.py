@@ -49,7 +49,10 @@ from mlconnector.connection_checks import failed
 from mlconnector.connection_checks import passed
 
 NAMES = ("token", "company", "permissions", "subscriptions")
-#: Every entity set the connector reads or writes (``ping.READS`` first, then the rest).
+#: Every entity set the connector reads or writes: ``ping.READS`` first, then credit memos
+#: (``credit_memos``), G/L entries (``account_balance``), bank accounts (``general_lines``),
+#: currencies and their rates (``open_invoice_search``, ``exchange_rates``), and the company
+#: information and G/L setup the local currency is read from (``services``).
 ENTITY_READS: tuple[str, ...] = (
     *READS,
     *(

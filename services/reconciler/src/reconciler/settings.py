@@ -58,6 +58,16 @@ def _currency(raw: str) -> str:
     return normalize_currency(raw)
 
 
+WEB_PARTS = ("api", "console")
+
+
+def _web_serves(raw: str) -> tuple[str, ...]:
+    parts = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if not parts or any(part not in WEB_PARTS for part in parts):
+        raise ValueError("expected api, console or api,console")
+    return parts
+
+
 def _database_url(raw: str) -> str:
     if not raw.startswith(("sqlite:", "postgresql:", "postgresql+")):
         raise ValueError("expected a sqlite:/// or postgresql:// URL")
@@ -82,6 +92,8 @@ class Settings:
     batch_post_lines: int
     rules: Rules
     console: ConsoleSettings
+    # What ``reconciler serve`` serves: the JSON API, the console, or both (one machine).
+    web_serves: tuple[str, ...] = WEB_PARTS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -126,6 +138,7 @@ class Settings:
                 ),
             ),
             console=ConsoleSettings.from_reader(env),
+            web_serves=env("WEB_SERVES", _web_serves, WEB_PARTS),
         )
         if settings.claim_lease_s <= settings.gateway_timeout_s:
             # A lease that ran out during a live call would let a second attempt write to BC.

@@ -70,13 +70,17 @@ def create_app(
         lambda: dependencies.secrets.get("replay_token"),
         open_blueprints=("health", "openapi", "metrics", "console"),
     )
-    app.register_blueprint(records.bp)
-    app.register_blueprint(payouts.bp)
-    app.register_blueprint(drift.bp)
-    app.register_blueprint(openapi.bp)
+    # MLC_WEB_SERVES: in a cluster the JSON API and the console run as separate Deployments,
+    # so the Ingress can reach the console's pods without the API being on them at all.
+    if "api" in settings.web_serves:
+        app.register_blueprint(records.bp)
+        app.register_blueprint(payouts.bp)
+        app.register_blueprint(drift.bp)
+        app.register_blueprint(openapi.bp)
     from reconciler.console import install_console
 
-    install_console(app, dependencies, settings.console)
+    if "console" in settings.web_serves:
+        install_console(app, dependencies, settings.console)
     install_metrics(
         app,
         collectors=[

@@ -15,6 +15,7 @@ a title in the administrator's words, a result word, and times as ``datetime`` (
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import dataclasses
 import logging
 import time
@@ -69,7 +70,10 @@ def ask_gateways(calls: Mapping[str, Callable[[], Json]], wait_s: float) -> dict
     )
     try:
         started = time.monotonic()
-        futures = {name: pool.submit(call) for name, call in calls.items()}
+        # Each call in a copy of this request's context: its correlation id goes to the gateway.
+        futures = {
+            name: pool.submit(contextvars.copy_context().run, call) for name, call in calls.items()
+        }
         for name, future in futures.items():
             remaining = max(0.0, wait_s - (time.monotonic() - started))
             answers[name] = _answer(name, future, remaining, wait_s)

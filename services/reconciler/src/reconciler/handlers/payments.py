@@ -12,6 +12,7 @@ Partial payments post what was paid; overpayment posts what was paid and is flag
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -106,7 +107,7 @@ def on_charge_succeeded(unit: Unit) -> None:
         stripe_id=charge_id,
         amount_minor=int(invoice_payment.get("amount_paid") or charge["amount"]),
         currency=str(charge["currency"]),
-        metadata=(invoice or {}).get("metadata") or charge.get("metadata") or {},
+        metadata=bc_references((invoice or {}).get("metadata"), charge.get("metadata")),
         source=f"Stripe invoice {invoice.get('number') or invoice['id']}"
         if invoice
         else f"charge {charge_id}",
@@ -138,6 +139,10 @@ def _post_from_invoice_payment(unit: Unit, charge_id: str) -> bool:
         return False
     if payment.get("status") != "paid":
         return False
+    if not names_bc_invoice(invoice.get("metadata")):
+        # A Stripe invoice the connector did not raise: a person may have named the BC
+        # invoice on the charge instead (the console's "Apply to invoice"), so read it.
+        return False
     post_to_bc(
         unit,
         kind=PostingKind.PAYMENT,
@@ -150,7 +155,25 @@ def _post_from_invoice_payment(unit: Unit, charge_id: str) -> bool:
     return True
 
 
+def names_bc_invoice(metadata: Mapping[str, Any] | None) -> bool:
+    """Whether Stripe metadata names a BC invoice (company and invoice id)."""
+    return bool(metadata and metadata.get("bc_company_id") and metadata.get("bc_invoice_id"))
+
+
+def bc_references(
+    invoice_metadata: Mapping[str, Any] | None, charge_metadata: Mapping[str, Any] | None
+) -> Mapping[str, Any]:
+    """The metadata that names the BC invoice: the Stripe invoice's (the connector raised it),
+    else the charge's (a person matched the payment in the console), else the invoice's."""
+    if names_bc_invoice(invoice_metadata):
+        return invoice_metadata or {}
+    if names_bc_invoice(charge_metadata):
+        return charge_metadata or {}
+    return invoice_metadata or charge_metadata or {}
+
+
 def post_invoice_payments(unit: Unit, invoice: dict[str, Any]) -> None:
+    deps: HandlerDeps = unit.deps
     payments = [p for p in invoice.get("payments", []) if p.get("status") == "paid"]
     metadata = invoice.get("metadata") or {}
     if not payments:
@@ -170,12 +193,19 @@ def post_invoice_payments(unit: Unit, invoice: dict[str, Any]) -> None:
         return
     for payment in payments:
         charge_id = payment.get("charge") or payment.get("payment_intent") or payment["id"]
+        named = metadata
+        if not names_bc_invoice(metadata) and str(charge_id).startswith(("ch_", "py_")):
+            # Not the connector's invoice: the charge may carry a person's match.
+            charge = unit.call(
+                None, f"fetched Stripe charge {charge_id}", deps.stripe.get_charge, str(charge_id)
+            )
+            named = bc_references(metadata, charge.get("metadata"))
         post_to_bc(
             unit,
             kind=PostingKind.PAYMENT,
             stripe_id=str(charge_id),
             amount_minor=int(payment["amount_paid"]),
             currency=str(payment.get("currency") or invoice["currency"]),
-            metadata=metadata,
+            metadata=named,
             source=f"Stripe invoice {invoice.get('number') or invoice['id']}",
         )
