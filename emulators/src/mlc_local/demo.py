@@ -150,6 +150,19 @@ def run(stack: LocalStack, progress: Progress) -> dict[str, Any]:
         progress=progress.tick,
     )
     progress.done(f"{len(payouts)} payout(s)")
+
+    progress.begin("A client pays the rest of an invoice by payment link, naming no invoice")
+    partly = posted[4]
+    connector.pay_by_link(
+        640250, "kwd", "accounts@gulf.example", f"Remainder of invoice {partly['number']}"
+    )
+    connector.wait_for(
+        "unmatched payment",
+        lambda: any(r["state"] == "unmatched" for r in connector.records(kind="payment")),
+        timeout=60,
+        progress=progress.tick,
+    )
+    progress.done("left for a clerk to apply in the console")
     return {"connector": connector, "payouts": payouts}
 
 

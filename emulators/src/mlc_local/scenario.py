@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import requests
+import stripe
 
 from mlc_local.processes import run_cli
 from mlc_local.stack import FOREIGN
@@ -261,6 +262,26 @@ class Connector:
     def pay(self, stripe_invoice_id: str, amount: int | None = None) -> dict[str, Any]:
         result: dict[str, Any] = self.stack.stripe.pay_invoice(stripe_invoice_id, amount=amount)
         return result
+
+    def pay_by_link(self, amount: int, currency: str, email: str, description: str) -> str:
+        """A card payment taken outside Stripe invoicing (a payment link): it names no BC
+        invoice in its metadata, so the connector leaves it to a person. Returns the charge."""
+        client = stripe.StripeClient(
+            self.stack.stripe_key,
+            base_addresses={"api": self.stack.stripe.base_url},
+            max_network_retries=0,
+        )
+        intent = client.v1.payment_intents.create(
+            {
+                "amount": amount,
+                "currency": currency,
+                "description": description,
+                "receipt_email": email,
+                "payment_method": "pm_card_visa",
+                "confirm": True,
+            }
+        )
+        return str(intent.latest_charge)
 
     def refund(self, charge_id: str, amount: int | None = None) -> dict[str, Any]:
         result: dict[str, Any] = self.stack.stripe.refund(charge_id, amount=amount)

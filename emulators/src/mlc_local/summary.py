@@ -86,6 +86,11 @@ def _print_explore(
     record_id = min((r["id"] for r in records), default=1)
     payout = next((r["stripe_ref"] for r in by_kind.get("payout", []) if r.get("stripe_ref")), None)
     reconciler = _cli("reconciler")
+    if keep_running and stack.signin is not None:
+        print(f"\nReview console: {stack.console_url()}")
+        print("  Sign in as (user name / password, role):")
+        for user in stack.signin.users:
+            print(f"    {user.user_principal_name:<28} {user.password:<16} {user.role}")
     print(f"\nExplore (the stack's URLs, database, secrets and API token are in {env_file}):")
     print(f"  source {env_file}")
     print(f"  {reconciler} records list --limit 10")

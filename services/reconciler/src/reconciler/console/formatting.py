@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from datetime import date
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import Flask
 
 from mlconnector.money import MoneyError
+from mlconnector.money import exponent
 from mlconnector.money import from_minor
 from reconciler.console.settings import ConsoleSettings
 
@@ -25,6 +27,23 @@ def money(minor: int | None, currency: str | None) -> str:
     except MoneyError:
         return f"{minor} (minor units) {currency.upper()}"
     return f"{amount:,} {currency.upper()}"
+
+
+def amount(value: Decimal | str | None, currency: str | None) -> str:
+    """A BC amount (Decimal) with its currency's decimals: BC keeps 640.25 for 640.250 KWD."""
+    if value is None or not currency:
+        return "—"
+    number = Decimal(str(value))
+    try:
+        places = exponent(currency)
+    except MoneyError:
+        return f"{number:,} {currency.upper()}"
+    shown = (
+        number.quantize(Decimal(1).scaleb(-places))
+        if number == number.quantize(Decimal(1).scaleb(-places))
+        else number
+    )
+    return f"{shown:,} {currency.upper()}"
 
 
 def install_filters(app: Flask, settings: ConsoleSettings) -> None:
@@ -41,6 +60,7 @@ def install_filters(app: Flask, settings: ConsoleSettings) -> None:
         return value.astimezone(zone).isoformat(timespec="seconds") if value else ""
 
     app.add_template_filter(money, "money")
+    app.add_template_filter(amount, "amount")
     app.add_template_filter(when, "when")
     app.add_template_filter(iso, "iso")
     app.jinja_env.globals["firm_timezone"] = settings.timezone
