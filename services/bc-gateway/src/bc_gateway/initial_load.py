@@ -45,13 +45,22 @@ class Preview:
             f"{self.invoices} open invoice(s) for {len(self.customers)} customer(s)",
             *(
                 f"  {code}: {self.count_by_currency[code]} invoice(s), "
-                f"{self.open_by_currency[code]} open"
+                f"{_shown(self.open_by_currency[code], code)} open"
                 for code in sorted(self.count_by_currency)
             ),
             f"{self.invoices - len(self.refused)} would be pushed, {len(self.refused)} refused",
         ]
         out += [f"  refused {number}: {why}" for number, why in self.refused]
         return out
+
+
+def _shown(amount: Decimal, currency: str) -> str:
+    """An open total with the currency's decimals (125,500.00, not BC's 125500.0)."""
+    try:
+        places = money.exponent(currency)
+    except money.MoneyError:
+        return f"{amount:,}"
+    return f"{amount.quantize(Decimal(1).scaleb(-places)):,}"
 
 
 def refusal(open_amount: Decimal, currency: str) -> str | None:
