@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from flask import Blueprint
 from flask import current_app
 from flask import flash
@@ -14,6 +17,9 @@ from reconciler.adapters.http import GatewayRejected
 from reconciler.adapters.http import GatewayUnavailable
 from reconciler.bootstrap import Dependencies
 from reconciler.console.audit import record_person_event
+from reconciler.console.connections_data import Subscription
+from reconciler.console.connections_data import ask_gateways
+from reconciler.console.connections_data import subscriptions_of
 from reconciler.console.queue_data import queue_counts
 from reconciler.console.reasons import reason_for
 from reconciler.console.roles import Role
@@ -24,12 +30,40 @@ from reconciler.console.today_data import load_today
 from reconciler.drift import run_drift_check
 
 bp = Blueprint("today", __name__)
+# BC's subscriptions change every few days (renewal): the page asks bc-gateway at most every
+# five minutes per process, and never waits on it for more than a few seconds.
+SUBSCRIPTIONS_TTL_S = 300.0
+SUBSCRIPTIONS_WAIT_S = 4.0
+_cache: dict[str, tuple[float, list[Subscription] | None, str | None]] = {}
+_cache_lock = threading.Lock()
+
+
+def _subscriptions(deps: Dependencies) -> tuple[list[Subscription] | None, str | None]:
+    """BC's webhook subscriptions from bc-gateway's connection report, or why they are unknown."""
+    now = time.monotonic()
+    with _cache_lock:
+        cached = _cache.get("bc")
+        if cached and now - cached[0] < SUBSCRIPTIONS_TTL_S:
+            return cached[1], cached[2]
+    answers = ask_gateways(
+        {"bc-gateway": lambda: deps.handler_deps.bc.connection(SUBSCRIPTIONS_WAIT_S)},
+        SUBSCRIPTIONS_WAIT_S + 1,
+    )
+    answer = answers["bc-gateway"]
+    found = subscriptions_of(answer.report) if answer.report is not None else None
+    problem = None
+    if found is None:
+        problem = " ".join(p for p in (answer.problem, answer.reason) if p) or "no answer"
+    with _cache_lock:
+        _cache["bc"] = (now, found, problem)
+    return found, problem
 
 
 @bp.get("/today")
 def page() -> str:
     deps: Dependencies = current_app.extensions["reconciler"]
     settings: ConsoleSettings = current_app.extensions["console"]
+    subscriptions, subscriptions_problem = _subscriptions(deps)
     with deps.session_factory() as session:
         today = load_today(session, settings.timezone)
         counts = queue_counts(session)
@@ -38,6 +72,8 @@ def page() -> str:
             today=today,
             counts=counts,
             reason_for=reason_for,
+            subscriptions=subscriptions,
+            subscriptions_problem=subscriptions_problem,
         )
 
 
