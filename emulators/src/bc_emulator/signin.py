@@ -182,6 +182,7 @@ def _form(
     emu: Emulator, tenant: str, req: AuthorizeRequest, login: str, error: str | None = None
 ) -> Response:
     action = f"{request.path}?{request.query_string.decode('latin-1')}"
+    target = urlsplit(req.target.redirect_uri)
     return pages.signin_page(
         _assets(tenant),
         action=action,
@@ -189,6 +190,7 @@ def _form(
         flow_token=emu.signin.new_flow_token(emu.clock.now()),
         login=login,
         error=error,
+        redirect_origin=f"{target.scheme}://{target.netloc}",
     )
 
 

@@ -168,8 +168,13 @@ def signin_page(
     flow_token: str,
     login: str = "",
     error: str | None = None,
+    redirect_origin: str | None = None,
 ) -> Response:
-    """The sign-in form (200, also when re-shown with an error, as Entra does)."""
+    """The sign-in form (200, also when re-shown with an error, as Entra does).
+
+    Browsers apply ``form-action`` to the redirects that follow a form's POST too (Chromium
+    does), and this form's answer is a 302 to the app's redirect URI: the policy names that
+    origin, or no browser would ever get back to the app."""
     content = render_template_string(
         _SIGNIN,
         action=action,
@@ -178,7 +183,8 @@ def signin_page(
         login=login,
         error=error,
     )
-    return _page(assets, "Sign in to your account", content, 200)
+    form_action = f"'self' {redirect_origin}" if redirect_origin else "'self'"
+    return _page(assets, "Sign in to your account", content, 200, form_action=form_action)
 
 
 def error_page(assets: str, status: int, aadsts: int, message: str, trace: EntraTrace) -> Response:

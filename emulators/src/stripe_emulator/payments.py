@@ -76,6 +76,8 @@ def create_payment_intent() -> Record:
         description=params.text("description"),
         metadata=params.metadata() or {},
     )
+    # Stripe e-mails the receipt there and copies it onto the charge (Charge.receipt_email).
+    intent["receipt_email"] = params.string("receipt_email")
     method = params.string("payment_method")
     if method:
         intent["payment_method"] = method

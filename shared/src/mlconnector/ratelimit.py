@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask
 from flask import Response
+from flask import g
 from flask import request
 from flask.typing import ResponseReturnValue
 from flask_limiter import ApplicationLimit
@@ -300,6 +301,11 @@ def _refused(response: Response) -> bool:
 
 
 def _auth_failed(response: Response) -> bool:
+    # A signed-in person refused for want of a role (the review console's 403) proved who they
+    # are: that is no failed authentication, and office colleagues behind one address must not
+    # lock each other out by opening a page their role does not allow.
+    if response.status_code == 403 and g.get("signed_in_person"):
+        return False
     return response.status_code in _AUTH_FAILURES
 
 

@@ -137,6 +137,7 @@ def guard(console: Blueprint, settings: ConsoleSettings) -> None:
                 )
             return Response("Sign in first.", status=401, mimetype="text/plain")
         g.person = Person.from_session(data)
+        g.signed_in_person = True  # a 403 after this is a role's refusal (mlconnector.ratelimit)
         session["seen_at"] = now
         return None
 

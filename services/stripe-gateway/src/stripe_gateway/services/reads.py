@@ -151,6 +151,11 @@ def _intent_payment(client: StripeClient, intent: str) -> stripe.InvoicePayment 
     return found[0] if found else None
 
 
+def _billing(details: Any) -> dict[str, str | None]:
+    """The payer's e-mail and name from a charge's ``billing_details`` (no address or phone)."""
+    return {"email": _get(details, "email"), "name": _get(details, "name")} if details else {}
+
+
 def read_charge(client: StripeClient, charge_id: str) -> dict[str, Any]:
     """A charge with its refunds, balance transaction, PaymentIntent and invoice."""
     charge = client.retrieve_charge(
@@ -187,6 +192,12 @@ def read_charge(client: StripeClient, charge_id: str) -> dict[str, Any]:
         "payment_intent": intent,
         "created": _get(charge, "created"),
         "metadata": metadata_of(charge),
+        # Who paid and what they wrote: the console ranks BC's open invoices for an unmatched
+        # payment by these (the customer's e-mail and name, an invoice number in the text).
+        "description": _get(charge, "description"),
+        "statement_descriptor": _get(charge, "statement_descriptor"),
+        "receipt_email": _get(charge, "receipt_email"),
+        "billing_details": _billing(_get(charge, "billing_details")),
         "balance_transaction": (
             balance_transaction_fields(txn) if isinstance(txn, stripe.BalanceTransaction) else None
         ),
