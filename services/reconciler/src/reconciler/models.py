@@ -186,6 +186,10 @@ class InboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+# The console's Today page: the last message from each source is the end of this index.
+Index("ix_inbox_source_first_seen_at", InboxMessage.source, InboxMessage.first_seen_at)
+
+
 class SyncRecord(_CurrencyMixin, Base):
     """One thing being synced; ``business_key`` (e.g. ``stripe:pi_…``) makes it unique per kind."""
 
@@ -219,6 +223,10 @@ class SyncRecord(_CurrencyMixin, Base):
 
 Index("ix_sync_records_attention_id", SyncRecord.attention, SyncRecord.id)
 Index("ix_sync_records_bc_number", SyncRecord.bc_number)
+# The console's search by amount and its Today page ("what moved since midnight"); with the
+# link and inbox indexes below (migration 0008), measured by bench/console_pages.py.
+Index("ix_sync_records_amount_minor", SyncRecord.amount_minor)
+Index("ix_sync_records_updated_at", SyncRecord.updated_at)
 
 
 @event.listens_for(SyncRecord, "before_insert")
@@ -268,6 +276,10 @@ class CustomerLink(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+# The console's search by a customer's BC number.
+Index("ix_customer_links_bc_customer_number", CustomerLink.bc_customer_number)
+
+
 class InvoiceLink(_CurrencyMixin, Base):
     """A BC sales invoice and the Stripe invoice raised for it; unique on each side."""
 
@@ -294,6 +306,11 @@ class InvoiceLink(_CurrencyMixin, Base):
     paid_elsewhere_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# The console's search by BC invoice number, and by customer (the customer's invoices).
+Index("ix_invoice_links_bc_invoice_number", InvoiceLink.bc_invoice_number)
+Index("ix_invoice_links_bc_customer_id", InvoiceLink.bc_customer_id)
 
 
 class Posting(_CurrencyMixin, Base):

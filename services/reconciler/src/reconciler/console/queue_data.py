@@ -2,8 +2,9 @@
 
 Pages are keyset pages (``id < before``) over the ``(attention, id)`` index, so the hundredth
 page costs what the first does; filters use indexed columns (``bc_number``, ``stripe_ref``,
-``bc_ref``, ``created_at``). Search takes what a clerk has in hand: a BC invoice or customer
-number, a Stripe id (payment, invoice, customer), or an amount.
+``bc_ref``, ``amount_minor``, ``created_at``). Search takes what a clerk has in hand: a BC
+invoice or customer number, a Stripe id (payment, invoice, customer), or an amount; each thing
+it may be is one indexed lookup (``bench/console_pages.py`` measures them on 100,000 records).
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from datetime import timedelta
 from decimal import Decimal
 from decimal import InvalidOperation
 
+from sqlalchemy import CompoundSelect
 from sqlalchemy import Select
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import union
 from sqlalchemy.orm import Session
 
 from mlconnector.money import MoneyError
@@ -117,25 +120,32 @@ def _customer_refs(q: str) -> Select[str]:
     return select(InvoiceLink.bc_invoice_id).where(InvoiceLink.bc_customer_id.in_(customers))
 
 
+def _search_ids(q: str) -> CompoundSelect[int]:
+    """Ids of the records ``q`` names, as a UNION of lookups that each use an index.
+
+    The same conditions joined by OR would not: PostgreSQL cannot combine an ``IN (subquery)``
+    with indexes in an OR, so it walked the whole table backwards by id, filtering every row
+    (25-120 ms a search on 100,000 records); the UNION answers in about a millisecond on both
+    databases.
+    """
+    invoices = select(InvoiceLink.bc_invoice_id).where(
+        or_(InvoiceLink.bc_invoice_number == q, InvoiceLink.stripe_invoice_id == q)
+    )
+    return union(
+        select(SyncRecord.id).where(SyncRecord.bc_number == q),
+        select(SyncRecord.id).where(SyncRecord.stripe_ref == q),
+        select(SyncRecord.id).where(SyncRecord.bc_ref == q),
+        select(SyncRecord.id).where(SyncRecord.bc_ref.in_(_customer_refs(q))),
+        select(SyncRecord.id).where(SyncRecord.bc_ref.in_(invoices)),
+    )
+
+
 def queue_statement(flt: QueueFilter) -> Select[SyncRecord]:
     stmt = select(SyncRecord).where(SyncRecord.attention.is_not(None))
     if flt.kind:
         stmt = stmt.where(SyncRecord.attention == flt.kind)
     if flt.q:
-        q = flt.q
-        stmt = stmt.where(
-            or_(
-                SyncRecord.bc_number == q,
-                SyncRecord.stripe_ref == q,
-                SyncRecord.bc_ref == q,
-                SyncRecord.bc_ref.in_(_customer_refs(q)),
-                SyncRecord.bc_ref.in_(
-                    select(InvoiceLink.bc_invoice_id).where(
-                        or_(InvoiceLink.bc_invoice_number == q, InvoiceLink.stripe_invoice_id == q)
-                    )
-                ),
-            )
-        )
+        stmt = stmt.where(SyncRecord.id.in_(_search_ids(flt.q)))
     if flt.amount is not None:
         stmt = stmt.where(SyncRecord.amount_minor.in_(_minor_candidates(flt.amount)))
     if flt.date_from:

@@ -2,9 +2,10 @@
 
 Starting from any record (the invoice's own, a payment's, a refund's, a credit memo's), the
 story finds the invoice link and gathers every record that concerns that invoice: the invoice
-record (by its BC id), the payments and refunds posted against it (``postings``), credit memos
-on its Stripe invoice, and their audit rows merged into one timeline. A record that concerns no
-invoice (a payout, an unmatched payment) tells its own story: itself and its trail.
+record (by its BC id), the payments posted against it (``postings``), the refunds of its
+payments (by the BC invoice the refund record names), credit memos on its Stripe invoice, and
+their audit rows merged into one timeline. A record that concerns no invoice (a payout, an
+unmatched payment) tells its own story: itself and its trail.
 """
 
 from __future__ import annotations
@@ -53,10 +54,23 @@ class Story:
 
 def _link_for(session: Session, record: SyncRecord) -> InvoiceLink | None:
     if record.kind is RecordKind.INVOICE and record.bc_ref:
-        return session.scalar(select(InvoiceLink).where(InvoiceLink.bc_invoice_id == record.bc_ref))
+        # With the company, the link's unique (company, invoice) index finds it; the invoice
+        # id alone would read every link (a sequential scan: 15 ms on 50,000 invoices).
+        by_id = select(InvoiceLink).where(InvoiceLink.bc_invoice_id == record.bc_ref)
+        if record.bc_company_id:
+            by_id = by_id.where(InvoiceLink.bc_company_id == record.bc_company_id)
+        return session.scalar(by_id)
     if record.kind is RecordKind.CREDIT_MEMO and record.stripe_ref:
         return session.scalar(
             select(InvoiceLink).where(InvoiceLink.stripe_invoice_id == record.stripe_ref)
+        )
+    if record.kind is RecordKind.REFUND and record.bc_company_id and record.bc_ref:
+        # Its posting is the cash leg to G/L and names no invoice; the record names it.
+        return session.scalar(
+            select(InvoiceLink).where(
+                InvoiceLink.bc_company_id == record.bc_company_id,
+                InvoiceLink.bc_invoice_id == record.bc_ref,
+            )
         )
     posting = session.scalar(select(Posting).where(Posting.record_id == record.id))
     if posting is not None and posting.bc_invoice_id:
@@ -95,6 +109,11 @@ def load_story(session: Session, record_id: int) -> Story | None:
                     & (SyncRecord.bc_ref == link.bc_invoice_id),
                     (SyncRecord.kind == RecordKind.CREDIT_MEMO)
                     & (SyncRecord.stripe_ref == link.stripe_invoice_id),
+                    # A refund's cash leg is booked to G/L, not against the invoice, so no
+                    # posting names the invoice: the refund record does (``handlers.refunds``).
+                    (SyncRecord.kind == RecordKind.REFUND)
+                    & (SyncRecord.bc_company_id == link.bc_company_id)
+                    & (SyncRecord.bc_ref == link.bc_invoice_id),
                     SyncRecord.id.in_([p.record_id for p in postings] or [-1]),
                 )
             )

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reconciler.models import InboxMessage
+from reconciler.models import MessageSource
 from reconciler.models import RecordKind
 from reconciler.models import RecordState
 from reconciler.models import SyncRecord
@@ -63,20 +64,29 @@ def load_today(session: Session, zone: str, now: datetime | None = None) -> Toda
     now = now or datetime.now(UTC)
     local = now.astimezone(ZoneInfo(zone))
     midnight = datetime.combine(local.date(), time(), ZoneInfo(zone)).astimezone(UTC)
+    tomorrow = datetime.combine(local.date() + timedelta(days=1), time(), ZoneInfo(zone))
     moved: dict[str, dict[str, int]] = {}
     for kind, state, n in session.execute(
         select(SyncRecord.kind, SyncRecord.state, func.count())
-        .where(SyncRecord.updated_at >= midnight)
+        # Bounded on both sides: with only ">= midnight" SQLite's planner reads the whole
+        # table in (kind, business_key) order instead of today's slice of the updated_at index.
+        .where(SyncRecord.updated_at >= midnight, SyncRecord.updated_at < tomorrow.astimezone(UTC))
         .group_by(SyncRecord.kind, SyncRecord.state)
     ).all():
         moved.setdefault(RecordKind(kind).value, {})[RecordState(state).value] = int(n)
+    # One max() per source: each is the last entry of the (source, first_seen_at) index, where
+    # a GROUP BY over the inbox would read every message ever consumed.
+    newest = select(
+        *(
+            select(func.max(InboxMessage.first_seen_at))
+            .where(InboxMessage.source == source)
+            .scalar_subquery()
+            .label(source.value)
+            for source in MessageSource
+        )
+    )
     last_message = {
-        str(source.value if hasattr(source, "value") else source): when
-        for source, when in session.execute(
-            select(InboxMessage.source, func.max(InboxMessage.first_seen_at)).group_by(
-                InboxMessage.source
-            )
-        ).all()
+        source: when for source, when in session.execute(newest).one()._asdict().items() if when
     }
     latest = (
         select(SyncRecord.currency, func.max(SyncRecord.id).label("id"))
@@ -94,21 +104,25 @@ def load_today(session: Session, zone: str, now: datetime | None = None) -> Toda
     start = datetime.combine(local.date() - timedelta(days=DAYS - 1), time(), UTC)
     day = _day_column(session, zone)
     per_day: dict[str, dict[str, Any]] = {}
+    counted = SyncRecord.kind.in_([RecordKind.INVOICE, RecordKind.PAYMENT]) & (
+        SyncRecord.state == RecordState.SUCCEEDED
+    )
     for d, kind, currency, n, total in session.execute(
         select(
             day,
             SyncRecord.kind,
             SyncRecord.currency,
-            func.count(),
-            func.coalesce(func.sum(SyncRecord.amount_minor), 0),
+            func.count().filter(counted),
+            func.coalesce(func.sum(SyncRecord.amount_minor).filter(counted), 0),
         )
-        .where(
-            SyncRecord.created_at >= start,
-            SyncRecord.kind.in_([RecordKind.INVOICE, RecordKind.PAYMENT]),
-            SyncRecord.state == RecordState.SUCCEEDED,
-        )
+        # Only the dates in WHERE, the kinds and the state in the aggregates: given them there,
+        # SQLite's planner reads the table through the state or the (kind, business_key) index
+        # (90 days of records, 70-230 ms on 100,000) instead of 30 days of created_at's index.
+        .where(SyncRecord.created_at >= start)
         .group_by(day, SyncRecord.kind, SyncRecord.currency)
     ).all():
+        if not n:
+            continue
         entry = per_day.setdefault(str(d), {"invoices": 0, "payments": 0, "amounts": {}})
         if RecordKind(kind) is RecordKind.INVOICE:
             entry["invoices"] += int(n)
