@@ -36,7 +36,7 @@ from mlconnector.bus import Topology
 pytestmark = pytest.mark.rabbitmq
 
 STARTUP_S = 240.0  # the stack's start-up on a busy two-core machine, with room to spare
-STOP_S = 10.0  # "within a few seconds": measured at 2-4 s
+STOP_S = 20.0  # "within a few seconds": measured at 2-4 s alone, more beside other tests
 SERVICE_URLS = ("MLC_BC_GATEWAY_URL", "MLC_STRIPE_GATEWAY_URL", "MLC_RECONCILER_URL")
 
 
@@ -258,7 +258,7 @@ def test_sigterm_after_the_summary_stops_everything_and_the_env_file_works(demo:
 
 
 def test_ctrl_c_during_the_business_day_stops_everything(demo: Demo) -> None:
-    demo.wait_for_line("[2/8] ", STARTUP_S)  # the stack is up, its env file written
+    demo.wait_for_line("[2/9] ", STARTUP_S)  # the stack is up, its env file written
     before = session_members(demo.process.pid)
     env = read_env(demo.env_file)
 

@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _demo(args: argparse.Namespace, run_dir: Path, namespace: str, signals: StopSignals) -> None:
-    progress = Progress(total=8)
+    progress = Progress(total=9)
     options = StackOptions(
         workdir=run_dir,
         amqp_url=args.amqp_url,

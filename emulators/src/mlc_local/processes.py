@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -12,11 +14,31 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+# Ports handed out below Linux's ephemeral range (32768-60999): a port the kernel picked for
+# us (bind to 0) comes from that range, and until the service binds it, any outgoing connection
+# on the machine may take it ("Address already in use"). Each pytest-xdist worker draws from its
+# own slice, so two workers never hand out the same port; within a process none is reused.
+_PORTS_LOW, _PORTS_HIGH, _SLICES = 20000, 32000, 4
+_handed_out: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) % _SLICES if worker[2:].isdigit() else _SLICES - 1
+    width = (_PORTS_HIGH - _PORTS_LOW) // _SLICES
+    low = _PORTS_LOW + index * width
+    for _ in range(200):
+        port = low + secrets.randbelow(width)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port between {low} and {low + width}")
 
 
 def bin_path(name: str) -> str:

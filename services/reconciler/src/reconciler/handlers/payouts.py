@@ -13,6 +13,7 @@ transactions moved, their amounts plus their fees.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
@@ -186,6 +187,7 @@ def on_payout(unit: Unit) -> None:
             row.unmatched = plan.unmatched
             row.transactions = [str(t.get("id")) for t in transactions]
             row.fx_minor = fx_minor
+            row.arrival_date = _arrival(payout.get("arrival_date"))
             row.lease_expires_at = None
             unit.step(
                 record_id,
@@ -395,3 +397,10 @@ def on_payout_failed(unit: Unit) -> None:
         flags={"needs_person": "payout_failed", "todo": todo},
         last_error=None,
     )
+
+
+def _arrival(epoch: object) -> dt.date | None:
+    """Stripe's ``arrival_date`` (a Unix time) as the day the bank receives the money (UTC)."""
+    if isinstance(epoch, int) and not isinstance(epoch, bool):
+        return dt.datetime.fromtimestamp(epoch, dt.UTC).date()
+    return None
