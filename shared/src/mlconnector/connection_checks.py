@@ -30,6 +30,9 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
+#: How long a report may take when the caller does not say (``?timeout=``), in seconds.
+DEFAULT_TIMEOUT_S = 10.0
+
 #: Reserved keys of a check's JSON: facts may not use them.
 _RESERVED = frozenset({"ok", "detail", "skipped"})
 

@@ -43,6 +43,7 @@ from bc_gateway.settings import Settings
 from bc_gateway.subscriptions import ENTITIES
 from bc_gateway.subscriptions import _expiry
 from bc_gateway.subscriptions import _ours
+from mlconnector.connection_checks import DEFAULT_TIMEOUT_S
 from mlconnector.connection_checks import CheckRunner
 from mlconnector.connection_checks import Recorder
 from mlconnector.connection_checks import failed
@@ -69,7 +70,6 @@ ENTITY_READS: tuple[str, ...] = (
         if entity not in READS
     ),
 )
-DEFAULT_TIMEOUT_S = 10.0
 RUNNER = CheckRunner("BC", NAMES)
 
 

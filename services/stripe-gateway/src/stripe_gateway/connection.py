@@ -33,6 +33,7 @@ from typing import Any
 
 import stripe
 
+from mlconnector.connection_checks import DEFAULT_TIMEOUT_S
 from mlconnector.connection_checks import CheckRunner
 from mlconnector.connection_checks import Recorder
 from mlconnector.connection_checks import failed
@@ -55,7 +56,6 @@ from stripe_gateway.ping import _Stop
 from stripe_gateway.ping import _webhook
 
 NAMES = ("key", "account", "webhooks", "permissions")
-DEFAULT_TIMEOUT_S = 10.0
 #: The description ``register-webhook`` gives the endpoints it creates (``stripe_client``).
 GATEWAY_DESCRIPTION = "ml-connector stripe-gateway"
 #: Where the gateway serves Stripe's webhook (``api.webhooks``).

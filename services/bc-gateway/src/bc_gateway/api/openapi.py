@@ -30,6 +30,7 @@ from bc_gateway.notifications import CHANGE_TYPES
 from bc_gateway.notifications import MAX_ELEMENTS
 from bc_gateway.settings import SERVICE
 from mlconnector import validators
+from mlconnector.connection_schemas import ConnectionQuerySchema
 from mlconnector.openapi import SERVICE_AUTH
 from mlconnector.openapi import code_schema
 from mlconnector.openapi import error_content
@@ -52,7 +53,7 @@ REQUEST_SCHEMAS = (
     schemas.CustomerLineRequestSchema,
     schemas.GeneralLinesRequestSchema,
     schemas.GeneralLineSchema,
-    connection.ConnectionQuerySchema,
+    ConnectionQuerySchema,
 )
 
 # Statuses every command can give: no or a bad token (401), no grant (403), the identity key set
@@ -415,7 +416,7 @@ def build() -> dict[str, Any]:
             "get": _command(
                 "connection.connection",
                 "Check the token, the company, the permissions and the webhook subscriptions.",
-                parameters=[{"in": "query", "schema": connection.ConnectionQuerySchema}],
+                parameters=[{"in": "query", "schema": ConnectionQuerySchema}],
                 responses={
                     "200": json_response(
                         "Every check with `ok` and a `detail` to act on; a failed check is "

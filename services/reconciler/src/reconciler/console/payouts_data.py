@@ -48,7 +48,8 @@ from mlconnector.money import MoneyError
 from mlconnector.money import from_minor
 from reconciler.attention import attention_of
 from reconciler.attention import raw_attention
-from reconciler.console.queue_data import FilterError as FilterError  # re-exported
+from reconciler.console import filters
+from reconciler.console.filters import FilterError as FilterError  # re-exported
 from reconciler.models import AuditEvent
 from reconciler.models import Payout
 from reconciler.models import PayoutState
@@ -91,39 +92,22 @@ class PayoutFilter:
 
     @classmethod
     def parse(cls, args: Mapping[str, str]) -> PayoutFilter:
-        def text(name: str, limit: int) -> str | None:
-            value = (args.get(name) or "").strip()
-            if len(value) > limit:
-                raise FilterError(f"{name} is longer than {limit} characters")
-            return value or None
-
-        def day(name: str) -> date | None:
-            value = text(name, 10)
-            if value is None:
-                return None
-            try:
-                return date.fromisoformat(value)
-            except ValueError as exc:
-                raise FilterError(f"{name} must be a date like 2026-12-31") from exc
-
-        currency = text("currency", 3)
+        currency = filters.text(args, "currency", 3)
         if currency is not None:
             try:
                 currency = normalise_currency(currency)
             except ValueError as exc:
                 raise FilterError("currency must be a three-letter code like EUR") from exc
         state = None
-        raw_state = text("state", 32)
+        raw_state = filters.text(args, "state", 32)
         if raw_state is not None:
             try:
                 state = PayoutState(raw_state.lower())
             except ValueError as exc:
                 known = ", ".join(s.value for s in PayoutState)
                 raise FilterError(f"state must be one of {known}") from exc
-        before = text("before", 20)
-        if before is not None and not before.isdigit():
-            raise FilterError("before must be a payout number")
-        date_from, date_to = day("from"), day("to")
+        before = filters.cursor(args, "before", "payout")
+        date_from, date_to = filters.day(args, "from"), filters.day(args, "to")
         if date_from and date_to and date_from > date_to:
             raise FilterError("from must not be after to")
         return cls(
@@ -131,8 +115,8 @@ class PayoutFilter:
             state=state,
             date_from=date_from,
             date_to=date_to,
-            q=text("q", MAX_PAYOUT_ID),
-            before=int(before) if before else None,
+            q=filters.text(args, "q", MAX_PAYOUT_ID),
+            before=before,
         )
 
     def args(self, **changes: object) -> dict[str, str]:

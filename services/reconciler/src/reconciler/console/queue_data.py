@@ -29,16 +29,14 @@ from sqlalchemy.orm import Session
 
 from mlconnector.money import MoneyError
 from mlconnector.money import from_minor
+from reconciler.console import filters
+from reconciler.console.filters import FilterError as FilterError  # re-exported
 from reconciler.models import CustomerLink
 from reconciler.models import InvoiceLink
 from reconciler.models import SyncRecord
 
 PAGE_SIZE = 50
 MAX_QUERY = 100
-
-
-class FilterError(ValueError):
-    """A filter the clerk typed that cannot be used; the message says how to fix it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,23 +50,8 @@ class QueueFilter:
 
     @classmethod
     def parse(cls, args: Mapping[str, str]) -> QueueFilter:
-        def text(name: str, limit: int) -> str | None:
-            value = (args.get(name) or "").strip()
-            if len(value) > limit:
-                raise FilterError(f"{name} is longer than {limit} characters")
-            return value or None
-
-        def day(name: str) -> date | None:
-            value = text(name, 10)
-            if value is None:
-                return None
-            try:
-                return date.fromisoformat(value)
-            except ValueError as exc:
-                raise FilterError(f"{name} must be a date like 2026-12-31") from exc
-
         amount = None
-        raw_amount = text("amount", 32)
+        raw_amount = filters.text(args, "amount", 32)
         if raw_amount is not None:
             try:
                 amount = Decimal(raw_amount.replace(",", ""))
@@ -76,16 +59,14 @@ class QueueFilter:
                 raise FilterError("amount must be a number like 120.50") from exc
             if not amount.is_finite() or amount <= 0:
                 raise FilterError("amount must be a positive number")
-        before = text("before", 20)
-        if before is not None and not before.isdigit():
-            raise FilterError("before must be a record number")
+        before = filters.cursor(args, "before", "record")
         return cls(
-            kind=text("kind", 32),
-            q=text("q", MAX_QUERY),
+            kind=filters.text(args, "kind", 32),
+            q=filters.text(args, "q", MAX_QUERY),
             amount=amount,
-            date_from=day("from"),
-            date_to=day("to"),
-            before=int(before) if before else None,
+            date_from=filters.day(args, "from"),
+            date_to=filters.day(args, "to"),
+            before=before,
         )
 
     def args(self, **changes: object) -> dict[str, str]:

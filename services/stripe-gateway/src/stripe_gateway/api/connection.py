@@ -11,42 +11,17 @@ from __future__ import annotations
 
 from flask import Blueprint
 from flask import request
-from marshmallow import RAISE
 from marshmallow import Schema
 from marshmallow import fields
 from marshmallow import validate
 
+from mlconnector.connection_schemas import CheckSchema
+from mlconnector.connection_schemas import ConnectionQuerySchema
 from stripe_gateway.api import dependencies
 from stripe_gateway.api import dump
-from stripe_gateway.connection import DEFAULT_TIMEOUT_S
 from stripe_gateway.connection import connection_report
 
-#: Well inside gunicorn's worker timeout (``MLC_WEB_TIMEOUT``, 60 s by default).
-MAX_TIMEOUT_S = 30.0
-
 bp = Blueprint("connection", __name__, url_prefix="/commands")
-
-
-class ConnectionQuerySchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    timeout = fields.Float(
-        load_default=DEFAULT_TIMEOUT_S,
-        allow_nan=False,
-        validate=validate.Range(min=1, max=MAX_TIMEOUT_S),
-        metadata={"description": "Seconds the report may take; checks still waiting then say so."},
-    )
-
-
-class CheckSchema(Schema):
-    """What every check has; the facts after it are there when the check got that far."""
-
-    ok = fields.Bool(required=True)
-    detail = fields.Str(required=True)
-    skipped = fields.Bool(
-        required=True, metadata={"description": "Not run: a check it depends on failed."}
-    )
 
 
 class KeyCheckSchema(CheckSchema):

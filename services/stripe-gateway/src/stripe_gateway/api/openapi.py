@@ -24,6 +24,7 @@ from marshmallow import Schema
 from marshmallow import fields
 from marshmallow import validate
 
+from mlconnector.connection_schemas import ConnectionQuerySchema
 from mlconnector.openapi import SERVICE_AUTH
 from mlconnector.openapi import currency_pattern
 from mlconnector.openapi import error_content
@@ -51,7 +52,7 @@ REQUEST_SCHEMAS = (
     schemas.CreditInvoiceSchema,
     schemas.PaidElsewhereSchema,
     reference_schemas.BcReferencesSchema,
-    connection.ConnectionQuerySchema,
+    ConnectionQuerySchema,
 )
 
 STRIPE_SIGNATURE = "stripeSignature"
@@ -538,7 +539,7 @@ def build() -> dict[str, Any]:
             "get": _command(
                 "connection.connection",
                 "Check the key, the account, the webhook endpoints and read access.",
-                parameters=[{"in": "query", "schema": connection.ConnectionQuerySchema}],
+                parameters=[{"in": "query", "schema": ConnectionQuerySchema}],
                 responses={
                     "200": json_response(
                         "Every check with `ok` and a `detail` to act on; a failed check is "
