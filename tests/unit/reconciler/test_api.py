@@ -127,6 +127,17 @@ class TestAuthentication:
         assert response.status_code == 404
         assert response.get_json()["error"]["code"] == "not_found"
 
+    def test_an_unknown_console_address_is_a_404_not_a_request_for_a_token(
+        self, client: FlaskClient
+    ) -> None:
+        """A person's browser never meets the API's bearer challenge; the API still does."""
+        response = client.get("/console/no-such-page")
+        assert response.status_code == 404
+        assert "WWW-Authenticate" not in response.headers
+        # Dot segments are not resolved by the router: no way around the guard through them.
+        assert client.get("/console/../records").status_code in (401, 404)
+        assert client.get("/records").status_code == 401
+
 
 class TestListRecords:
     @pytest.fixture

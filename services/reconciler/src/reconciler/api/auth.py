@@ -72,4 +72,9 @@ def require_bearer_token(
         # ``blueprints`` names a nested blueprint's parents too (``console.queue``: console).
         if public.intersection(request.blueprints) and request.routing_exception is None:
             return None
+        # An address under /console that names no page is a 404 for a person's browser, not a
+        # request for a bearer token. Only unrouted requests: a routed one is checked as above.
+        console_path = request.path == "/console" or request.path.startswith("/console/")
+        if "console" in public and console_path and request.routing_exception is not None:
+            return None
         return check_bearer(token(), request.headers.get("Authorization"))
