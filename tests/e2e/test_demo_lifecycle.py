@@ -36,7 +36,8 @@ from mlconnector.bus import Topology
 pytestmark = pytest.mark.rabbitmq
 
 STARTUP_S = 240.0  # the stack's start-up on a busy two-core machine, with room to spare
-STOP_S = 60.0  # 2-4 s alone; up to ~30 s beside other tests (gunicorn lets in-flight requests finish)
+# 2-4 s alone; up to ~30 s beside other tests (gunicorn lets in-flight requests finish).
+STOP_S = 60.0
 SERVICE_URLS = ("MLC_BC_GATEWAY_URL", "MLC_STRIPE_GATEWAY_URL", "MLC_RECONCILER_URL")
 
 
