@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -66,6 +67,20 @@ def wait_until(predicate: Any, *, timeout_s: float = 10.0, interval_s: float = 0
             return True
         time.sleep(interval_s)
     return bool(predicate())
+
+
+def join_threads_named(name: str, *, timeout_s: float = 30.0) -> list[str]:
+    """Wait for this process's threads called ``name`` to end; return those still running.
+
+    A connection check the gateway stopped waiting for (its deadline passed) goes on in its
+    worker thread until BC or Stripe answers. Its calls land in the process-wide metrics, so a
+    test that served a gateway in-process lets them finish before the next test measures.
+    """
+    deadline = time.monotonic() + timeout_s
+    for thread in threading.enumerate():
+        if thread.name == name and thread is not threading.current_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
+    return [t.name for t in threading.enumerate() if t.name == name and t.is_alive()]
 
 
 # The service identity of the tests: the reconciler's signing key and the published key set, as

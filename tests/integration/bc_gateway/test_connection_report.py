@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +21,8 @@ import pytest
 from factories import AUDITOR_KEY
 from factories import RECONCILER_KEY
 from factories import SERVICE_SECRETS
+from factories import free_port
+from factories import join_threads_named
 from werkzeug.serving import BaseWSGIServer
 from werkzeug.serving import make_server
 
@@ -64,12 +65,6 @@ class Served:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def serve(make_deps: Any) -> Iterator[Callable[..., Served]]:
     """Serve a gateway whose notification URL is its own webhook; ``replace`` swaps parts of
@@ -77,7 +72,7 @@ def serve(make_deps: Any) -> Iterator[Callable[..., Served]]:
     servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
 
     def _serve(env: dict[str, str] | None = None, **replace: Any) -> Served:
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}/webhooks/bc"
         deps = make_deps(MLC_BC_NOTIFICATION_URL=url, **(env or {}))
         if replace:
@@ -93,6 +88,8 @@ def serve(make_deps: Any) -> Iterator[Callable[..., Served]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+    # A check past its deadline still waits for BC: let it end before the next test measures.
+    assert join_threads_named("connection-check") == []
 
 
 def assert_no_secret(report: dict[str, Any], deps: Dependencies) -> None:

@@ -23,6 +23,7 @@ import requests
 from factories import SERVICE_SECRETS
 from factories import delete_topology
 from factories import free_port
+from factories import join_threads_named
 from factories import random_ref
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer
@@ -42,6 +43,12 @@ TENANT = "5f1d2c3b-0a9e-4d8c-b7a6-112233445566"
 BC = SERVICE_SECRETS["ml-connector/bc"]
 STRIPE = SERVICE_SECRETS["ml-connector/stripe"]
 MASTER_KEY = "test-master-key-" + random_ref("metrics")
+
+
+@pytest.fixture(autouse=True)
+def quiet_process() -> None:
+    """No connection check left running by an earlier test moves the counters measured here."""
+    assert join_threads_named("connection-check") == []
 
 
 @pytest.fixture(scope="session")
