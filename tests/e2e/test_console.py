@@ -260,6 +260,29 @@ class TestStory:
         expect(page.locator("#attention-h")).to_have_text("Needs a person: Refund to finish in BC")
 
 
+class TestPayout:
+    def test_each_balance_transaction_names_what_booked_it(
+        self, open_as: Open, url: str, day: Day
+    ) -> None:
+        charge = day.payment_record["stripe_ref"]
+        page = open_as("Viewer")
+        page.goto(url + f"payouts/{day.payout_id}")
+
+        rows = page.locator("section[aria-labelledby=recon-h] tbody tr")
+        texts = [" ".join(t.split()) for t in rows.all_inner_texts()]
+        [payment] = [t for t in texts if f"charge of {charge}" in t]
+        assert "120.00" in payment
+        assert f"Booked Payment {charge}, BC line" in payment
+        [own] = [t for t in texts if t.split(" ")[1] == "payout"]
+        assert "With this payout: the payout's transfer to the bank" in own
+        refunds = [t for t in texts if " refund of re" in t or "payment refund" in t]
+        assert len(refunds) == 2, texts
+
+        row = rows.filter(has_text=f"charge of {charge}")
+        row.get_by_role("link", name="Story").click()
+        expect(page.locator("main h1")).to_have_text(f"Invoice {day.paid_invoice['number']}")
+
+
 class TestScreenshots:
     def test_screenshots_of_the_main_pages(
         self, open_as: Open, url: str, day: Day, tmp_path: Path

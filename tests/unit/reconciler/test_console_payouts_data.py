@@ -250,11 +250,13 @@ class TestPayoutsPage:
 
 
 def _world(seed: Any, currency: str = "eur", **payout_fields: Any) -> dict[str, Any]:
-    """A booked payout (EUR unless told) of four transactions: payment, dispute, topup, itself.
+    """A booked payout (EUR unless told) of five transactions: payment, dispute, a dispute's fee
+    alone, topup, itself.
 
     The dispute's withdrawal is booked under its balance transaction's id (as
-    ``handlers.disputes`` books it), the payment under its charge id, which the payout does not
-    keep; the topup could not be placed.
+    ``handlers.disputes`` books it), the payment under its charge id (the transaction's source,
+    kept in ``transaction_details`` as ``handlers.payouts`` keeps it); the fee alone and the
+    transfer are booked by the payout itself; the topup could not be placed.
     """
     payout_id = random_ref("po")
     record = _record(
@@ -271,9 +273,11 @@ def _world(seed: Any, currency: str = "eur", **payout_fields: Any) -> dict[str, 
     dispute_record = seed.record(kind=RecordKind.DISPUTE, with_source=False)
     payment_record = seed.record(kind=RecordKind.PAYMENT, with_source=False)
     txn_payment, txn_dispute, txn_topup, txn_own = (random_ref(f"txn_{n}") for n in "abcd")
+    txn_fee = random_ref("txn_e")
+    charge = random_ref("ch")
     seed.posting(
         payment_record,
-        random_ref("ch"),
+        charge,
         kind=PostingKind.PAYMENT,
         state=PostingState.POSTED,
         bc_company_id="c1",
@@ -304,7 +308,14 @@ def _world(seed: Any, currency: str = "eur", **payout_fields: Any) -> dict[str, 
         "fx_minor": 0,
         "fee_line_id": "L-FEE",
         "bank_line_id": "L-BANK",
-        "transactions": [txn_payment, txn_dispute, txn_topup, txn_own],
+        "transactions": [txn_payment, txn_dispute, txn_fee, txn_topup, txn_own],
+        "transaction_details": {
+            txn_payment: detail("charge", charge, 10000, 290),
+            txn_dispute: detail("adjustment", "dp_1", -2500, 1500, "dispute"),
+            txn_fee: detail("adjustment", "dp_1", 0, 1500, "dispute"),
+            txn_topup: detail("topup", "tu_1", 500, 0),
+            txn_own: detail("payout", payout_id, -7500, 0),
+        },
         "unmatched": [{"balance_transaction": txn_topup, "reason": "type topup is not booked"}],
     }
     fields.update(payout_fields)
@@ -324,6 +335,23 @@ def _world(seed: Any, currency: str = "eur", **payout_fields: Any) -> dict[str, 
         "dispute": dispute,
         "dispute_record": dispute_record,
         "txns": (txn_payment, txn_dispute, txn_topup, txn_own),
+        "txn_fee": txn_fee,
+        "charge": charge,
+        "payment_record": payment_record,
+    }
+
+
+def detail(
+    kind: str, source: str, amount: int, fee: int, category: str | None = None
+) -> dict[str, Any]:
+    """A balance transaction as ``payout_plan.transaction_detail`` keeps it."""
+    return {
+        "type": kind,
+        "reporting_category": category or kind,
+        "source": source,
+        "amount": amount,
+        "fee": fee,
+        "net": amount - fee,
     }
 
 
@@ -339,11 +367,32 @@ class TestReconciliation:
 
         assert recon is not None
         assert [(r.balance_transaction, r.status) for r in recon.rows] == [
-            (txn_payment, RowStatus.MATCHED),
+            (txn_payment, RowStatus.BOOKED),
             (txn_dispute, RowStatus.BOOKED),
+            (world["txn_fee"], RowStatus.PAYOUT),
             (txn_topup, RowStatus.UNMATCHED),
-            (txn_own, RowStatus.MATCHED),
+            (txn_own, RowStatus.PAYOUT),
         ]
+        payment = recon.rows[0].posting
+        assert payment is not None
+        assert (payment.stripe_id, payment.kind, payment.bc_line_id, payment.record_id) == (
+            world["charge"],
+            "payment",
+            "L-PAY",
+            world["payment_record"].id,
+        )
+        figures = recon.rows[0].stripe
+        assert figures is not None
+        assert (figures.type, figures.source, figures.amount_minor, figures.fee_minor) == (
+            "charge",
+            world["charge"],
+            10000,
+            290,
+        )
+        assert figures.net_minor == 9710
+        assert recon.rows[2].note == "a dispute's fee alone, booked with the payout's fees"
+        assert recon.rows[4].note == "the payout's transfer to the bank (its net line)"
+        assert recon.details_kept
         booked = recon.rows[1].posting
         assert booked is not None
         assert (booked.kind, booked.state, booked.bc_line_id, booked.amount_minor) == (
@@ -353,14 +402,14 @@ class TestReconciliation:
             -2500,
         )
         assert booked.record_id == world["dispute_record"].id
-        unmatched = recon.rows[2]
+        unmatched = recon.rows[3]
         assert recon.unmatched == [unmatched]
         assert unmatched.reason == "type topup is not booked"
         assert unmatched.action == (
             "Book it by hand in BC's payout journal against the Stripe clearing account of EUR, "
             "then mark the payout as handled."
         )
-        assert recon.rows[0].posting is None
+        assert recon.rows[4].posting is None
         assert recon.transactions_kept
         assert recon.reversal is None
 
@@ -418,6 +467,43 @@ class TestReconciliation:
         assert recon is not None
         assert [e.action for e in recon.events] == ["received", "called"]
         assert recon.events_truncated
+
+    def test_a_payout_booked_before_details_were_kept_names_only_keyed_postings(
+        self, seed: Any, sessions: sessionmaker[Session]
+    ) -> None:
+        world = _world(seed, transaction_details={})
+        txn_payment, txn_dispute, txn_topup, txn_own = world["txns"]
+
+        with sessions() as session:
+            recon = load_reconciliation(session, world["payout"].stripe_payout_id)
+
+        assert recon is not None
+        assert recon.transactions_kept and not recon.details_kept
+        assert [(r.balance_transaction, r.status) for r in recon.rows] == [
+            (txn_payment, RowStatus.MATCHED),
+            (txn_dispute, RowStatus.BOOKED),
+            (world["txn_fee"], RowStatus.MATCHED),
+            (txn_topup, RowStatus.UNMATCHED),
+            (txn_own, RowStatus.MATCHED),
+        ]
+        assert all(r.stripe is None for r in recon.rows)
+
+    def test_a_posting_of_another_kind_under_the_key_is_not_claimed(
+        self, seed: Any, sessions: sessionmaker[Session]
+    ) -> None:
+        world = _world(seed)
+        txn_payment = world["txns"][0]
+        details = dict(world["payout"].transaction_details)
+        details[txn_payment] = {**details[txn_payment], "type": "refund"}
+        with sessions() as session:
+            payout = session.get_one(Payout, world["payout"].id)
+            payout.transaction_details = details
+            session.commit()
+            recon = load_reconciliation(session, payout.stripe_payout_id)
+
+        assert recon is not None
+        assert recon.rows[0].status is RowStatus.MATCHED
+        assert recon.rows[0].posting is None
 
     def test_a_payout_booked_before_transactions_were_kept_lists_its_unmatched_only(
         self, seed: Any, sessions: sessionmaker[Session]
@@ -569,19 +655,28 @@ class TestCsv:
             "Book it by hand in BC's payout journal against the Stripe clearing account of KWD, "
             "then mark the payout as handled."
         )
+        charge, payment_record_id, txn_fee = (
+            world["charge"],
+            world["payment_record"].id,
+            world["txn_fee"],
+        )
         assert body.split(CRLF) == [
-            "payout,item,balance_transaction,status,amount,currency,bc_line,posting,record,"
-            "reason,what_to_do",
-            f"{payout_id},gross,,posted,76.225,KWD,,,{record_id},,",
-            f"{payout_id},fees,,posted,1.235,KWD,L-FEE,,{record_id},,",
-            f"{payout_id},fx_difference,,posted,0.005,KWD,,,{record_id},,",
-            f"{payout_id},net,,posted,74.990,KWD,L-BANK,,{record_id},,",
-            f"{payout_id},balance_transaction,{txn_payment},matched,,,,,,,",
-            f"{payout_id},balance_transaction,{txn_dispute},booked,-2.500,KWD,L-DSP,"
-            f"{txn_dispute},{dispute_record_id},,",
-            f"{payout_id},balance_transaction,{txn_topup},unmatched,,,,,,"
-            f'type topup is not booked,"{todo}"',
-            f"{payout_id},balance_transaction,{txn_own},matched,,,,,,,",
+            "payout,item,balance_transaction,type,status,stripe_amount,stripe_fee,stripe_net,"
+            "amount,currency,bc_line,posting,record,reason,what_to_do",
+            f"{payout_id},gross,,,posted,,,,76.225,KWD,,,{record_id},,",
+            f"{payout_id},fees,,,posted,,,,1.235,KWD,L-FEE,,{record_id},,",
+            f"{payout_id},fx_difference,,,posted,,,,0.005,KWD,,,{record_id},,",
+            f"{payout_id},net,,,posted,,,,74.990,KWD,L-BANK,,{record_id},,",
+            f"{payout_id},balance_transaction,{txn_payment},charge,booked,10.000,0.290,9.710,"
+            f"10.000,KWD,L-PAY,{charge},{payment_record_id},,",
+            f"{payout_id},balance_transaction,{txn_dispute},adjustment,booked,-2.500,1.500,"
+            f"-4.000,-2.500,KWD,L-DSP,{txn_dispute},{dispute_record_id},,",
+            f"{payout_id},balance_transaction,{txn_fee},adjustment,booked_with_payout,0.000,"
+            "1.500,-1.500,,,,,,\"a dispute's fee alone, booked with the payout's fees\",",
+            f"{payout_id},balance_transaction,{txn_topup},topup,unmatched,0.500,0.000,0.500,"
+            f',,,,,type topup is not booked,"{todo}"',
+            f"{payout_id},balance_transaction,{txn_own},payout,booked_with_payout,-7.500,"
+            "0.000,-7.500,,,,,,the payout's transfer to the bank (its net line),",
             "",
         ]
 
@@ -597,11 +692,13 @@ class TestCsv:
         assert recon is not None
 
         lines = reconciliation_csv(recon).split(CRLF)
-        assert [line.split(",")[1:6] for line in lines[1:5]] == [
-            ["gross", "", "posted", "12000", "JPY"],
-            ["fees", "", "posted", "360", "JPY"],
-            ["fx_difference", "", "posted", "12", "JPY"],
-            ["net", "", "posted", "11640", "JPY"],
+        columns = lines[0].split(",")
+        picked = [columns.index(c) for c in ("item", "status", "amount", "currency")]
+        assert [[line.split(",")[i] for i in picked] for line in lines[1:5]] == [
+            ["gross", "posted", "12000", "JPY"],
+            ["fees", "posted", "360", "JPY"],
+            ["fx_difference", "posted", "12", "JPY"],
+            ["net", "posted", "11640", "JPY"],
         ]
 
     def test_text_cells_never_run_as_spreadsheet_formulas(
@@ -617,7 +714,7 @@ class TestCsv:
         assert recon is not None
 
         last = reconciliation_csv(recon).split(CRLF)[-2]
-        assert ",'=txn,unmatched," in last
+        assert ",'=txn,,unmatched," in last
         assert '"\'=HYPERLINK(""http://x"")"' in last
         # Amounts stay numbers: a negative one keeps its minus sign.
         assert decimal_text(-7, "kwd") == "-0.007"

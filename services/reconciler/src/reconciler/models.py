@@ -368,6 +368,12 @@ class Payout(_CurrencyMixin, Base):
     # The balance transactions the payout settled (the drift check's "paid out"), and the FX
     # difference it booked.
     transactions: Mapped[list[str]] = mapped_column(JSONDocument, default=list, server_default="[]")
+    # Each of those by id as ``payout_plan.transaction_detail`` keeps it (type, reporting
+    # category, source; amount, fee and net in minor units): the console finds the posting of
+    # every transaction by its booking key again and shows Stripe's figures beside it.
+    transaction_details: Mapped[dict[str, dict[str, Any]]] = mapped_column(
+        JSONDocument, default=dict, server_default="{}"
+    )
     fx_minor: Mapped[int | None] = mapped_column(BigInteger)
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

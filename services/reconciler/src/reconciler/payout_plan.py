@@ -88,7 +88,8 @@ def booking_key(txn: Mapping[str, Any]) -> str:
     return str(txn.get("source"))
 
 
-def _expected_kind(txn: Mapping[str, Any]) -> str | None:
+def expected_kind(txn: Mapping[str, Any]) -> str | None:
+    """The posting kind a balance transaction's movement was booked as; None: not booked."""
     kind = str(txn.get("type"))
     if kind in PAYMENT_TYPES:
         return "payment"
@@ -101,6 +102,21 @@ def _expected_kind(txn: Mapping[str, Any]) -> str | None:
     return None
 
 
+def is_fee_only(txn: Mapping[str, Any]) -> bool:
+    """A dispute transaction that moved no money, only a fee (booked with the payout's fees)."""
+    return expected_kind(txn) == "dispute" and not int(txn.get("amount") or 0)
+
+
+#: What the payout keeps of each balance transaction (``Payout.transaction_details``): enough
+#: for ``booking_key`` and ``expected_kind`` to find its posting again, and Stripe's figures.
+DETAIL_FIELDS = ("type", "reporting_category", "source", "amount", "fee", "net")
+
+
+def transaction_detail(txn: Mapping[str, Any]) -> dict[str, Any]:
+    """The kept part of a balance transaction (its id is the key it is kept under)."""
+    return {name: txn.get(name) for name in DETAIL_FIELDS}
+
+
 def _add(fees: dict[str, int], account: str, minor: int) -> None:
     if minor:
         fees[account] = fees.get(account, 0) + minor
@@ -108,7 +124,7 @@ def _add(fees: dict[str, int], account: str, minor: int) -> None:
 
 def _book_fees(plan: PayoutPlan, txn: Mapping[str, Any], accounts: FeeAccounts) -> None:
     fee = int(txn.get("fee") or 0)
-    is_dispute = _expected_kind(txn) == "dispute"
+    is_dispute = expected_kind(txn) == "dispute"
     plain = accounts.dispute_fee if is_dispute else accounts.fee
     itemized = 0
     for detail in txn.get("fee_details") or []:
@@ -133,10 +149,10 @@ def plan_payout(
         if kind in OWN_TYPES:
             continue
         _book_fees(plan, txn, accounts)
-        expected = _expected_kind(txn)
+        expected = expected_kind(txn)
         key = booking_key(txn)
         found = booked.get(key)
-        if expected == "dispute" and not int(txn.get("amount") or 0):
+        if is_fee_only(txn):
             # A fee alone (Stripe's "dispute countered fee" when evidence is submitted): no
             # money moved at the event, so nothing was booked but its fee, booked here.
             plan.matched += 1

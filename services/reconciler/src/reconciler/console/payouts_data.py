@@ -14,15 +14,15 @@ report does; the FX difference is BC's valuation of converted payments against w
 settled, booked to the FX account and outside Stripe's arithmetic.
 
 **The reconciliation** lists each balance transaction the payout settled, against what the
-connector booked for it. What the payout handler keeps decides how far that goes: the ids of the
-balance transactions (``Payout.transactions``), the ones it could not match with the reason
-(``Payout.unmatched``), and the first fee line and the last bank line it wrote. Postings are keyed
-by the Stripe object the movement was booked under (``payout_plan.booking_key``): a dispute's
-movement by its balance transaction id, everything else by the transaction's *source* (``ch_``,
-``py_``, ``re_``, ``po_``), which the payout does not keep. So a dispute's transaction shows its
-posting, an unmatched one shows its reason and what to do, and every other one is shown as
-matched when the payout was booked (the handler found its posting then; one of them is the
-payout's own transfer) without naming the posting.
+connector booked for it. The payout handler keeps the transactions' ids (``Payout.transactions``),
+what each one was (``Payout.transaction_details``: its type, source and Stripe's amount, fee and
+net), and the ones it could not match with the reason (``Payout.unmatched``). Postings are keyed
+by the Stripe object the movement was booked under (``payout_plan.booking_key``: a dispute's
+movement by its balance transaction id, everything else by its source ``ch_``, ``py_``, ``re_``),
+so every booked transaction is shown with its posting: the BC line, its amount, its story. The
+payout's own transfer and a dispute's fee alone are booked by the payout itself (its bank and
+fee lines). A payout booked before the details were kept (migration 0009) shows its
+transactions as matched without naming the posting, and says so.
 
 Amounts are integer minor units made exact decimals by ``mlconnector.money``; never floats.
 """
@@ -58,6 +58,10 @@ from reconciler.models import PostingKind
 from reconciler.models import RecordKind
 from reconciler.models import SyncRecord
 from reconciler.models import normalise_currency
+from reconciler.payout_plan import OWN_TYPES
+from reconciler.payout_plan import booking_key
+from reconciler.payout_plan import expected_kind
+from reconciler.payout_plan import is_fee_only
 
 PAGE_SIZE = 50
 # The export fetches this many payouts per keyset query, and the reconciliation looks up this
@@ -231,13 +235,27 @@ def all_payouts(session: Session, flt: PayoutFilter, chunk: int = CHUNK) -> list
 class RowStatus(enum.StrEnum):
     """How a balance transaction of the payout stands against what the connector booked."""
 
-    #: A posting carries the transaction's own id (a dispute's withdrawal or reinstatement).
+    #: A posting booked the transaction's movement at its own event (payment, refund, dispute).
     BOOKED = "booked"
-    #: The handler matched it to a posting when it booked the payout (or it is the payout's own
-    #: transfer); the posting is keyed by the transaction's source, which is not kept.
+    #: Booked by the payout itself: its own transfer (the bank line) or a dispute's fee alone
+    #: (the fee lines).
+    PAYOUT = "booked_with_payout"
+    #: Matched when the payout was booked, before the connector kept what each transaction was
+    #: (migration 0009), so its posting cannot be named; or its posting is gone since.
     MATCHED = "matched"
     #: The handler could not place it; a person books it by hand.
     UNMATCHED = "unmatched"
+
+
+@dataclasses.dataclass(frozen=True)
+class StripeFigures:
+    """What Stripe says of one balance transaction, in the payout's currency (minor units)."""
+
+    type: str
+    source: str | None
+    amount_minor: int | None
+    fee_minor: int | None
+    net_minor: int | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -276,6 +294,10 @@ class ReconciliationRow:
     posting: BookedLine | None = None
     reason: str | None = None
     action: str | None = None
+    #: None for a payout booked before the details were kept, or a transaction it did not list.
+    stripe: StripeFigures | None = None
+    #: For ``PAYOUT`` rows: which of the payout's lines booked it.
+    note: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -321,6 +343,9 @@ class Reconciliation:
     #: False for a payout booked before the connector kept its transactions (migration 0005):
     #: only the unmatched ones can be listed then.
     transactions_kept: bool
+    #: False for a payout booked before the connector kept what each transaction was
+    #: (migration 0009): its booked transactions show as matched, without their postings.
+    details_kept: bool = True
 
     @property
     def unmatched(self) -> list[ReconciliationRow]:
@@ -369,23 +394,64 @@ def _postings_by_id(session: Session, ids: Sequence[str]) -> dict[str, Posting]:
     return found
 
 
+def _figures(detail: Mapping[str, Any]) -> StripeFigures:
+    def minor(name: str) -> int | None:
+        value = detail.get(name)
+        return None if value is None else int(value)
+
+    source = detail.get("source")
+    return StripeFigures(
+        type=str(detail.get("type") or "unknown"),
+        source=str(source) if source else None,
+        amount_minor=minor("amount"),
+        fee_minor=minor("fee"),
+        net_minor=minor("net"),
+    )
+
+
+def _booked_by_payout(detail: Mapping[str, Any]) -> str | None:
+    """Which of the payout's own lines booked a transaction no event booked; None: an event did."""
+    if detail.get("type") in OWN_TYPES:
+        return "the payout's transfer to the bank (its net line)"
+    if is_fee_only(detail):
+        return "a dispute's fee alone, booked with the payout's fees"
+    return None
+
+
 def _rows(session: Session, payout: Payout) -> list[ReconciliationRow]:
     """Each transaction in the order Stripe listed it, then unmatched ones the list lacks."""
     transactions = [str(t) for t in payout.transactions or []]
+    details: Mapping[str, Mapping[str, Any]] = payout.transaction_details or {}
     reasons: dict[str, str] = {}
     for item in payout.unmatched or []:
         txn = str(item.get("balance_transaction") or "")
         reasons.setdefault(txn, str(item.get("reason") or "no reason recorded"))
     action = HAND_BOOKING.format(currency=payout.currency.upper())
-    postings = _postings_by_id(session, [t for t in transactions if t not in reasons])
+    keys = {
+        txn: booking_key({"id": txn, **details[txn]}) if txn in details else txn
+        for txn in transactions
+        if txn not in reasons
+    }
+    postings = _postings_by_id(session, sorted(set(keys.values())))
     rows: list[ReconciliationRow] = []
     for txn in transactions:
+        detail = details.get(txn)
+        figures = _figures(detail) if detail is not None else None
         if txn in reasons:
-            rows.append(ReconciliationRow(txn, RowStatus.UNMATCHED, None, reasons[txn], action))
-        elif txn in postings:
-            rows.append(ReconciliationRow(txn, RowStatus.BOOKED, BookedLine.of(postings[txn])))
+            rows.append(
+                ReconciliationRow(txn, RowStatus.UNMATCHED, None, reasons[txn], action, figures)
+            )
+            continue
+        posting = postings.get(keys[txn])
+        by_payout = _booked_by_payout(detail) if detail is not None else None
+        if by_payout is not None:
+            rows.append(ReconciliationRow(txn, RowStatus.PAYOUT, stripe=figures, note=by_payout))
+        elif posting is not None and _kind_fits(posting, detail):
+            rows.append(
+                ReconciliationRow(txn, RowStatus.BOOKED, BookedLine.of(posting), stripe=figures)
+            )
         else:
-            rows.append(ReconciliationRow(txn, RowStatus.MATCHED))
+            rows.append(ReconciliationRow(txn, RowStatus.MATCHED, stripe=figures))
     listed = set(transactions)
     rows += [
         ReconciliationRow(txn, RowStatus.UNMATCHED, None, reason, action)
@@ -393,6 +459,13 @@ def _rows(session: Session, payout: Payout) -> list[ReconciliationRow]:
         if txn not in listed
     ]
     return rows
+
+
+def _kind_fits(posting: Posting, detail: Mapping[str, Any] | None) -> bool:
+    """The posting is the one the handler matched: the kind the transaction's type books as."""
+    if detail is None:
+        return True  # a posting keyed by the transaction's own id (a dispute's movement)
+    return posting.kind.value == expected_kind(detail)
 
 
 def _trail(session: Session, record_id: int) -> tuple[list[TrailEvent], bool]:
@@ -428,6 +501,7 @@ def load_reconciliation(session: Session, payout_id: str) -> Reconciliation | No
     )
     events, truncated = _trail(session, record.id) if record is not None else ([], False)
     kept = payout is None or payout.state is not PayoutState.POSTED or bool(payout.transactions)
+    details_kept = payout is None or not payout.transactions or bool(payout.transaction_details)
     return Reconciliation(
         payout_id=payout_id,
         payout=PayoutRow.of(payout) if payout is not None else None,
@@ -437,6 +511,7 @@ def load_reconciliation(session: Session, payout_id: str) -> Reconciliation | No
         events=events,
         events_truncated=truncated,
         transactions_kept=kept,
+        details_kept=details_kept,
     )
 
 
@@ -514,7 +589,11 @@ RECONCILIATION_HEADER = (
     "payout",
     "item",
     "balance_transaction",
+    "type",
     "status",
+    "stripe_amount",
+    "stripe_fee",
+    "stripe_net",
     "amount",
     "currency",
     "bc_line",
@@ -547,9 +626,11 @@ def reconciliation_csv(recon: Reconciliation) -> str:
     """One payout's reconciliation as CSV: its figures first, then each balance transaction.
 
     The figures' lines (``gross``, ``fees``, ``fx_difference``, ``net``) carry the BC line the
-    payout wrote for them where it is kept; a transaction's line carries its posting (amount,
-    BC line, record) when one is keyed by its id, its reason and what to do when unmatched; a
-    payout the bank returned ends with the reversal the connector booked.
+    payout wrote for them where it is kept; a transaction's line carries Stripe's type, amount,
+    fee and net (in the payout's currency), then its posting (amount in the posting's currency,
+    BC line, record) when an event booked it, which of the payout's lines booked it when the
+    payout did, its reason and what to do when unmatched; a payout the bank returned ends with
+    the reversal the connector booked.
     """
     pid = _cell(recon.payout_id)
     lines: list[list[str]] = []
@@ -573,16 +654,29 @@ def reconciliation_csv(recon: Reconciliation) -> str:
                     record=record,
                 )
             )
+    currency = payout.currency if payout is not None else None
     for row in recon.rows:
         booked = _posting_cells(row.posting) if row.posting else {}
+        figures = row.stripe
+        stripe_cells = (
+            {
+                "type": _cell(figures.type),
+                "stripe_amount": decimal_text(figures.amount_minor, currency),
+                "stripe_fee": decimal_text(figures.fee_minor, currency),
+                "stripe_net": decimal_text(figures.net_minor, currency),
+            }
+            if figures is not None
+            else {}
+        )
         lines.append(
             _line(
                 payout=pid,
                 item="balance_transaction",
                 balance_transaction=_cell(row.balance_transaction),
                 status=row.status.value,
-                reason=_cell(row.reason),
+                reason=_cell(row.reason or row.note),
                 what_to_do=_cell(row.action),
+                **stripe_cells,
                 **booked,
             )
         )

@@ -37,6 +37,7 @@ from reconciler.payout_plan import PayoutPlan
 from reconciler.payout_plan import booking_key
 from reconciler.payout_plan import fx_difference
 from reconciler.payout_plan import plan_payout
+from reconciler.payout_plan import transaction_detail
 from reconciler.rules import BANK
 from reconciler.rules import GL
 from reconciler.rules import HandlerDeps
@@ -186,6 +187,9 @@ def on_payout(unit: Unit) -> None:
             row.bank_line_id = line_ids[-1] if line_ids else None
             row.unmatched = plan.unmatched
             row.transactions = [str(t.get("id")) for t in transactions]
+            row.transaction_details = {
+                str(t.get("id")): transaction_detail(t) for t in transactions
+            }
             row.fx_minor = fx_minor
             row.arrival_date = _arrival(payout.get("arrival_date"))
             row.lease_expires_at = None
