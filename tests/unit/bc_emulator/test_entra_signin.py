@@ -28,6 +28,9 @@ import requests
 
 from bc_emulator import create_app
 from bc_emulator.server import EmulatorServer
+from mlconnector.config import EnvReader
+from reconciler.console.identity import SignIn
+from reconciler.console.settings import ConsoleSettings
 
 CALLBACK = "https://127.0.0.1:9/auth/callback"
 HOME = "https://127.0.0.1:9/"
@@ -290,6 +293,38 @@ class TestSignIn:
             issuer=discovery.json()["issuer"],
         )
         assert verified == claims
+
+    def test_the_consoles_signin_reads_discovery_once_and_keeps_no_token(
+        self,
+        bc: EmulatorServer,
+        http: requests.Session,
+        browser: requests.Session,
+        kit: Any,
+        console: dict[str, Any],
+    ) -> None:
+        env = {
+            "MLC_CONSOLE_AUTHORITY": bc.authority(kit.tenant),
+            "MLC_CONSOLE_CLIENT_ID": console["clientId"],
+        }
+        settings = ConsoleSettings.from_reader(EnvReader(env))
+        asked: list[str] = []
+        http.hooks["response"].append(lambda r, *_a, **_k: asked.append(urlsplit(r.url).path))
+        signin = SignIn(settings, CONSOLE_SECRET, http)
+
+        names = []
+        for who in (CLERK, ADMIN):
+            browser.cookies.clear()  # two people, two browsers: no single sign-on between them
+            flow = signin.begin(CALLBACK)
+            result = signin.finish(flow, callback(sign_in(bc, browser, flow, who)))
+            assert "error" not in result, result
+            names.append(result["id_token_claims"]["preferred_username"])
+
+        assert names == [CLERK[0], ADMIN[0]]
+        assert sum(path.endswith("/openid-configuration") for path in asked) == 1
+        assert sum(path.endswith("/oauth2/v2.0/token") for path in asked) == 2
+        assert signin.app.get_accounts() == []
+        kept = signin.app.token_cache.search(msal.TokenCache.CredentialType.REFRESH_TOKEN)
+        assert list(kept) == []
 
     def test_form_post_response_mode_posts_the_code_to_the_app(
         self, bc: EmulatorServer, browser: requests.Session, app: Any

@@ -17,6 +17,7 @@ Sign-out ends the server-side session first, then sends the browser to the ident
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 from typing import Any
@@ -47,29 +48,54 @@ ENDED = {
 }
 
 
-class SignIn:
-    """The console's app registration, talking to Entra ID through MSAL."""
+class _NothingKept(msal.TokenCache):  # type: ignore[misc]  # msal ships no type hints
+    """A token cache that keeps nothing: the console uses the ID token's claims once, at
+    sign-in, and never calls an API for the person, so no one's tokens are left in memory
+    for the next sign-in to find (MSAL stores every token it obtains through ``add``)."""
 
-    def __init__(self, settings: ConsoleSettings, client_secret: str) -> None:
+    def add(self, event: dict[str, Any], now: float | None = None) -> None:
+        del event, now
+
+
+class SignIn:
+    """The console's app registration, talking to Entra ID through MSAL.
+
+    One MSAL application per process, built at the first sign-in: building one reads the
+    authority's discovery document, so a sign-in costs one round trip to Entra for the code
+    and no more. A build that fails (Entra unreachable) is not kept; the next sign-in tries
+    again.
+    """
+
+    def __init__(
+        self,
+        settings: ConsoleSettings,
+        client_secret: str,
+        http: requests.Session | None = None,
+    ) -> None:
         self._settings = settings
         self._secret = client_secret
-        self._http = requests.Session()
-        if settings.ca_bundle:
+        self._http = http or requests.Session()
+        if settings.ca_bundle and http is None:
             # A configured CA must win over REQUESTS_CA_BUNDLE, which requests would prefer.
             self._http.trust_env = False
             self._http.verify = str(settings.ca_bundle)
+        self._built: msal.ConfidentialClientApplication | None = None
+        self._lock = threading.Lock()
 
-    def _app(self) -> msal.ConfidentialClientApplication:
-        # A new app per sign-in: MSAL's token cache then never holds one person's tokens for
-        # the next (the console keeps no access token at all), at the price of one discovery
-        # read per sign-in.
-        return msal.ConfidentialClientApplication(
-            self._settings.client_id,
-            client_credential=self._secret,
-            authority=self._settings.authority,
-            instance_discovery=False,
-            http_client=self._http,
-        )
+    @property
+    def app(self) -> msal.ConfidentialClientApplication:
+        """The process's MSAL application (built now if this is the first sign-in)."""
+        with self._lock:
+            if self._built is None:
+                self._built = msal.ConfidentialClientApplication(
+                    self._settings.client_id,
+                    client_credential=self._secret,
+                    authority=self._settings.authority,
+                    instance_discovery=False,
+                    http_client=self._http,
+                    token_cache=_NothingKept(),
+                )
+            return self._built
 
     def begin(self, redirect_uri: str) -> dict[str, Any]:
         # The code comes back in the query string. MSAL 1.39 recommends form_post and warns
@@ -78,13 +104,13 @@ class SignIn:
         # PKCE a code seen in a URL is useless to anyone without the verifier.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning, module="msal")
-            flow: dict[str, Any] = self._app().initiate_auth_code_flow(
+            flow: dict[str, Any] = self.app.initiate_auth_code_flow(
                 scopes=[], redirect_uri=redirect_uri, response_mode="query"
             )
         return flow
 
     def finish(self, flow: dict[str, Any], answer: dict[str, str]) -> dict[str, Any]:
-        result: dict[str, Any] = self._app().acquire_token_by_auth_code_flow(flow, answer)
+        result: dict[str, Any] = self.app.acquire_token_by_auth_code_flow(flow, answer)
         return result
 
     def sign_out_url(self, after: str) -> str:
