@@ -69,6 +69,7 @@ def create_app(
         app,
         lambda: dependencies.secrets.get("replay_token"),
         open_blueprints=("health", "openapi", "metrics", "console"),
+        own_guards={"/console": "console"},
     )
     # MLC_WEB_SERVES: in a cluster the JSON API and the console run as separate Deployments,
     # so the Ingress can reach the console's pods without the API being on them at all.

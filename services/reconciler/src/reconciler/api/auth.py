@@ -20,6 +20,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Mapping
 
 from flask import Flask
 from flask import Response
@@ -62,19 +63,32 @@ def check_bearer(expected: str | None, header: str | None) -> tuple[Response, in
 
 
 def require_bearer_token(
-    app: Flask, token: TokenSource, *, open_blueprints: Iterable[str] = ("health",)
+    app: Flask,
+    token: TokenSource,
+    *,
+    open_blueprints: Iterable[str] = ("health",),
+    own_guards: Mapping[str, str] | None = None,
 ) -> None:
-    """Guard every request outside ``open_blueprints``: without the token no view runs."""
+    """Guard every request outside ``open_blueprints``: without the token no view runs.
+
+    ``own_guards`` maps a path prefix to the blueprint that authenticates its requests by its
+    own means (the review console signs people in with sessions). A request under such a
+    prefix that matches no route is that blueprint's to answer (a 404 page for a person's
+    browser), not a request for a bearer token; one routed elsewhere is checked as usual.
+    """
     public = frozenset(open_blueprints)
+    prefixes = {
+        prefix.rstrip("/"): name for prefix, name in (own_guards or {}).items() if name in public
+    }
+
+    def _own_guard_path(path: str) -> bool:
+        return any(path == p or path.startswith(p + "/") for p in prefixes)
 
     @app.before_request
     def _authenticate() -> tuple[Response, int] | None:
         # ``blueprints`` names a nested blueprint's parents too (``console.queue``: console).
         if public.intersection(request.blueprints) and request.routing_exception is None:
             return None
-        # An address under /console that names no page is a 404 for a person's browser, not a
-        # request for a bearer token. Only unrouted requests: a routed one is checked as above.
-        console_path = request.path == "/console" or request.path.startswith("/console/")
-        if "console" in public and console_path and request.routing_exception is not None:
+        if request.routing_exception is not None and _own_guard_path(request.path):
             return None
         return check_bearer(token(), request.headers.get("Authorization"))

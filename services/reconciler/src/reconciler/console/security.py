@@ -41,6 +41,7 @@ from redis import Redis
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from mlconnector.ratelimit import vouch_for_request
 from reconciler.console.roles import Person
 from reconciler.console.settings import ConsoleSettings
 
@@ -137,7 +138,7 @@ def guard(console: Blueprint, settings: ConsoleSettings) -> None:
                 )
             return Response("Sign in first.", status=401, mimetype="text/plain")
         g.person = Person.from_session(data)
-        g.signed_in_person = True  # a 403 after this is a role's refusal (mlconnector.ratelimit)
+        vouch_for_request(g.person.oid)  # a 403 after this is a role's refusal, not a bad login
         session["seen_at"] = now
         return None
 
