@@ -50,10 +50,10 @@ from stripe_gateway.ping import READ_PROBES
 from stripe_gateway.ping import STORE
 from stripe_gateway.ping import WRITES_NEEDED
 from stripe_gateway.ping import PingReport
-from stripe_gateway.ping import _account
-from stripe_gateway.ping import _fatal
-from stripe_gateway.ping import _Stop
-from stripe_gateway.ping import _webhook
+from stripe_gateway.ping import PingStopped
+from stripe_gateway.ping import fatal_answer
+from stripe_gateway.ping import read_account
+from stripe_gateway.ping import webhook_facts
 
 NAMES = ("key", "account", "webhooks", "permissions")
 #: The description ``register-webhook`` gives the endpoints it creates (``stripe_client``).
@@ -167,8 +167,8 @@ def _steps(client: StripeClient, api_key: str, rec: Recorder) -> None:
     rec.begin("key", **facts)
     found = PingReport(EXIT_OK, [])
     try:
-        _account(client, found)  # ping's own reading of GET /v1/account
-    except _Stop as stop:
+        read_account(client, found)  # ping's own reading of GET /v1/account
+    except PingStopped as stop:
         rec.put("key", failed(str(stop), **facts))
         rejected = stop.code == EXIT_KEY_REJECTED
         rec.skip_rest(
@@ -197,7 +197,7 @@ def _refusal(exc: StripeCallError | stripe.StripeError, client: StripeClient) ->
     Stripe, "may not read" for a 403, else Stripe's own message."""
     if not isinstance(exc, StripeCallError):
         return f"Stripe answered unexpectedly: {exc}"
-    stop = _fatal(client, exc)
+    stop = fatal_answer(client, exc)
     if stop is not None:
         return str(stop)
     if exc.verdict.case.name == "permission_denied":
@@ -206,7 +206,7 @@ def _refusal(exc: StripeCallError | stripe.StripeError, client: StripeClient) ->
 
 
 def _endpoint(raw: stripe.WebhookEndpoint) -> dict[str, Any]:
-    hook = _webhook(raw)  # ping's reading: the events and the handled ones it does not send
+    hook = webhook_facts(raw)  # ping's reading: the events and the handled ones it does not send
     return {
         "id": hook.id,
         "url": hook.url,

@@ -52,7 +52,9 @@ WRITES_NEEDED = "customers, invoices (create, add lines, finalize, void, pay), w
 STORE = "store it with: mlc-secrets set ml-connector/stripe api_key"
 
 
-class _Stop(Exception):
+class PingStopped(Exception):
+    """An answer that ends the ping (and the connection report's Stripe checks) with its exit."""
+
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
@@ -92,13 +94,15 @@ class PingReport:
     webhooks: list[WebhookFacts] = dataclasses.field(default_factory=list)
 
 
-def _fatal(client: StripeClient, exc: StripeCallError) -> _Stop | None:
+def fatal_answer(client: StripeClient, exc: StripeCallError) -> PingStopped | None:
     """The exit for errors that end the ping; None when it may carry on."""
     name = exc.verdict.case.name
     if name == "authentication_failed":
-        return _Stop(EXIT_KEY_REJECTED, f"Stripe rejected the API key (401): {_why(client, exc)}")
+        return PingStopped(
+            EXIT_KEY_REJECTED, f"Stripe rejected the API key (401): {_why(client, exc)}"
+        )
     if exc.verdict.disposition is Disposition.RETRYABLE:
-        return _Stop(
+        return PingStopped(
             EXIT_UNREACHABLE,
             f"cannot reach Stripe ({name}, request {exc.request_id}): check the network, "
             "MLC_STRIPE_API_BASE and https://status.stripe.com, then try again",
@@ -123,14 +127,15 @@ def _why(client: StripeClient, exc: StripeCallError) -> str:
 def _only_denied(client: StripeClient, exc: StripeCallError) -> None:
     """Return when ``exc`` is a 403 (the ping carries on); otherwise end the ping (fatal
     errors) or re-raise (anything else: the CLI prints it as one line)."""
-    stop = _fatal(client, exc)
+    stop = fatal_answer(client, exc)
     if stop is not None:
         raise stop from None
     if exc.verdict.case.name != "permission_denied":
         raise exc
 
 
-def _account(client: StripeClient, report: PingReport) -> None:
+def read_account(client: StripeClient, report: PingReport) -> None:
+    """``GET /v1/account`` into the report; the connection report reads it the same way."""
     try:
         account = client.retrieve_account()
     except StripeCallError as exc:
@@ -167,7 +172,7 @@ def _mode(client: StripeClient, lines: list[str]) -> None:
     try:
         balance = client.retrieve_balance()
     except StripeCallError as exc:
-        stop = _fatal(client, exc)
+        stop = fatal_answer(client, exc)
         if stop is not None:
             raise stop from None
         lines.append(f"balance: not readable ({exc.verdict.case.name})")
@@ -178,7 +183,8 @@ def _mode(client: StripeClient, lines: list[str]) -> None:
         lines.append("warning: the key's prefix and the account's mode disagree")
 
 
-def _webhook(endpoint: stripe.WebhookEndpoint) -> WebhookFacts:
+def webhook_facts(endpoint: stripe.WebhookEndpoint) -> WebhookFacts:
+    """One endpoint as both reports show it: its events and the handled ones it does not send."""
     events = tuple(endpoint.enabled_events)
     missing = () if "*" in events else tuple(e for e in HANDLED_EVENTS if e not in events)
     return WebhookFacts(
@@ -194,7 +200,7 @@ def _webhook(endpoint: stripe.WebhookEndpoint) -> WebhookFacts:
 def _webhooks(client: StripeClient, report: PingReport) -> bool:
     """List the account's webhook endpoints into the report; False when the key may not."""
     try:
-        report.webhooks = [_webhook(e) for e in client.list_webhook_endpoints()]
+        report.webhooks = [webhook_facts(e) for e in client.list_webhook_endpoints()]
     except StripeCallError as exc:
         _only_denied(client, exc)
         return False
@@ -247,10 +253,10 @@ def ping(client: StripeClient) -> PingReport:
         + (" (write permissions cannot be probed without side effects)" if restricted else "")
     )
     try:
-        _account(client, report)
+        read_account(client, report)
         _mode(client, report.lines)
         denied = _read_access(client, report)
-    except _Stop as stop:
+    except PingStopped as stop:
         report.exit_code = stop.code
         report.lines.append(f"FAILED: {stop}")
         return report
