@@ -274,13 +274,32 @@ class TestPayout:
         assert "120.00" in payment
         assert f"Booked Payment {charge}, BC line" in payment
         [own] = [t for t in texts if t.split(" ")[1] == "payout"]
-        assert "With this payout: the payout's transfer to the bank" in own
+        assert "Booked with this payout: the payout's transfer to the bank" in own
         refunds = [t for t in texts if " refund of re" in t or "payment refund" in t]
         assert len(refunds) == 2, texts
 
         row = rows.filter(has_text=f"charge of {charge}")
         row.get_by_role("link", name="Story").click()
         expect(page.locator("main h1")).to_have_text(f"Invoice {day.paid_invoice['number']}")
+
+
+class TestClearing:
+    def test_a_clerk_checks_the_clearing_account_and_sees_what_bc_lacks_yet(
+        self, open_as: Open, url: str, day: Day
+    ) -> None:
+        page = open_as("Clerk")
+        page.goto(url + "today")
+        page.get_by_role("button", name="Check the clearing account now").click()
+
+        expect(page.locator(".notice.success")).to_have_text(
+            "The clearing account check ran; its figures are below."
+        )
+        usd = page.locator("section[aria-labelledby=clearing-h] tbody tr").filter(has_text="USD")
+        cells = [" ".join(t.split()) for t in usd.locator("td").all_inner_texts()]
+        assert all(c == "—" or c.endswith(" USD") or "USD" in c for c in cells[:4]), cells
+        # The day's card payments that name no invoice are in Stripe's balance, not in BC.
+        assert "moved in Stripe, not booked in BC (see Needs a person)" in cells[3], cells
+        assert cells[4] == "0 (agrees)", cells
 
 
 class TestScreenshots:
@@ -297,11 +316,14 @@ class TestScreenshots:
             "invoice-story.png": f"records/{day.invoice_record['id']}",
             "resolve.png": f"records/{day.waiting['id']}/resolve",
             "payouts.png": "payouts",
+            "payout.png": f"payouts/{day.payout_id}#recon-h",
         }
         for name, path in shots.items():
             answer = page.goto(url + path)
             assert answer is not None
             assert answer.status == 200
+            if "#" in path:  # the part of the page the picture is for, at the top
+                page.locator("#" + path.split("#")[1]).evaluate("h => h.scrollIntoView()")
             page.screenshot(path=str(tmp_path / name))
             data = (tmp_path / name).read_bytes()
             assert data[:8] == b"\x89PNG\r\n\x1a\n"

@@ -259,7 +259,7 @@ def test_sigterm_after_the_summary_stops_everything_and_the_env_file_works(demo:
 
 
 def test_ctrl_c_during_the_business_day_stops_everything(demo: Demo) -> None:
-    demo.wait_for_line("[2/9] ", STARTUP_S)  # the stack is up, its env file written
+    demo.wait_for_line("[2/10] ", STARTUP_S)  # the stack is up, its env file written
     before = session_members(demo.process.pid)
     env = read_env(demo.env_file)
 

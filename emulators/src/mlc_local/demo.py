@@ -163,6 +163,11 @@ def run(stack: LocalStack, progress: Progress) -> dict[str, Any]:
         progress=progress.tick,
     )
     progress.done("left for a clerk to apply in the console")
+
+    progress.begin("The morning check: each clearing account in BC against Stripe's balance")
+    checked = connector.check_clearing("demo (the daily drift check)")
+    agreeing = sum(1 for c in checked if c.get("explained"))
+    progress.done(f"{agreeing} of {len(checked)} currencies agree")
     return {"connector": connector, "payouts": payouts}
 
 
@@ -217,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _demo(args: argparse.Namespace, run_dir: Path, namespace: str, signals: StopSignals) -> None:
-    progress = Progress(total=9)
+    progress = Progress(total=10)
     options = StackOptions(
         workdir=run_dir,
         amqp_url=args.amqp_url,

@@ -178,6 +178,18 @@ class Connector:
         result: dict[str, Any] = response.json()
         return result
 
+    def check_clearing(self, actor: str) -> list[dict[str, Any]]:
+        """Run the drift check now (as the morning CronJob does): each currency's figures."""
+        response = requests.post(
+            self.stack.url("reconciler") + "/drift-checks",
+            json={"actor": actor},
+            headers=self._auth,
+            timeout=60,
+        )
+        response.raise_for_status()
+        currencies: list[dict[str, Any]] = response.json()["currencies"]
+        return currencies
+
     def wait_for(
         self,
         what: str,

@@ -19,6 +19,7 @@ from reconciler.attention import attention_of
 from reconciler.attention import raw_attention
 from reconciler.console.formatting import amount
 from reconciler.console.formatting import money
+from reconciler.console.formatting import nonzero
 from reconciler.console.identity import _safe_next
 from reconciler.console.links import Links
 from reconciler.console.queue_data import FilterError
@@ -220,6 +221,11 @@ class TestLinksAndMoney:
         assert money(None, "usd") == "—"
         assert amount(Decimal("640.25"), "KWD") == "640.250 KWD"
         assert amount("1200", "EUR") == "1,200.00 EUR"
+
+    def test_a_drift_figure_is_nonzero_exactly_when_its_decimal_is(self) -> None:
+        assert [nonzero(v) for v in ("0.000", "0", None, "")] == [False] * 4
+        assert [nonzero(v) for v in ("-640.250", "0.001")] == [True, True]
+        assert nonzero("n/a")  # shown rather than hidden
 
 
 class TestSecurity:

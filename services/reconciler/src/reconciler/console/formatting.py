@@ -46,6 +46,16 @@ def amount(value: Decimal | str | None, currency: str | None) -> str:
     return f"{shown:,} {currency.upper()}"
 
 
+def nonzero(value: Decimal | str | None) -> bool:
+    """Whether a decimal figure (as the drift check stores it, text) is anything but zero."""
+    if value is None or value == "":
+        return False
+    try:
+        return Decimal(str(value)) != 0
+    except ArithmeticError:
+        return True  # not a number: show it rather than hide it
+
+
 def install_filters(app: Flask, settings: ConsoleSettings) -> None:
     zone = ZoneInfo(settings.timezone)
 
@@ -63,4 +73,5 @@ def install_filters(app: Flask, settings: ConsoleSettings) -> None:
     app.add_template_filter(amount, "amount")
     app.add_template_filter(when, "when")
     app.add_template_filter(iso, "iso")
+    app.add_template_test(nonzero, "nonzero")
     app.jinja_env.globals["firm_timezone"] = settings.timezone
