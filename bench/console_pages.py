@@ -8,18 +8,20 @@ migrated with the shipped migrations: a SQLite file in a temp dir and a throwawa
 database (``mlc_bench_<random>``, analysed after the load, dropped at the end).
 
 The data set, loaded with Core ``insert()`` executemany (``attention`` computed with
-``reconciler.attention.attention_of``, as the ORM hook would): ~2,000 customers with their links;
-invoices with their links, the payments posted against them and refunds of those (postings),
-credit memos, disputes, daily payouts and drift checks, created over 90 days; about 5 % need a
-person (unmatched payments, failed records, ``needs_person`` flags of every kind, some of them
-marked handled); 3 to 8 audit events per record and one consumed message (inbox) per record.
+``reconciler.attention.attention_of``, as the ORM hook would): ~2,000 customers with their links
+(names and e-mails included); invoices with their links, the payments posted against them and
+refunds of those (postings), credit memos, disputes, daily payouts and drift checks, created over
+90 days; about 5 % need a person (unmatched payments, most of them with their payer's facts as
+``reconciler.payers`` keeps them, failed records, ``needs_person`` flags of every kind, some of
+them marked handled); 3 to 8 audit events per record and one consumed message (inbox) per record.
 
 The pages are served by the real app (``reconciler.api.create_app`` with the console on) through
 Flask's test client, signed in by writing the server-side session: each timing is the whole view,
 its queries and its template. Per database, 20 warm-ups then 200 timed requests each: the
 queue's first page, pages 2-51 by following the ``before`` cursors, the queue of one reason,
-searches by BC invoice number, Stripe id, customer number and amount (terms of queued items),
-an invoice's story (payments, refunds, ~20 audit rows) and Today.
+searches by BC invoice number, Stripe id, customer number, part of a customer's name (two words
+shared by ~10 customers' names), e-mail (a customer's or an unmatched payment's payer's) and
+amount (terms of queued items), an invoice's story (payments, refunds, ~20 audit rows) and Today.
 
 Printed: the record, audit and queue counts, each database's load time, and per page and database
 p50, p95 and max in ms, the rows the page showed, and PASS/FAIL against p95 < 200 ms. Queue,
@@ -83,6 +85,7 @@ from reconciler.models import InvoiceLink
 from reconciler.models import Payout
 from reconciler.models import Posting
 from reconciler.models import SyncRecord
+from reconciler.payers import payer_of
 from reconciler.rules import HandlerDeps
 from reconciler.rules import Rules
 
@@ -107,6 +110,19 @@ DISPUTE_RATE = 0.006
 HANDLED_AFTER = timedelta(days=21)
 HANDLED_SHARE = 0.5
 REQUIRED = ("queue", "search", "story")
+# Customer names: every combination of these is one customer ("Fabrikam Lyon Trading"), so a
+# search for two words of a name finds about ten customers, and one word about a hundred.
+NAME_FIRST = (
+    "Fabrikam", "Contoso", "Northwind", "Adventure Works", "Tailspin", "Wingtip", "Litware",
+    "Proseware", "Fourth Coffee", "Alpine Ski", "Coho", "Woodgrove", "Lucerne", "Margie's",
+    "Trey Research", "Wide World", "Blue Yonder", "Graphic Design", "Humongous", "Southridge",
+)  # fmt: skip
+NAME_PLACE = ("Lyon", "Oslo", "Porto", "Graz", "Leeds", "Turin", "Ghent", "Bern", "Cork", "Brno")
+NAME_FORM = ("Inc.", "Ltd", "GmbH", "SARL", "LLC", "Trading", "Holdings", "& Co", "BV", "AG")
+# Of the unmatched payments: paid by the customer's Stripe customer, by someone known only by
+# e-mail; the rest carry no payer details.
+PAYER_IS_CUSTOMER = 0.4
+PAYER_BY_EMAIL = 0.3
 
 Row = dict[str, Any]
 
@@ -122,6 +138,8 @@ class Probes:
     invoice_numbers: list[str]
     stripe_ids: list[str]
     customer_numbers: list[str]
+    customer_names: list[str]
+    emails: list[str]
     amounts: list[str]
     reasons: list[str]
 
@@ -211,6 +229,12 @@ class Builder:
     def customer(self, index: int) -> Row:
         bc_id, stripe_id = self.guid(), self.ref("cus_", 56)
         number = f"C{10000 + index}"
+        first = NAME_FIRST[index % len(NAME_FIRST)]
+        place = NAME_PLACE[index // len(NAME_FIRST) % len(NAME_PLACE)]
+        form = NAME_FORM[index // (len(NAME_FIRST) * len(NAME_PLACE)) % len(NAME_FORM)]
+        name = f"{first} {place} {form}"
+        domain = first.lower().replace(" ", "-").replace("'", "")
+        email = f"ap{index}@{domain}.example"
         created = self.start + timedelta(seconds=self.rng.uniform(0, 10 * 86400))
         self.record(
             "customer",
@@ -227,6 +251,12 @@ class Builder:
             "bc_customer_number": number,
             "stripe_customer_id": stripe_id,
             "synced_digest": self.ref("", 256),
+            # Core inserts skip the model's validator: the search forms are written here.
+            "name": name,
+            "email": email,
+            "name_key": CustomerLink.search_key(name, CustomerLink.NAME_LENGTH),
+            "email_key": CustomerLink.search_key(email, CustomerLink.EMAIL_LENGTH),
+            "search_term": f"{first} {place}",
             "created_at": created,
             "updated_at": created,
             "currency": "eur" if self.rng.random() < 0.2 else "usd",
@@ -304,6 +334,14 @@ class Builder:
             )
         if rng.random() < UNMATCHED_PER_INVOICE:
             charge = self.ref("ch_3", 92)
+            who = rng.random()
+            paid_by: dict[str, Any] = {}
+            if who < PAYER_IS_CUSTOMER:
+                billing = {"email": customer["email"], "name": customer["name"]}
+                paid_by = {"customer": customer["stripe_customer_id"], "billing_details": billing}
+            elif who < PAYER_IS_CUSTOMER + PAYER_BY_EMAIL:
+                paid_by = {"receipt_email": f"payer-{self.ref('', 32)}@walk-in.example"}
+            payer = payer_of(paid_by)
             self.record(
                 "payment",
                 f"stripe:payment:{charge}",
@@ -314,6 +352,7 @@ class Builder:
                 currency=currency,
                 bc_company_id=None,
                 last_error="charge carries no BC invoice in its metadata",
+                flags={"payer": payer} if payer else {},
             )
 
     def payment(self, bc_id: str, number: str, amount: int, currency: str, at: datetime) -> None:
@@ -478,14 +517,16 @@ class Builder:
         for rows in (customers, links, postings, payouts):
             for index, row in enumerate(rows, start=1):
                 row["id"] = index
+        terms = {row["bc_customer_id"]: row.pop("search_term") for row in customers}
         for row in customers:
             del row["currency"]
         counts = [self.rng.randint(3, 8) for _ in self.records]
-        return self._terms(customers, links, postings, payouts, counts)
+        return self._terms(customers, terms, links, postings, payouts, counts)
 
     def _terms(
         self,
         customers: list[Row],
+        terms: dict[str, str],
         links: list[Row],
         postings: list[Row],
         payouts: list[Row],
@@ -510,6 +551,15 @@ class Builder:
                 if r["bc_ref"] in by_invoice
             }
         )
+        owner_ids = {
+            by_invoice[r["bc_ref"]]["bc_customer_id"] for r in queued if r["bc_ref"] in by_invoice
+        }
+        # Two words of the name, typed as a clerk would (any case): about ten customers each.
+        names = sorted({terms[c] for c in owner_ids})
+        names = [name.upper() if i % 2 else name for i, name in enumerate(names)]
+        email_of = {c["bc_customer_id"]: c["email"] for c in customers}
+        payers = {r["flags"].get("payer", {}).get("email") for r in queued} - {None}
+        emails = sorted({email_of[c] for c in owner_ids} | payers)
         amounts = sorted(
             {
                 str(from_minor(r["amount_minor"], r["currency"]))
@@ -555,6 +605,8 @@ class Builder:
                 invoice_numbers=sample(numbers),
                 stripe_ids=sample(stripe_ids),
                 customer_numbers=sample(owners),
+                customer_names=sample(names),
+                emails=sample(emails),
                 amounts=sample(amounts),
                 reasons=reasons,
             ),
@@ -734,6 +786,8 @@ def pages(client: FlaskClient, probes: Probes) -> list[Page]:
         Page("search", "search: BC invoice no.", [queue(q=n) for n in probes.invoice_numbers]),
         Page("search", "search: Stripe id", [queue(q=s) for s in probes.stripe_ids]),
         Page("search", "search: customer no.", [queue(q=c) for c in probes.customer_numbers]),
+        Page("search", "search: customer name", [queue(q=n) for n in probes.customer_names]),
+        Page("search", "search: e-mail", [queue(q=e) for e in probes.emails]),
         Page("search", "search: amount", [queue(amount=a) for a in probes.amounts]),
         Page(
             "story", "story: invoice (~20 steps)", [f"/console/records/{i}" for i in probes.stories]

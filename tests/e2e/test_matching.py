@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import stripe
 from e2e_helpers import new_customer
 from e2e_helpers import post_invoice
@@ -58,12 +59,32 @@ def _foreign_stripe_invoice(
     return invoice.id
 
 
+def _customer_link(stack: LocalStack, number: str) -> tuple[Any, ...] | None:
+    """The link's name and e-mail, as kept for the console's search, and their search forms."""
+    engine = sa.create_engine(stack.env["MLC_DATABASE_URL"])
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(
+                sa.text(
+                    "SELECT name, email, name_key, email_key FROM customer_links "
+                    "WHERE bc_customer_number = :number"
+                ),
+                {"number": number},
+            ).one_or_none()
+    finally:
+        engine.dispose()
+    return None if row is None else tuple(row)
+
+
 class TestCustomers:
     def test_a_bc_customer_change_updates_the_linked_stripe_customer(
         self, stack: LocalStack, connector: Connector
     ) -> None:
         number = new_customer(stack)
         record = pushed(connector, post_invoice(stack, number, {"quantity": 1, "unitPrice": 80}))
+        # The link keeps BC's name (and no e-mail: the customer has none) for the search.
+        name = f"Customer {number}"
+        assert _customer_link(stack, number) == (name, None, name.casefold(), None)
         stripe_ref = record["stripe_ref"]
         stripe_invoice = stack.stripe.admin("GET", f"objects/invoice/{stripe_ref}")
         stripe_customer = str(stripe_invoice["customer"])
@@ -87,6 +108,9 @@ class TestCustomers:
         assert now["metadata"]["bc_customer_number"] == number
         customers = _stripe(stack).v1.customers.list({"email": "ap@renamed.example"})
         assert [c.id for c in customers.data] == [stripe_customer]  # updated, not duplicated
+        renamed = ("Renamed Trading Ltd", "ap@renamed.example")
+        renamed_keys = ("renamed trading ltd", "ap@renamed.example")
+        assert wait_until(lambda: _customer_link(stack, number) == renamed + renamed_keys)
 
 
 class TestPaymentsThatDoNotLineUp:
@@ -156,6 +180,9 @@ class TestPaymentsThatDoNotLineUp:
         assert payment["state"] == "unmatched", payment
         assert reason in payment["last_error"]
         assert posted_lines(stack, charge) + unposted_lines(stack, charge) == []
+        # Who paid is kept for the console's search: the Stripe invoice's customer.
+        payer = stack.stripe.admin("GET", f"objects/invoice/{invoice_id}")["customer"]
+        assert payment["flags"]["payer"]["customer"] == payer
         if not metadata:  # nothing named in BC: BC was not even asked
             assert int(stack.bc_admin("GET", "/stats")["apiRequests"]) == bc_calls_before
 

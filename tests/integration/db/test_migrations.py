@@ -64,7 +64,7 @@ class TestUpgrade:
         migrate.upgrade(url)
 
         assert table_names(url) == TABLES | {"alembic_version"}
-        assert migrate.current(url) == migrate.head_revision() == "0009"
+        assert migrate.current(url) == migrate.head_revision() == "0010"
 
     def test_upgrading_an_up_to_date_database_changes_nothing(self, migrated_url: str) -> None:
         migrate.upgrade(migrated_url)

@@ -274,6 +274,40 @@ class CustomerLink(Base):
     synced_digest: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The BC customer's name and e-mail as of the last sync (``handlers.customers``), so a
+    # clerk finds a customer by what they know them as (issue 12). ``name_key`` and
+    # ``email_key`` are the same in ``search_key`` form, kept by the validator below: the
+    # console compares them with what was typed, folded the same way in Python, so the match
+    # ignores case alike on SQLite and PostgreSQL. The name is matched anywhere in it (this
+    # table is one row per customer), the e-mail whole, through its index.
+    NAME_LENGTH = 255
+    EMAIL_LENGTH = 320  # RFC 5321's limits: 64 for the local part, @, 255 for the domain
+    name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    email: Mapped[str | None] = mapped_column(String(EMAIL_LENGTH))
+    name_key: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    email_key: Mapped[str | None] = mapped_column(String(EMAIL_LENGTH), index=True)
+
+    @staticmethod
+    def search_key(value: str | None, limit: int = EMAIL_LENGTH) -> str | None:
+        """``value`` as names and e-mails are searched: case-folded, white space runs as one.
+
+        One function for what is stored and what is typed (and for a payer's details kept on
+        an unmatched payment), so both sides always fold alike; None for nothing.
+        """
+        if not value:
+            return None
+        return " ".join(value.split()).casefold()[:limit] or None
+
+    @validates("name", "email")
+    def _keep_search_keys(self, key: str, value: str | None) -> str | None:
+        """Every ORM write of the name or e-mail writes its search form with it."""
+        limit = self.NAME_LENGTH if key == "name" else self.EMAIL_LENGTH
+        value = (value.strip()[:limit] or None) if value else None
+        if key == "name":
+            self.name_key = self.search_key(value, limit)
+        else:
+            self.email_key = self.search_key(value, limit)
+        return value
 
 
 # The console's search by a customer's BC number.

@@ -5,7 +5,8 @@ Stripe by the BC ids in metadata, then by email, and only then creates a custome
 customer whose details are what was last sent (``synced_digest``) costs no call at all, so an
 invoice for a known customer is three Stripe calls (issue 15). A change to a
 linked BC customer (a notification or a poll) updates the Stripe customer; an unlinked one is
-left for the first invoice to bring over.
+left for the first invoice to bring over. Every sync also keeps the BC customer's name and
+e-mail on the link, Stripe call or not: the review console finds a customer by them (issue 12).
 """
 
 from __future__ import annotations
@@ -70,6 +71,12 @@ def ensure_stripe_customer(
             f"{command['bc_customer_number']}'s details as they are now; no Stripe call",
             outcome=AuditOutcome.SKIPPED,
         )
+        if not _names_as(link, command):
+            # A link made before it kept names (migration 0010): nothing to tell Stripe, but
+            # the console's search needs them. No later step reads them: the closing
+            # transaction writes them.
+            link_id = link.id
+            unit.later(lambda session: keep_names(session.get_one(CustomerLink, link_id), command))
         return link.stripe_customer_id
     result = unit.call(
         record_id,
@@ -87,19 +94,35 @@ def ensure_stripe_customer(
             )
         )
         if existing is None:
-            session.add(
-                CustomerLink(
-                    bc_company_id=company_id,
-                    bc_customer_id=customer_id,
-                    bc_customer_number=command["bc_customer_number"],
-                    stripe_customer_id=stripe_customer_id,
-                    synced_digest=digest,
-                )
+            existing = CustomerLink(
+                bc_company_id=company_id,
+                bc_customer_id=customer_id,
+                bc_customer_number=command["bc_customer_number"],
             )
-        else:
-            existing.stripe_customer_id = stripe_customer_id
-            existing.synced_digest = digest
+            session.add(existing)
+        existing.stripe_customer_id = stripe_customer_id
+        existing.synced_digest = digest
+        keep_names(existing, command)
     return stripe_customer_id
+
+
+def _names_as(link: CustomerLink, command: Mapping[str, Any]) -> bool:
+    """Whether the link already keeps the name and e-mail the command carries.
+
+    A value the link keeps trimmed reads as different here: its write then changes nothing.
+    """
+    return (link.name, link.email) == (command["name"] or None, command["email"] or None)
+
+
+def keep_names(link: CustomerLink, details: Mapping[str, Any]) -> None:
+    """The BC customer's ``name`` and ``email`` (from ``details``) on its link.
+
+    Every sync writes them, whether or not Stripe needed a call: the link is where the
+    console finds a customer by what a clerk knows them as (``console.queue_data``). Values
+    the link already holds make no UPDATE (the ORM writes changed columns only).
+    """
+    link.name = str(details.get("name") or "") or None
+    link.email = str(details.get("email") or "") or None
 
 
 def customer_digest(command: Mapping[str, Any]) -> str:

@@ -7,7 +7,9 @@ A later event for a payment already in BC stops before any Stripe read: ``charge
 when its charge is settled, ``invoice.paid`` when the invoice's settled postings cover its total.
 ``charge.succeeded`` reads the invoice it paid in one call (through the charge's PaymentIntent),
 so a payment costs at most two Stripe calls even when both events are handled at once.
-Partial payments post what was paid; overpayment posts what was paid and is flagged.
+Partial payments post what was paid; overpayment posts what was paid and is flagged. A payment
+left unmatched keeps who paid (``reconciler.payers``), so the console's search finds it by the
+payer's e-mail, name or Stripe customer.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from reconciler.models import PostingState
 from reconciler.models import RecordKind
 from reconciler.models import RecordState
 from reconciler.models import SyncRecord
+from reconciler.payers import payer_of
 from reconciler.rules import HandlerDeps
 from reconciler.unit import Unit
 
@@ -111,6 +114,7 @@ def on_charge_succeeded(unit: Unit) -> None:
         source=f"Stripe invoice {invoice.get('number') or invoice['id']}"
         if invoice
         else f"charge {charge_id}",
+        payer=payer_of(charge, invoice),
     )
 
 
@@ -151,6 +155,7 @@ def _post_from_invoice_payment(unit: Unit, charge_id: str) -> bool:
         currency=str(payment.get("currency") or invoice["currency"]),
         metadata=invoice.get("metadata") or {},
         source=f"Stripe invoice {invoice.get('number') or invoice['id']}",
+        payer=payer_of(obj, invoice),
     )
     return True
 
@@ -194,6 +199,7 @@ def post_invoice_payments(unit: Unit, invoice: dict[str, Any]) -> None:
     for payment in payments:
         charge_id = payment.get("charge") or payment.get("payment_intent") or payment["id"]
         named = metadata
+        charge: dict[str, Any] | None = None
         if not names_bc_invoice(metadata) and str(charge_id).startswith(("ch_", "py_")):
             # Not the connector's invoice: the charge may carry a person's match.
             charge = unit.call(
@@ -208,4 +214,5 @@ def post_invoice_payments(unit: Unit, invoice: dict[str, Any]) -> None:
             currency=str(payment.get("currency") or invoice["currency"]),
             metadata=named,
             source=f"Stripe invoice {invoice.get('number') or invoice['id']}",
+            payer=payer_of(charge, invoice),
         )

@@ -39,6 +39,7 @@ from mlconnector.money import MoneyError
 from mlconnector.money import format_amount
 from mlconnector.money import from_minor
 from mlconnector.money import normalize_currency
+from reconciler import payers
 from reconciler.adapters.http import GatewayNotFound
 from reconciler.adapters.http import GatewayRejected
 from reconciler.handlers.fast_path import known_invoice
@@ -62,9 +63,20 @@ from reconciler.unit import Unit
 EXCEEDS_REMAINING = "amount_exceeds_remaining"
 
 
-def unmatched(unit: Unit, record_id: int, reason: str) -> None:
+def unmatched(
+    unit: Unit, record_id: int, reason: str, payer: Mapping[str, str] | None = None
+) -> None:
+    """Mark the record for a person; ``payer`` (``payers.payer_of``) joins its flags.
+
+    The payer is what the clerk will search the queue by (``reconciler.payers``).
+    """
     unit.step(record_id, "decided", f"unmatched: {reason}", outcome=AuditOutcome.SKIPPED)
-    unit.update(record_id, state=RecordState.UNMATCHED, last_error=reason)
+    with unit.tx() as session:
+        record = session.get_one(SyncRecord, record_id)
+        record.state = RecordState.UNMATCHED
+        record.last_error = reason
+        if payer:
+            record.flags = {**(record.flags or {}), payers.FLAG: dict(payer)}
 
 
 def post_to_bc(
@@ -76,8 +88,12 @@ def post_to_bc(
     currency: str,
     metadata: Mapping[str, Any],
     source: str,
+    payer: Mapping[str, str] | None = None,
 ) -> None:
-    """Post one Stripe payment (negative line) or refund (positive line) against its BC invoice."""
+    """Post one Stripe payment (negative line) or refund (positive line) against its BC invoice.
+
+    ``payer``: who paid (``payers.payer_of``), kept on the record if it ends up unmatched.
+    """
     deps: HandlerDeps = unit.deps
     is_payment = kind is PostingKind.PAYMENT
     if already_settled(unit, kind, stripe_id):
@@ -92,13 +108,13 @@ def post_to_bc(
     company_id = str(metadata.get("bc_company_id") or "")
     bc_invoice_id = str(metadata.get("bc_invoice_id") or "")
     if not company_id or not bc_invoice_id:
-        unmatched(unit, record_id, f"{source} carries no BC invoice in its metadata")
+        unmatched(unit, record_id, f"{source} carries no BC invoice in its metadata", payer)
         return
     try:
         currency = normalize_currency(currency)
         amount = from_minor(amount_minor, currency)
     except MoneyError as exc:
-        unmatched(unit, record_id, str(exc))
+        unmatched(unit, record_id, str(exc), payer)
         return
 
     bc_amount = -amount if is_payment else amount
@@ -186,7 +202,7 @@ def post_to_bc(
             reason = _unmatched_reason(exc, bc_invoice_id, source)
             if reason is None:
                 raise
-            unmatched(unit, record_id, reason)
+            unmatched(unit, record_id, reason, payer)
             return
         deps.kill(AFTER_BC_WRITE)
         number = str(line.get("invoice_number") or number)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from mlconnector.money import format_amount
 from reconciler.handlers.customers import customer_digest
+from reconciler.handlers.customers import keep_names
 from reconciler.models import AuditOutcome
 from reconciler.models import CustomerLink
 from reconciler.models import InvoiceLink
@@ -131,6 +132,9 @@ def on_stripe_customer_updated(unit: Unit) -> None:
         link.bc_customer_id,
     )  # fmt: skip
     in_bc = {"name": str(bc.get("name") or ""), "email": bc.get("email") or None}
+    # BC was read anyway: the link keeps its name and e-mail for the console's search.
+    link_id = link.id
+    unit.later(lambda session: keep_names(session.get_one(CustomerLink, link_id), in_bc))
     changed = [k for k in ("name", "email") if (in_stripe[k] or "") != (in_bc[k] or "")]
     if not changed:
         unit.step(
