@@ -200,6 +200,18 @@ class TestQueue:
         assert day.refund_records[0]["id"] in by_number
         assert set(by_number) <= {r["id"] for r in day.refund_records}
 
+        page.locator("#q").fill("adatum corp")  # part of the customer's name, any case
+        page.locator("#q").press("Enter")
+        expect(page.locator("#results")).not_to_contain_text(day.foreign["stripe_ref"])
+        by_name = rows(page)
+        assert {r["id"] for r in day.refund_records} <= set(by_name)
+        assert day.foreign["id"] not in by_name
+
+        page.locator("#q").fill("Walk-In@Customers.example")  # the payer of a payment
+        page.locator("#q").press("Enter")
+        expect(page.locator("#results tbody tr")).to_have_count(1)
+        assert list(rows(page)) == [day.foreign["id"]]
+
         page.locator("#q").fill("ch_nothing_like_it")
         page.locator("#q").press("Enter")
         expect(page.locator("#results")).to_contain_text(

@@ -299,6 +299,8 @@ class InvoiceSchema(Schema):
     status = fields.Str(allow_none=True)
     currency = fields.Str(allow_none=True)
     customer = fields.Str(allow_none=True)
+    customer_email = fields.Str(allow_none=True)
+    customer_name = fields.Str(allow_none=True)
     total = fields.Int(allow_none=True)
     subtotal = fields.Int(allow_none=True)
     amount_due = fields.Int(allow_none=True)

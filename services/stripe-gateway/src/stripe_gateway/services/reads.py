@@ -45,6 +45,10 @@ def invoice_fields(invoice: stripe.Invoice) -> dict[str, Any]:
         "status": _get(invoice, "status"),
         "currency": _get(invoice, "currency"),
         "customer": object_id(_get(invoice, "customer")),
+        # The customer's e-mail and name as the invoice snapshots them at finalization (the
+        # SDK's typed ``Invoice.customer_email``/``customer_name``): who paid, for the console.
+        "customer_email": _get(invoice, "customer_email"),
+        "customer_name": _get(invoice, "customer_name"),
         "total": _get(invoice, "total"),
         "subtotal": _get(invoice, "subtotal"),
         "amount_due": _get(invoice, "amount_due"),
