@@ -11,9 +11,12 @@ BC's ``Date`` is BC's clock, and the renewal job judges expiry by it.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import email.utils
 import os
 import threading
+from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,9 +25,12 @@ from typing import Any
 
 import pytest
 import requests
+from factories import RECONCILER_KEY
 from factories import SERVICE_SECRETS
 from factories import authorized
 from factories import delete_topology
+from factories import free_port
+from factories import join_threads_named
 from factories import random_ref
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer
@@ -40,10 +46,15 @@ from bc_gateway.adapters import bc_json
 from bc_gateway.bootstrap import Dependencies
 from bc_gateway.bootstrap import build_dependencies
 from bc_gateway.settings import Settings
+from bc_gateway.subscriptions import ENTITIES
+from bc_gateway.subscriptions import Outcome
+from bc_gateway.subscriptions import renew_subscriptions
 from mlconnector.bus import Publisher
 from mlconnector.bus import Topology
 from mlconnector.identity import IDENTITY_PATH
+from mlconnector.identity import TokenIssuer
 from mlconnector.secrets_file import EncryptedFileSecrets
+from reconciler.adapters.gateways import HttpBcGateway
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -325,3 +336,59 @@ def live_gateway(deps: Dependencies) -> Iterator[LiveGateway]:
     gateway = LiveGateway(create_app(deps=deps))
     yield gateway
     gateway.stop()
+
+
+@dataclass
+class ServedGateway:
+    """A gateway app served on a loopback port whose notification URL is its own webhook, and
+    the reconciler's adapter for it (as the console asks it)."""
+
+    deps: Dependencies
+    base: str
+    url: str  # its webhook (the notification URL BC is given)
+
+    def adapter(self, key: Any = RECONCILER_KEY) -> HttpBcGateway:
+        return HttpBcGateway(self.base, authorization=TokenIssuer(key.to_json).authorization)
+
+    def subscribe(self, *entities: str, url: str | None = None) -> list[Outcome]:
+        """Create our subscriptions as ``renew-subscriptions`` does (BC calls the webhook)."""
+        assert self.deps.bc is not None
+        outcomes, _ = renew_subscriptions(
+            self.deps.bc,
+            notification_url=url or self.url,
+            client_state=self.deps.client_states.current(),
+            margin=dt.timedelta(hours=24),
+            entities=entities or ENTITIES,
+        )
+        return outcomes
+
+    def get(self, path: str, authorization: str | None) -> requests.Response:
+        headers = {} if authorization is None else {"Authorization": authorization}
+        return requests.get(self.base + path, headers=headers, timeout=30)
+
+
+@pytest.fixture
+def serve(make_deps: Any) -> Iterator[Callable[..., ServedGateway]]:
+    """``serve(env, **replace)``: a served gateway; ``env`` adds ``MLC_*`` settings, ``replace``
+    swaps parts of its dependencies (a token provider with another secret, say)."""
+    servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
+
+    def _serve(env: dict[str, str] | None = None, **replace: Any) -> ServedGateway:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/webhooks/bc"
+        deps = make_deps(MLC_BC_NOTIFICATION_URL=url, **(env or {}))
+        if replace:
+            deps = dataclasses.replace(deps, **replace)
+        server = make_server("127.0.0.1", port, create_app(deps=deps), threaded=True)
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return ServedGateway(deps, f"http://127.0.0.1:{port}", url)
+
+    yield _serve
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    # A check past its deadline still waits for BC: let it end before the next test measures.
+    assert join_threads_named("connection-check") == []

@@ -11,85 +11,24 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import threading
 import time
 from collections.abc import Callable
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from factories import AUDITOR_KEY
-from factories import RECONCILER_KEY
 from factories import SERVICE_SECRETS
-from factories import free_port
-from factories import join_threads_named
-from werkzeug.serving import BaseWSGIServer
-from werkzeug.serving import make_server
 
-from bc_gateway import create_app
 from bc_gateway.bootstrap import Dependencies
 from bc_gateway.bootstrap import build_bc
 from bc_gateway.connection import ENTITY_READS
 from bc_gateway.subscriptions import ENTITIES
-from bc_gateway.subscriptions import renew_subscriptions
-from mlconnector.identity import TokenIssuer
-from reconciler.adapters.gateways import HttpBcGateway
 from reconciler.adapters.http import GatewayRejected
 
 pytestmark = pytest.mark.rabbitmq
 
 BC = SERVICE_SECRETS["ml-connector/bc"]
 DAY = 24 * 3600
-
-
-@dataclasses.dataclass
-class Served:
-    """A gateway app served on a loopback port, and the reconciler's adapter for it."""
-
-    deps: Dependencies
-    base: str
-    url: str  # its webhook (the notification URL BC is given)
-
-    def adapter(self, key: Any = RECONCILER_KEY) -> HttpBcGateway:
-        return HttpBcGateway(self.base, authorization=TokenIssuer(key.to_json).authorization)
-
-    def subscribe(self, *entities: str, url: str | None = None) -> None:
-        """Create our subscriptions as ``renew-subscriptions`` does (BC calls the webhook)."""
-        assert self.deps.bc is not None
-        renew_subscriptions(
-            self.deps.bc,
-            notification_url=url or self.url,
-            client_state=self.deps.client_states.current(),
-            margin=dt.timedelta(hours=24),
-            entities=entities or ENTITIES,
-        )
-
-
-@pytest.fixture
-def serve(make_deps: Any) -> Iterator[Callable[..., Served]]:
-    """Serve a gateway whose notification URL is its own webhook; ``replace`` swaps parts of
-    its dependencies (a token provider with another secret, say)."""
-    servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
-
-    def _serve(env: dict[str, str] | None = None, **replace: Any) -> Served:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}/webhooks/bc"
-        deps = make_deps(MLC_BC_NOTIFICATION_URL=url, **(env or {}))
-        if replace:
-            deps = dataclasses.replace(deps, **replace)
-        server = make_server("127.0.0.1", port, create_app(deps=deps), threaded=True)
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return Served(deps, f"http://127.0.0.1:{port}", url)
-
-    yield _serve
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-    # A check past its deadline still waits for BC: let it end before the next test measures.
-    assert join_threads_named("connection-check") == []
 
 
 def assert_no_secret(report: dict[str, Any], deps: Dependencies) -> None:
@@ -108,7 +47,7 @@ def assert_no_secret(report: dict[str, Any], deps: Dependencies) -> None:
 
 class TestHealthy:
     def test_every_check_passes_with_its_facts(
-        self, serve: Callable[..., Served], admin: Any, company: Any
+        self, serve: Callable[..., Any], admin: Any, company: Any
     ) -> None:
         gateway = serve()
         gateway.subscribe()
@@ -143,7 +82,7 @@ class TestHealthy:
         assert_no_secret(report, gateway.deps)
 
     def test_only_the_reconciler_may_ask(
-        self, serve: Callable[..., Served], admin: Any, company: Any
+        self, serve: Callable[..., Any], admin: Any, company: Any
     ) -> None:
         # An auditor trusted to read the books is not thereby trusted with the set-up.
         gateway = serve({"MLC_COMMAND_CALLERS": "reconciler=*;auditor=bc:read"})
@@ -155,7 +94,7 @@ class TestHealthy:
 
 class TestSubscriptions:
     def test_missing_foreign_and_due_subscriptions_are_told_apart(
-        self, serve: Callable[..., Served], admin: Any, company: Any
+        self, serve: Callable[..., Any], admin: Any, company: Any
     ) -> None:
         gateway = serve()
         gateway.subscribe("salesInvoices", "customers")
@@ -178,7 +117,7 @@ class TestSubscriptions:
         assert by_entity["salesInvoices", True]["expired"] is False
 
     def test_subscriptions_due_for_renewal_still_pass(
-        self, serve: Callable[..., Served], admin: Any, company: Any
+        self, serve: Callable[..., Any], admin: Any, company: Any
     ) -> None:
         gateway = serve()
         gateway.subscribe()
@@ -190,7 +129,7 @@ class TestSubscriptions:
         assert "due for renewal" in subs["detail"]
 
     def test_without_a_notification_url_none_is_ours(
-        self, serve: Callable[..., Served], admin: Any, company: Any
+        self, serve: Callable[..., Any], admin: Any, company: Any
     ) -> None:
         gateway = serve()
         gateway.subscribe()
@@ -207,7 +146,7 @@ class TestSubscriptions:
 
 class TestFailures:
     def test_a_wrong_secret_fails_the_token_and_skips_the_rest_with_the_reason(
-        self, serve: Callable[..., Served], make_deps: Any, admin: Any, company: Any
+        self, serve: Callable[..., Any], make_deps: Any, admin: Any, company: Any
     ) -> None:
         settings = make_deps().settings.bc
         tokens, client = build_bc(settings, BC["client_id"], "wrong-secret-value-1")
@@ -230,7 +169,7 @@ class TestFailures:
         assert_no_secret(report, gateway.deps)
 
     def test_a_refused_entity_set_is_named_with_bcs_answer(
-        self, serve: Callable[..., Served], admin: Any, company: Any
+        self, serve: Callable[..., Any], admin: Any, company: Any
     ) -> None:
         gateway = serve()
         gateway.subscribe()
@@ -254,7 +193,7 @@ class TestFailures:
         assert_no_secret(report, gateway.deps)
 
     def test_an_unknown_company_lists_those_there_are(
-        self, serve: Callable[..., Served], admin: Any, company: Any
+        self, serve: Callable[..., Any], admin: Any, company: Any
     ) -> None:
         other = "0badc0de-0000-4000-8000-000000000001"
         gateway = serve({"MLC_BC_COMPANY_ID": other})
@@ -268,7 +207,7 @@ class TestFailures:
         assert checks["permissions"]["skipped"] is True
 
     def test_bc_answering_late_is_reported_within_the_time_asked(
-        self, serve: Callable[..., Served], admin: Any, company: Any
+        self, serve: Callable[..., Any], admin: Any, company: Any
     ) -> None:
         gateway = serve()
         admin.fault(status=503, delaySeconds=3, pathContains=f"companies({company.id})", count=1)
@@ -293,7 +232,7 @@ class TestFailures:
         assert "did not answer within 1 s" in checks["subscriptions"]["detail"]
 
     def test_a_timeout_out_of_range_is_refused(
-        self, serve: Callable[..., Served], admin: Any, company: Any
+        self, serve: Callable[..., Any], admin: Any, company: Any
     ) -> None:
         gateway = serve()
         for timeout in (0.5, 31):

@@ -12,12 +12,12 @@ import pytest
 from bc_gateway.connection import ENTITY_READS
 from bc_gateway.connection import connection_report
 from bc_gateway.connection import missing_entities
-from bc_gateway.connection import subscription_row
 from bc_gateway.connection import subscriptions_verdict
 from bc_gateway.connection import token_expiry
 from bc_gateway.ping import READS
 from bc_gateway.settings import Settings
 from bc_gateway.subscriptions import ENTITIES
+from bc_gateway.subscriptions import subscription_row
 
 COMPANY = "5d115c9c-44e3-ea11-bb43-000d3a2feca1"
 URL = "https://connector.example/webhooks/bc"

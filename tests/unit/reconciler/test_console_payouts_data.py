@@ -478,7 +478,8 @@ class TestReconciliation:
             recon = load_reconciliation(session, world["payout"].stripe_payout_id)
 
         assert recon is not None
-        assert recon.transactions_kept and not recon.details_kept
+        assert recon.transactions_kept
+        assert not recon.details_kept
         assert [(r.balance_transaction, r.status) for r in recon.rows] == [
             (txn_payment, RowStatus.MATCHED),
             (txn_dispute, RowStatus.BOOKED),

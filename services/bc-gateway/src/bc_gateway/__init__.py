@@ -32,6 +32,7 @@ def create_app(
     from bc_gateway.api import journals
     from bc_gateway.api import openapi
     from bc_gateway.api import payments
+    from bc_gateway.api import subscriptions
     from bc_gateway.api import webhooks
 
     app = Flask(__name__, static_folder=None)  # no files to serve, so no /static route
@@ -55,7 +56,16 @@ def create_app(
             timeout=settings.common.readiness_timeout_s,
         )
     )
-    for module in (webhooks, invoices, credit_memos, customers, payments, journals, connection):
+    for module in (
+        webhooks,
+        invoices,
+        credit_memos,
+        customers,
+        payments,
+        journals,
+        connection,
+        subscriptions,
+    ):
         app.register_blueprint(module.bp)
     app.register_blueprint(openapi.bp)
     api.register_error_handlers(app)

@@ -16,7 +16,9 @@ It uses the gateway's own token provider and client, so it shows the state the g
 not that of a fresh connection: the expiry is that of the token the commands use. Nothing
 secret leaves: not the token (only its ``exp`` claim is read), not the client secret, not a
 subscription's ``clientState``. The wording of the token and company advice is ``ping``'s, and
-"ours" is the renewal job's own test, so the page, the CLI and the job never disagree.
+"ours" is the renewal job's own test, so the page, the CLI and the job never disagree. The
+subscription rows are ``subscriptions.read_subscriptions``'s, the same the lighter
+``GET /commands/subscriptions`` answers with for the console's Today page.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import base64
 import datetime as dt
 import functools
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from bc_gateway.adapters.bc_client import BCClient
@@ -34,15 +35,13 @@ from bc_gateway.adapters.bc_errors import BCError
 from bc_gateway.adapters.bc_errors import BCNotFound
 from bc_gateway.adapters.token import MsalTokenProvider
 from bc_gateway.adapters.token import TokenError
-from bc_gateway.notifications import parse_resource
 from bc_gateway.ping import READS
-from bc_gateway.ping import _auth_advice
-from bc_gateway.ping import _missing_company
+from bc_gateway.ping import auth_advice
+from bc_gateway.ping import missing_company_advice
 from bc_gateway.settings import BCSettings
 from bc_gateway.settings import Settings
 from bc_gateway.subscriptions import ENTITIES
-from bc_gateway.subscriptions import _expiry
-from bc_gateway.subscriptions import _ours
+from bc_gateway.subscriptions import read_subscriptions
 from mlconnector.connection_checks import DEFAULT_TIMEOUT_S
 from mlconnector.connection_checks import CheckRunner
 from mlconnector.connection_checks import Recorder
@@ -94,41 +93,6 @@ def token_expiry(token: str) -> dt.datetime | None:
         return dt.datetime.fromtimestamp(exp, dt.UTC)
     except (OverflowError, OSError, ValueError):
         return None
-
-
-def subscription_row(
-    sub: Mapping[str, Any],
-    notification_url: str | None,
-    company_id: str,
-    now: dt.datetime,
-    margin: dt.timedelta,
-) -> dict[str, Any]:
-    """One BC subscription as the report shows it (no ``clientState``: it is a secret)."""
-    entity = next(
-        (
-            e
-            for e in ENTITIES
-            if notification_url and _ours(dict(sub), notification_url, company_id, e)
-        ),
-        None,
-    )
-    resource = str(sub.get("resource") or "")
-    named: str | None
-    try:
-        named = parse_resource(resource).entity
-    except ValueError:
-        named = None
-    expires = _expiry(dict(sub))
-    return {
-        "id": str(sub.get("subscriptionId") or ""),
-        "entity": entity or named,
-        "resource": resource,
-        "notification_url": str(sub.get("notificationUrl") or ""),
-        "expires_at": expires,
-        "ours": entity is not None,
-        "expired": expires is not None and expires <= now,
-        "expiring_soon": expires is None or expires - now <= margin,
-    }
 
 
 def missing_entities(rows: list[dict[str, Any]]) -> list[str]:
@@ -258,10 +222,10 @@ def _company(target: BCSettings, client_id: str, bc: BCClient, rec: Recorder) ->
     try:
         company = bc.get(f"companies({target.company_id})")
     except BCAuthError as exc:
-        detail = _auth_advice(exc, client_id)
+        detail = auth_advice(exc, client_id)
     except BCNotFound:
         try:
-            detail = _missing_company(bc, target)
+            detail = missing_company_advice(bc, target)
         except BCError as exc:
             detail = f"company {target.company_id} not found ({exc})"
     except BCError as exc:
@@ -321,17 +285,11 @@ def _subscriptions(settings: Settings, bc: BCClient, rec: Recorder) -> None:
     }
     rec.begin("subscriptions", **facts)
     try:
-        found = bc.get("subscriptions").get("value") or []
+        # The rows the console's subscription list shows too (GET /commands/subscriptions).
+        rows, now = read_subscriptions(bc, url, margin)
     except BCError as exc:
         rec.put("subscriptions", failed(f"cannot read BC's webhook subscriptions: {exc}", **facts))
         return
-    # Expiry is BC's timestamp: judge it on BC's clock, as the renewal job does.
-    now = bc.server_time() or dt.datetime.now(dt.UTC)
-    rows = [
-        subscription_row(sub, url, bc.company_id, now, margin)
-        for sub in found
-        if isinstance(sub, dict)
-    ]
     ok, detail = subscriptions_verdict(rows, url, now, margin)
     facts.update(subscriptions=rows, missing=missing_entities(rows) if url else list(ENTITIES))
     rec.put("subscriptions", passed(detail, **facts) if ok else failed(detail, **facts))

@@ -38,7 +38,8 @@ class Check:
         return f"{self.name:<12} {'ok' if self.ok else 'FAILED'}: {self.detail}"
 
 
-def _auth_advice(exc: BCAuthError, client_id: str) -> str:
+def auth_advice(exc: BCAuthError, client_id: str) -> str:
+    """What to do about BC refusing the app (the ping's and the connection report's words)."""
     if exc.status == 403:
         return (
             f"BC refused access (403 {exc.code}): assign permission sets to app {client_id} "
@@ -51,7 +52,8 @@ def _auth_advice(exc: BCAuthError, client_id: str) -> str:
     )
 
 
-def _missing_company(bc: BCClient, settings: BCSettings) -> str:
+def missing_company_advice(bc: BCClient, settings: BCSettings) -> str:
+    """The configured company is not there: which companies are (shared with the report)."""
     try:
         companies = bc.get("companies").get("value") or []
     except BCNotFound:
@@ -78,9 +80,9 @@ def ping(settings: BCSettings, tokens: MsalTokenProvider, bc: BCClient) -> list[
     try:
         company = bc.get(f"companies({settings.company_id})")
     except BCAuthError as exc:
-        return [*checks, Check("company", False, _auth_advice(exc, tokens.client_id))]
+        return [*checks, Check("company", False, auth_advice(exc, tokens.client_id))]
     except BCNotFound:
-        return [*checks, Check("company", False, _missing_company(bc, settings))]
+        return [*checks, Check("company", False, missing_company_advice(bc, settings))]
     except BCError as exc:
         return [*checks, Check("company", False, f"BC did not answer as expected: {exc}")]
     name = company.get("displayName") or company.get("name")

@@ -3,9 +3,10 @@
 One table, read by the guard (``mlconnector.service_auth``) and by the authorization tests, so
 the answer to "who can write to our books?" is in one place. Reading BC (``bc:read``) is kept
 apart from writing journal lines (``bc:write``) and from posting a batch (``bc:post``), the step
-that makes entries final in the ledger. The connection report (``bc:diagnose``) shows how the
-gateway is set up (tenant, app, subscriptions) rather than the books, so a reader of the books
-is not granted it by ``bc:read``. An endpoint missing here is refused to every caller.
+that makes entries final in the ledger. The connection report and the list of BC's webhook
+subscriptions (``bc:diagnose``) show how the gateway is set up (tenant, app, notification URL,
+the tenant's other subscribers) rather than the books, so a reader of the books is not granted
+them by ``bc:read``. An endpoint missing here is refused to every caller.
 """
 
 from __future__ import annotations
@@ -29,4 +30,5 @@ PERMISSIONS: dict[str, str] = {
     "journals.account_balance": READ,
     "journals.post_payment_journal": POST,
     "connection.connection": DIAGNOSE,
+    "subscriptions.list_subscriptions": DIAGNOSE,
 }

@@ -16,6 +16,7 @@ from marshmallow import Schema
 from marshmallow import fields
 
 from bc_gateway.api import dependencies
+from bc_gateway.api.schemas import SubscriptionSchema
 from bc_gateway.connection import connection_report
 from mlconnector.connection_schemas import CheckSchema
 from mlconnector.connection_schemas import ConnectionQuerySchema
@@ -49,19 +50,6 @@ class EntityReadSchema(Schema):
 
 class PermissionsCheckSchema(CheckSchema):
     entities = fields.List(fields.Nested(EntityReadSchema))
-
-
-class SubscriptionSchema(Schema):
-    id = fields.Str(required=True)
-    entity = fields.Str(allow_none=True, required=True)
-    resource = fields.Str(required=True)
-    notification_url = fields.Str(required=True)
-    expires_at = fields.AwareDateTime(allow_none=True, required=True)
-    ours = fields.Bool(required=True)
-    expired = fields.Bool(required=True)
-    expiring_soon = fields.Bool(
-        required=True, metadata={"description": "Within the renewal margin (24 h by default)."}
-    )
 
 
 class SubscriptionsCheckSchema(CheckSchema):

@@ -191,6 +191,7 @@ def build() -> dict[str, Any]:
             ("payments", "Customer payment and refund lines in the connector's batches."),
             ("journals", "Posting the connector's batches; payout G/L lines."),
             ("connection", "The connection report for the console's Connections page."),
+            ("subscriptions", "BC's webhook subscriptions, for the console's Today page."),
         ],
     )
     spec.path(path="/webhooks/bc", operations={m: _webhook(m) for m in ("get", "post")})
@@ -431,6 +432,29 @@ def build() -> dict[str, Any]:
                     "so. Nothing secret is included (no token, no client secret, no "
                     "`clientState`)."
                 ),
+            )
+        },
+    )
+    spec.path(
+        path="/commands/subscriptions",
+        operations={
+            "get": _command(
+                "subscriptions.list_subscriptions",
+                "BC's webhook subscriptions: expiry, whether ours, whether due for renewal.",
+                responses={
+                    "200": json_response(
+                        "Every subscription BC holds for the app (one BC call).",
+                        schemas.SubscriptionListSchema,
+                    )
+                },
+                errors=(*_COMMAND_ERRORS, 404, 422),
+                description=(
+                    "The connection report's subscription rows without its other checks. "
+                    "`ours`: this gateway's notification URL on the configured company; "
+                    "`expiring_soon`: within the renewal margin, judged on BC's clock. Never a "
+                    "subscription's `clientState`."
+                ),
+                also_refused={422: [_BC_REFUSES]},
             )
         },
     )

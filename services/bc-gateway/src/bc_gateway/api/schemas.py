@@ -391,6 +391,51 @@ class AccountBalanceSchema(Schema):
     entries = fields.Int()
 
 
+# -- webhook subscriptions ------------------------------------------------------------------
+
+
+class SubscriptionSchema(Schema):
+    """One BC webhook subscription (``subscriptions.subscription_row``); never its clientState."""
+
+    id = fields.Str(required=True, metadata={"description": "BC's subscriptionId."})
+    entity = fields.Str(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The entity set it watches, read from its resource."},
+    )
+    resource = fields.Str(required=True)
+    notification_url = fields.Str(required=True)
+    expires_at = fields.AwareDateTime(
+        allow_none=True, required=True, metadata={"description": "BC's expirationDateTime."}
+    )
+    ours = fields.Bool(
+        required=True,
+        metadata={
+            "description": "This gateway's notification URL (MLC_BC_NOTIFICATION_URL) on the "
+            "configured company's entity set."
+        },
+    )
+    expired = fields.Bool(required=True)
+    expiring_soon = fields.Bool(
+        required=True, metadata={"description": "Within the renewal margin (24 h by default)."}
+    )
+
+
+class SubscriptionListSchema(Schema):
+    value = fields.List(fields.Nested(SubscriptionSchema), required=True)
+    count = fields.Int(required=True)
+    notification_url = fields.Str(
+        allow_none=True,
+        required=True,
+        metadata={"description": "MLC_BC_NOTIFICATION_URL; null: none is ours."},
+    )
+    renew_margin_hours = fields.Float(required=True)
+    checked_at = fields.AwareDateTime(
+        required=True,
+        metadata={"description": "The time expiries were judged at: BC's clock when it tells."},
+    )
+
+
 def validate_account(value: str) -> str:
     """A G/L account number in a path, checked like a body field."""
     try:

@@ -25,6 +25,8 @@ from reconciler.adapters.open_invoices import parse_open_invoices
 Json = dict[str, Any]
 # How long a gateway may take over its connection report: a person is waiting on a page.
 CONNECTION_TIMEOUT_S = 8.0
+# How long the subscription list may take: one BC call, asked while a page is being rendered.
+SUBSCRIPTIONS_TIMEOUT_S = 6.0
 
 
 class StripeGateway(Protocol):
@@ -139,6 +141,12 @@ class BcGateway(Protocol):
     def connection(self, timeout_s: float = CONNECTION_TIMEOUT_S) -> Json:
         """The gateway's connection report (token, company, permissions, webhook
         subscriptions), each check ``{ok, detail, ...}``; answered within ``timeout_s``."""
+
+    def subscriptions(self, timeout_s: float = SUBSCRIPTIONS_TIMEOUT_S) -> Json:
+        """BC's webhook subscriptions (one BC call): ``value`` rows with ``entity``,
+        ``expires_at``, ``ours``, ``expired`` and ``expiring_soon`` (the connection report's
+        rows), plus ``notification_url`` and ``checked_at``; ``GatewayUnavailable`` when no
+        answer comes within ``timeout_s``."""
 
 
 class HttpStripeGateway:
@@ -281,3 +289,8 @@ class HttpBcGateway:
 
     def connection(self, timeout_s: float = CONNECTION_TIMEOUT_S) -> Json:
         return self._http.get("/commands/connection", {"timeout": f"{timeout_s:g}"})
+
+    def subscriptions(self, timeout_s: float = SUBSCRIPTIONS_TIMEOUT_S) -> Json:
+        # The gateway's command has no deadline of its own (BC's retry budget bounds it):
+        # the HTTP timeout is what keeps a page from waiting on a slow BC.
+        return self._http.get("/commands/subscriptions", timeout_s=timeout_s)

@@ -81,8 +81,12 @@ class JsonGateway:
         self._authorization = authorization
         self._session = requests.Session()
 
-    def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return self._request("GET", path, params=params)
+    def get(
+        self, path: str, params: Mapping[str, Any] | None = None, *, timeout_s: float | None = None
+    ) -> dict[str, Any]:
+        """GET ``path``; ``timeout_s`` replaces the gateway's timeout for a caller that cannot
+        wait as long (a page), so its request ends soon after the caller stops waiting."""
+        return self._request("GET", path, params=params, timeout_s=timeout_s)
 
     def post(self, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return self._request("POST", path, body=body)
@@ -94,6 +98,7 @@ class JsonGateway:
         *,
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
+        timeout_s: float | None = None,
     ) -> dict[str, Any]:
         headers = {"Accept": "application/json"}
         if self._authorization is not None:
@@ -119,7 +124,7 @@ class JsonGateway:
                 params=params,
                 data=data,
                 headers=headers,
-                timeout=self._timeout,
+                timeout=self._timeout if timeout_s is None else timeout_s,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             metrics.observe_api_call(self._name, operation, None, time.monotonic() - started)

@@ -9,7 +9,9 @@ day something is wrong, so it must never fail itself (no 500).
 
 The reports are plain JSON; this module turns them into what the templates need: each check with
 a title in the administrator's words, a result word, and times as ``datetime`` (for the console's
-``when`` filter). ``subscriptions_of`` is also what the Today page's subscription list reads.
+``when`` filter). ``subscription_rows`` also reads the Today page's subscription list, which
+comes from bc-gateway's lighter ``GET /commands/subscriptions`` (one BC call, not the report's
+fifteen) with rows of the same shape, asked the same bounded way (``ask_gateways``).
 """
 
 from __future__ import annotations
@@ -60,8 +62,22 @@ class Answer:
     reason: str | None = None
 
 
-def ask_gateways(calls: Mapping[str, Callable[[], Json]], wait_s: float) -> dict[str, Answer]:
-    """Ask every gateway at once; each answer, or why there is none, after at most ``wait_s``."""
+def has_checks(report: Json) -> bool:
+    """Whether an answer is a connection report (``checks`` by name) the page can read."""
+    return isinstance(report.get("checks"), dict)
+
+
+def ask_gateways(
+    calls: Mapping[str, Callable[[], Json]],
+    wait_s: float,
+    *,
+    readable: Callable[[Json], bool] = has_checks,
+) -> dict[str, Answer]:
+    """Ask every gateway at once; each answer, or why there is none, after at most ``wait_s``.
+
+    ``readable`` tells an answer the page can show from one it cannot (a gateway older or newer
+    than the console); the default expects a connection report.
+    """
     answers: dict[str, Answer] = {}
     if not calls:
         return answers
@@ -76,7 +92,7 @@ def ask_gateways(calls: Mapping[str, Callable[[], Json]], wait_s: float) -> dict
         }
         for name, future in futures.items():
             remaining = max(0.0, wait_s - (time.monotonic() - started))
-            answers[name] = _answer(name, future, remaining, wait_s)
+            answers[name] = _answer(name, future, remaining, wait_s, readable)
     finally:
         # Never wait for a gateway that hangs: the page answers within its own deadline.
         pool.shutdown(wait=False, cancel_futures=True)
@@ -84,7 +100,11 @@ def ask_gateways(calls: Mapping[str, Callable[[], Json]], wait_s: float) -> dict
 
 
 def _answer(
-    name: str, future: concurrent.futures.Future[Json], remaining: float, wait_s: float
+    name: str,
+    future: concurrent.futures.Future[Json],
+    remaining: float,
+    wait_s: float,
+    readable: Callable[[Json], bool],
 ) -> Answer:
     silent = f"{name} did not answer"
     try:
@@ -103,9 +123,9 @@ def _answer(
         return Answer(name, problem=f"{name} refused the question", reason=reason)
     except Exception as exc:
         # Whatever broke, this page must still say so rather than fail with a 500.
-        logger.exception("asking %s for its connection report failed", name)
+        logger.exception("asking %s failed", name)
         return Answer(name, problem=silent, reason=f"The question failed: {type(exc).__name__}.")
-    if not isinstance(report.get("checks"), dict):
+    if not readable(report):
         return Answer(name, problem=f"{name} sent an answer the console cannot read")
     return Answer(name, report=report)
 
@@ -253,7 +273,24 @@ def subscriptions_of(report: Mapping[str, Any] | None) -> list[Subscription]:
     first; empty when the report has none (BC not asked, or the check did not get that far)."""
     checks = (report or {}).get("checks")
     check = checks.get("subscriptions") if isinstance(checks, dict) else None
-    raw = check.get("subscriptions") if isinstance(check, dict) else None
+    return subscription_rows(check.get("subscriptions") if isinstance(check, dict) else None)
+
+
+def is_subscription_list(answer: Json) -> bool:
+    """Whether an answer is bc-gateway's subscription list (``value`` rows) the page can read."""
+    return isinstance(answer.get("value"), list)
+
+
+def listed_subscriptions(answer: Mapping[str, Any] | None) -> list[Subscription]:
+    """The rows of bc-gateway's ``GET /commands/subscriptions``, ordered as on the
+    Connections page."""
+    return subscription_rows((answer or {}).get("value"))
+
+
+def subscription_rows(raw: object) -> list[Subscription]:
+    """Subscription rows as bc-gateway sends them (``subscriptions.subscription_row``, in the
+    connection report and the subscription list alike), ours first, soonest to expire first;
+    anything that is not a row is left out."""
     rows = [
         Subscription(
             entity=item.get("entity"),
