@@ -211,6 +211,7 @@ class TestQueue:
         page.locator("#q").press("Enter")
         expect(page.locator("#results tbody tr")).to_have_count(1)
         assert list(rows(page)) == [day.foreign["id"]]
+        assert "Paid by walk-in@customers.example" in rows(page)[day.foreign["id"]]
 
         page.locator("#q").fill("ch_nothing_like_it")
         page.locator("#q").press("Enter")
