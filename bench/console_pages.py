@@ -83,6 +83,7 @@ from reconciler.models import CustomerLink
 from reconciler.models import InboxMessage
 from reconciler.models import InvoiceLink
 from reconciler.models import Payout
+from reconciler.models import PayoutTransaction
 from reconciler.models import Posting
 from reconciler.models import SyncRecord
 from reconciler.payers import payer_of
@@ -155,6 +156,7 @@ class DataSet:
     payouts: list[Row]
     audit_counts: list[int]
     probes: Probes
+    payout_transactions: list[Row] = dataclasses.field(default_factory=list)
 
     def summary(self) -> list[str]:
         kinds = Counter(r["kind"] for r in self.records)
@@ -163,7 +165,8 @@ class DataSet:
             "  records: "
             + ", ".join(f"{k} {n:,}" for k, n in kinds.most_common())
             + f"; {len(self.customers):,} customers, {len(self.invoice_links):,} invoice links, "
-            f"{len(self.postings):,} postings, {sum(self.audit_counts):,} audit events",
+            f"{len(self.postings):,} postings, {len(self.payout_transactions):,} payout "
+            f"transactions, {sum(self.audit_counts):,} audit events",
             f"  need a person: {queued:,} ({queued / len(self.records):.1%}) in "
             f"{len(self.probes.reasons)} reasons",
         ]
@@ -521,7 +524,42 @@ class Builder:
         for row in customers:
             del row["currency"]
         counts = [self.rng.randint(3, 8) for _ in self.records]
-        return self._terms(customers, terms, links, postings, payouts, counts)
+        data = self._terms(customers, terms, links, postings, payouts, counts)
+        data.payout_transactions = self._paid_out(postings, payouts)
+        return data
+
+    def _paid_out(self, postings: list[Row], payouts: list[Row]) -> list[Row]:
+        """Each posted payment and refund settled by the next day's payout of its currency, as
+        ``handlers.payouts`` keeps it: what an invoice's story reads to name its payouts."""
+        by_day = {(p["currency"], p["created_at"].date()): p for p in payouts}
+        positions: Counter[int] = Counter()
+        rows: list[Row] = []
+        for posting in postings:
+            if posting["kind"] not in ("payment", "refund") or posting["state"] != "posted":
+                continue
+            day = posting["posted_at"].date() + timedelta(days=1)
+            payout = by_day.get((posting["currency"], day))
+            if payout is None:
+                continue
+            sign = 1 if posting["kind"] == "payment" else -1
+            amount = sign * posting["amount_minor"]
+            fee = amount * 3 // 100 if sign > 0 else 0
+            rows.append(
+                {
+                    "id": len(rows) + 1,
+                    "payout_id": payout["id"],
+                    "position": positions[payout["id"]],
+                    "balance_transaction": self.ref("txn_3", 92),
+                    "type": "charge" if sign > 0 else "refund",
+                    "reporting_category": "charge" if sign > 0 else "refund",
+                    "source": posting["stripe_id"],
+                    "amount_minor": amount,
+                    "fee_minor": fee,
+                    "net_minor": amount - fee,
+                }
+            )
+            positions[payout["id"]] += 1
+        return rows
 
     def _terms(
         self,
@@ -689,6 +727,7 @@ def load(engine: Engine, data: DataSet) -> float:
         (_table(InvoiceLink), _batches(data.invoice_links)),
         (_table(Posting), _batches(data.postings)),
         (_table(Payout), _batches(data.payouts)),
+        (_table(PayoutTransaction), _batches(data.payout_transactions)),
         (_table(InboxMessage), inbox_rows(data)),
         (_table(AuditEvent), audit_rows(data)),
     ]

@@ -257,13 +257,24 @@ class TestStory:
         expect(page.locator("main h1")).to_have_text(f"Invoice {number}")
         chain = page.locator("section[aria-labelledby=chain-h] tbody tr")
         steps = [" ".join(t.split()) for t in chain.all_inner_texts()]
-        assert [s.split(" ")[0] for s in steps] == ["BC", "Stripe", "Payment", "Refund", "Refund"]
+        assert [s.split(" ")[0] for s in steps] == [
+            "BC",
+            "Stripe",
+            "Payment",
+            "Refund",
+            "Refund",
+            "Paid",
+        ]
         assert steps[0].startswith(f"BC sales invoice {number} 120.00 USD succeeded")
         assert steps[1].startswith(f"Stripe invoice {day.invoice_record['stripe_ref']} 120.00")
         assert day.payment_record["stripe_ref"] in steps[2]
         assert "BC line" in steps[2]
         refunds = {r["stripe_ref"]: r["amount"] for r in day.refund_records}
-        for step in steps[3:]:
+        paid_out = steps[5]
+        assert paid_out.startswith(f"Paid out {day.payout_id}")
+        for source in [day.payment_record["stripe_ref"], *refunds]:
+            assert source in paid_out
+        for step in steps[3:5]:
             [refund] = [r for r in refunds if r in step]
             assert f"{refunds.pop(refund)} USD succeeded Refund to finish in BC" in step
         assert any(f"push BC invoice {number} to Stripe" in s for s in trail(page))

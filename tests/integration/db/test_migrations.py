@@ -34,6 +34,7 @@ TABLES = {
     "invoice_links",
     "postings",
     "payouts",
+    "payout_transactions",
     "dead_letters",
     "journal_batches",
 }

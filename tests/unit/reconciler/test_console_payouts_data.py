@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from factories import random_ref
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
@@ -30,6 +31,7 @@ from reconciler.console.payouts_data import reconciliation_csv
 from reconciler.models import AuditOutcome
 from reconciler.models import Payout
 from reconciler.models import PayoutState
+from reconciler.models import PayoutTransaction
 from reconciler.models import PostingKind
 from reconciler.models import PostingState
 from reconciler.models import RecordKind
@@ -255,7 +257,7 @@ def _world(seed: Any, currency: str = "eur", **payout_fields: Any) -> dict[str, 
 
     The dispute's withdrawal is booked under its balance transaction's id (as
     ``handlers.disputes`` books it), the payment under its charge id (the transaction's source,
-    kept in ``transaction_details`` as ``handlers.payouts`` keeps it); the fee alone and the
+    kept as a ``PayoutTransaction`` as ``handlers.payouts`` keeps it); the fee alone and the
     transfer are booked by the payout itself; the topup could not be placed.
     """
     payout_id = random_ref("po")
@@ -309,17 +311,26 @@ def _world(seed: Any, currency: str = "eur", **payout_fields: Any) -> dict[str, 
         "fee_line_id": "L-FEE",
         "bank_line_id": "L-BANK",
         "transactions": [txn_payment, txn_dispute, txn_fee, txn_topup, txn_own],
-        "transaction_details": {
-            txn_payment: detail("charge", charge, 10000, 290),
-            txn_dispute: detail("adjustment", "dp_1", -2500, 1500, "dispute"),
-            txn_fee: detail("adjustment", "dp_1", 0, 1500, "dispute"),
-            txn_topup: detail("topup", "tu_1", 500, 0),
-            txn_own: detail("payout", payout_id, -7500, 0),
-        },
         "unmatched": [{"balance_transaction": txn_topup, "reason": "type topup is not booked"}],
     }
+    keep_details = payout_fields.pop("keep_details", True)
     fields.update(payout_fields)
     payout = _payout(seed, payout_id, **fields)
+    if keep_details:
+        seed.add(
+            *(
+                kept(payout, position, *row)
+                for position, row in enumerate(
+                    [
+                        (txn_payment, "charge", charge, 10000, 290),
+                        (txn_dispute, "adjustment", "dp_1", -2500, 1500, "dispute"),
+                        (txn_fee, "adjustment", "dp_1", 0, 1500, "dispute"),
+                        (txn_topup, "topup", "tu_1", 500, 0),
+                        (txn_own, "payout", payout_id, -7500, 0),
+                    ]
+                )
+            )
+        )
     seed.audit(record, "received", "payout.paid", T0)
     seed.audit(record, "decided", "4 transaction(s), 1 unmatched", T0 + dt.timedelta(seconds=2))
     seed.audit(
@@ -341,18 +352,28 @@ def _world(seed: Any, currency: str = "eur", **payout_fields: Any) -> dict[str, 
     }
 
 
-def detail(
-    kind: str, source: str, amount: int, fee: int, category: str | None = None
-) -> dict[str, Any]:
-    """A balance transaction as ``payout_plan.transaction_detail`` keeps it."""
-    return {
-        "type": kind,
-        "reporting_category": category or kind,
-        "source": source,
-        "amount": amount,
-        "fee": fee,
-        "net": amount - fee,
-    }
+def kept(
+    payout: Payout,
+    position: int,
+    txn: str,
+    kind: str,
+    source: str,
+    amount: int,
+    fee: int,
+    category: str | None = None,
+) -> PayoutTransaction:
+    """A balance transaction as ``handlers.payouts`` keeps it."""
+    return PayoutTransaction(
+        payout_id=payout.id,
+        position=position,
+        balance_transaction=txn,
+        type=kind,
+        reporting_category=category or kind,
+        source=source,
+        amount_minor=amount,
+        fee_minor=fee,
+        net_minor=amount - fee,
+    )
 
 
 class TestReconciliation:
@@ -471,7 +492,7 @@ class TestReconciliation:
     def test_a_payout_booked_before_details_were_kept_names_only_keyed_postings(
         self, seed: Any, sessions: sessionmaker[Session]
     ) -> None:
-        world = _world(seed, transaction_details={})
+        world = _world(seed, keep_details=False)
         txn_payment, txn_dispute, txn_topup, txn_own = world["txns"]
 
         with sessions() as session:
@@ -494,13 +515,15 @@ class TestReconciliation:
     ) -> None:
         world = _world(seed)
         txn_payment = world["txns"][0]
-        details = dict(world["payout"].transaction_details)
-        details[txn_payment] = {**details[txn_payment], "type": "refund"}
         with sessions() as session:
-            payout = session.get_one(Payout, world["payout"].id)
-            payout.transaction_details = details
+            row = session.scalars(
+                select(PayoutTransaction).where(
+                    PayoutTransaction.balance_transaction == txn_payment
+                )
+            ).one()
+            row.type = "refund"
             session.commit()
-            recon = load_reconciliation(session, payout.stripe_payout_id)
+            recon = load_reconciliation(session, world["payout"].stripe_payout_id)
 
         assert recon is not None
         assert recon.rows[0].status is RowStatus.MATCHED

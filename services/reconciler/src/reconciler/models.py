@@ -402,17 +402,47 @@ class Payout(_CurrencyMixin, Base):
     # The balance transactions the payout settled (the drift check's "paid out"), and the FX
     # difference it booked.
     transactions: Mapped[list[str]] = mapped_column(JSONDocument, default=list, server_default="[]")
-    # Each of those by id as ``payout_plan.transaction_detail`` keeps it (type, reporting
-    # category, source; amount, fee and net in minor units): the console finds the posting of
-    # every transaction by its booking key again and shows Stripe's figures beside it.
-    transaction_details: Mapped[dict[str, dict[str, Any]]] = mapped_column(
-        JSONDocument, default=dict, server_default="{}"
-    )
     fx_minor: Mapped[int | None] = mapped_column(BigInteger)
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PayoutTransaction(Base):
+    """One balance transaction a payout settled: what it was, and the Stripe object behind it.
+
+    Kept when the payout is booked, in Stripe's order (``position``). ``source`` is the charge,
+    refund or dispute the money moved for; its index answers "which payout paid this charge
+    out" for an invoice's story, and ``payout_plan.booking_key`` of a row finds the posting
+    that booked it for the payout's page. Amounts are Stripe's, in the payout's currency.
+    """
+
+    __tablename__ = "payout_transactions"
+    __table_args__ = (UniqueConstraint("payout_id", "balance_transaction"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    payout_id: Mapped[int] = mapped_column(ForeignKey("payouts.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    balance_transaction: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(64))
+    reporting_category: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(String(255), index=True)
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    fee_minor: Mapped[int | None] = mapped_column(BigInteger)
+    net_minor: Mapped[int | None] = mapped_column(BigInteger)
+
+    def as_stripe(self) -> dict[str, Any]:
+        """The row in the balance transaction's own field names (for ``payout_plan``)."""
+        return {
+            "id": self.balance_transaction,
+            "type": self.type,
+            "reporting_category": self.reporting_category,
+            "source": self.source,
+            "amount": self.amount_minor,
+            "fee": self.fee_minor,
+            "net": self.net_minor,
+        }
 
 
 class DeadLetter(Base):

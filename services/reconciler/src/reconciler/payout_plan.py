@@ -107,16 +107,6 @@ def is_fee_only(txn: Mapping[str, Any]) -> bool:
     return expected_kind(txn) == "dispute" and not int(txn.get("amount") or 0)
 
 
-#: What the payout keeps of each balance transaction (``Payout.transaction_details``): enough
-#: for ``booking_key`` and ``expected_kind`` to find its posting again, and Stripe's figures.
-DETAIL_FIELDS = ("type", "reporting_category", "source", "amount", "fee", "net")
-
-
-def transaction_detail(txn: Mapping[str, Any]) -> dict[str, Any]:
-    """The kept part of a balance transaction (its id is the key it is kept under)."""
-    return {name: txn.get(name) for name in DETAIL_FIELDS}
-
-
 def _add(fees: dict[str, int], account: str, minor: int) -> None:
     if minor:
         fees[account] = fees.get(account, 0) + minor

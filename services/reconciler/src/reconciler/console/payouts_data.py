@@ -15,8 +15,8 @@ settled, booked to the FX account and outside Stripe's arithmetic.
 
 **The reconciliation** lists each balance transaction the payout settled, against what the
 connector booked for it. The payout handler keeps the transactions' ids (``Payout.transactions``),
-what each one was (``Payout.transaction_details``: its type, source and Stripe's amount, fee and
-net), and the ones it could not match with the reason (``Payout.unmatched``). Postings are keyed
+what each one was (``PayoutTransaction``: its type, source and Stripe's amount, fee and net),
+and the ones it could not match with the reason (``Payout.unmatched``). Postings are keyed
 by the Stripe object the movement was booked under (``payout_plan.booking_key``: a dispute's
 movement by its balance transaction id, everything else by its source ``ch_``, ``py_``, ``re_``),
 so every booked transaction is shown with its posting: the BC line, its amount, its story. The
@@ -53,6 +53,7 @@ from reconciler.console.filters import FilterError as FilterError  # re-exported
 from reconciler.models import AuditEvent
 from reconciler.models import Payout
 from reconciler.models import PayoutState
+from reconciler.models import PayoutTransaction
 from reconciler.models import Posting
 from reconciler.models import PostingKind
 from reconciler.models import RecordKind
@@ -418,17 +419,27 @@ def _booked_by_payout(detail: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _details(session: Session, payout_row_id: int) -> dict[str, dict[str, Any]]:
+    """What the payout kept of each transaction, by id, in Stripe's field names."""
+    kept = session.scalars(
+        select(PayoutTransaction)
+        .where(PayoutTransaction.payout_id == payout_row_id)
+        .order_by(PayoutTransaction.position)
+    )
+    return {t.balance_transaction: t.as_stripe() for t in kept}
+
+
 def _rows(session: Session, payout: Payout) -> list[ReconciliationRow]:
     """Each transaction in the order Stripe listed it, then unmatched ones the list lacks."""
     transactions = [str(t) for t in payout.transactions or []]
-    details: Mapping[str, Mapping[str, Any]] = payout.transaction_details or {}
+    details = _details(session, payout.id)
     reasons: dict[str, str] = {}
     for item in payout.unmatched or []:
         txn = str(item.get("balance_transaction") or "")
         reasons.setdefault(txn, str(item.get("reason") or "no reason recorded"))
     action = HAND_BOOKING.format(currency=payout.currency.upper())
     keys = {
-        txn: booking_key({"id": txn, **details[txn]}) if txn in details else txn
+        txn: booking_key(details[txn]) if txn in details else txn
         for txn in transactions
         if txn not in reasons
     }
@@ -501,7 +512,14 @@ def load_reconciliation(session: Session, payout_id: str) -> Reconciliation | No
     )
     events, truncated = _trail(session, record.id) if record is not None else ([], False)
     kept = payout is None or payout.state is not PayoutState.POSTED or bool(payout.transactions)
-    details_kept = payout is None or not payout.transactions or bool(payout.transaction_details)
+    details_kept = (
+        payout is None
+        or not payout.transactions
+        or session.scalar(
+            select(PayoutTransaction.id).where(PayoutTransaction.payout_id == payout.id).limit(1)
+        )
+        is not None
+    )
     return Reconciliation(
         payout_id=payout_id,
         payout=PayoutRow.of(payout) if payout is not None else None,

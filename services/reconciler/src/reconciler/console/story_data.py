@@ -1,11 +1,13 @@
-"""One invoice's story: BC invoice → Stripe invoice → payments → BC lines → refunds, with the trail.
+"""One invoice's story: BC invoice → Stripe invoice → payments → BC lines → refunds → payouts.
 
 Starting from any record (the invoice's own, a payment's, a refund's, a credit memo's), the
 story finds the invoice link and gathers every record that concerns that invoice: the invoice
 record (by its BC id), the payments posted against it (``postings``), the refunds of its
 payments (by the BC invoice the refund record names), credit memos on its Stripe invoice, and
-their audit rows merged into one timeline. A record that concerns no invoice (a payout, an
-unmatched payment) tells its own story: itself and its trail.
+their audit rows merged into one timeline; then the payouts that took its payments and refunds to
+the bank, found through the sources of the payouts' balance transactions (``PayoutTransaction``,
+indexed by source). A record that concerns no invoice (a payout, an unmatched payment) tells its
+own story: itself and its trail.
 """
 
 from __future__ import annotations
@@ -19,11 +21,21 @@ from sqlalchemy.orm import Session
 from reconciler.models import AuditEvent
 from reconciler.models import InvoiceLink
 from reconciler.models import Payout
+from reconciler.models import PayoutTransaction
 from reconciler.models import Posting
+from reconciler.models import PostingKind
 from reconciler.models import RecordKind
 from reconciler.models import SyncRecord
 
 MAX_EVENTS = 500
+
+
+@dataclasses.dataclass(frozen=True)
+class PaidOut:
+    """A payout that settled some of the story's payments or refunds (``sources``)."""
+
+    payout: Payout
+    sources: tuple[str, ...]
 
 
 @dataclasses.dataclass
@@ -35,6 +47,7 @@ class Story:
     payout: Payout | None
     events: list[AuditEvent]
     truncated: bool
+    paid_out: list[PaidOut] = dataclasses.field(default_factory=list)
 
     @property
     def invoice_record(self) -> SyncRecord | None:
@@ -81,6 +94,22 @@ def _link_for(session: Session, record: SyncRecord) -> InvoiceLink | None:
             )
         )
     return None
+
+
+def _paid_out(session: Session, sources: set[str]) -> list[PaidOut]:
+    """The payouts whose balance transactions came from ``sources`` (charges, refunds)."""
+    if not sources:
+        return []
+    found: dict[int, tuple[Payout, list[str]]] = {}
+    rows = session.execute(
+        select(Payout, PayoutTransaction.source)
+        .join(PayoutTransaction, PayoutTransaction.payout_id == Payout.id)
+        .where(PayoutTransaction.source.in_(sorted(sources)))
+        .order_by(Payout.id, PayoutTransaction.position)
+    )
+    for payout, source in rows:
+        found.setdefault(payout.id, (payout, []))[1].append(str(source))
+    return [PaidOut(payout, tuple(dict.fromkeys(names))) for payout, names in found.values()]
 
 
 def load_story(session: Session, record_id: int) -> Story | None:
@@ -134,4 +163,15 @@ def load_story(session: Session, record_id: int) -> Story | None:
         )
     )
     truncated = len(events) > MAX_EVENTS
-    return Story(focus, link, records, postings, payout, events[:MAX_EVENTS], truncated)
+    moved = {p.stripe_id for p in postings if p.kind in (PostingKind.PAYMENT, PostingKind.REFUND)}
+    moved |= {r.stripe_ref for r in records if r.kind is RecordKind.REFUND and r.stripe_ref}
+    return Story(
+        focus,
+        link,
+        records,
+        postings,
+        payout,
+        events[:MAX_EVENTS],
+        truncated,
+        _paid_out(session, moved),
+    )

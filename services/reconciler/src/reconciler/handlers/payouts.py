@@ -25,6 +25,7 @@ from reconciler.handlers.leases import give_back
 from reconciler.models import AuditOutcome
 from reconciler.models import Payout
 from reconciler.models import PayoutState
+from reconciler.models import PayoutTransaction
 from reconciler.models import Posting
 from reconciler.models import PostingKind
 from reconciler.models import PostingState
@@ -37,7 +38,6 @@ from reconciler.payout_plan import PayoutPlan
 from reconciler.payout_plan import booking_key
 from reconciler.payout_plan import fx_difference
 from reconciler.payout_plan import plan_payout
-from reconciler.payout_plan import transaction_detail
 from reconciler.rules import BANK
 from reconciler.rules import GL
 from reconciler.rules import HandlerDeps
@@ -187,9 +187,7 @@ def on_payout(unit: Unit) -> None:
             row.bank_line_id = line_ids[-1] if line_ids else None
             row.unmatched = plan.unmatched
             row.transactions = [str(t.get("id")) for t in transactions]
-            row.transaction_details = {
-                str(t.get("id")): transaction_detail(t) for t in transactions
-            }
+            session.add_all(_kept(payout_row_id, transactions))
             row.fx_minor = fx_minor
             row.arrival_date = _arrival(payout.get("arrival_date"))
             row.lease_expires_at = None
@@ -408,3 +406,28 @@ def _arrival(epoch: object) -> dt.date | None:
     if isinstance(epoch, int) and not isinstance(epoch, bool):
         return dt.datetime.fromtimestamp(epoch, dt.UTC).date()
     return None
+
+
+def _kept(payout_row_id: int, transactions: list[dict[str, Any]]) -> list[PayoutTransaction]:
+    """The payout's transactions as kept for the console: what each was, and its source."""
+
+    def minor(value: Any) -> int | None:
+        return None if value is None else int(value)
+
+    def text(value: Any, limit: int) -> str | None:
+        return str(value)[:limit] if value else None
+
+    return [
+        PayoutTransaction(
+            payout_id=payout_row_id,
+            position=position,
+            balance_transaction=str(t.get("id")),
+            type=text(t.get("type"), 64) or "unknown",
+            reporting_category=text(t.get("reporting_category"), 64),
+            source=text(t.get("source"), 255),
+            amount_minor=minor(t.get("amount")),
+            fee_minor=minor(t.get("fee")),
+            net_minor=minor(t.get("net")),
+        )
+        for position, t in enumerate(transactions)
+    ]
