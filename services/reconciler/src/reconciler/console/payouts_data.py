@@ -429,10 +429,11 @@ def _details(session: Session, payout_row_id: int) -> dict[str, dict[str, Any]]:
     return {t.balance_transaction: t.as_stripe() for t in kept}
 
 
-def _rows(session: Session, payout: Payout) -> list[ReconciliationRow]:
+def _rows(
+    session: Session, payout: Payout, details: Mapping[str, Mapping[str, Any]]
+) -> list[ReconciliationRow]:
     """Each transaction in the order Stripe listed it, then unmatched ones the list lacks."""
     transactions = [str(t) for t in payout.transactions or []]
-    details = _details(session, payout.id)
     reasons: dict[str, str] = {}
     for item in payout.unmatched or []:
         txn = str(item.get("balance_transaction") or "")
@@ -504,7 +505,8 @@ def load_reconciliation(session: Session, payout_id: str) -> Reconciliation | No
     record = _record(session, payout_id, payout)
     if payout is None and record is None:
         return None
-    rows = _rows(session, payout) if payout is not None else []
+    details = _details(session, payout.id) if payout is not None else {}
+    rows = _rows(session, payout, details) if payout is not None else []
     reversal = session.scalar(
         select(Posting).where(
             Posting.stripe_id == payout_id, Posting.kind == PostingKind.PAYOUT_FAILURE
@@ -512,14 +514,7 @@ def load_reconciliation(session: Session, payout_id: str) -> Reconciliation | No
     )
     events, truncated = _trail(session, record.id) if record is not None else ([], False)
     kept = payout is None or payout.state is not PayoutState.POSTED or bool(payout.transactions)
-    details_kept = (
-        payout is None
-        or not payout.transactions
-        or session.scalar(
-            select(PayoutTransaction.id).where(PayoutTransaction.payout_id == payout.id).limit(1)
-        )
-        is not None
-    )
+    details_kept = payout is None or not payout.transactions or bool(details)
     return Reconciliation(
         payout_id=payout_id,
         payout=PayoutRow.of(payout) if payout is not None else None,
