@@ -383,6 +383,7 @@ class TestResolve:
         expect(second.locator("td").first).to_have_text(f"{day.same_amount['number']} possible")
         first.get_by_role("link", name=f"Choose invoice {number}").click()
         expect(page.locator("main h1")).to_have_text(f"Apply 75.00 USD to invoice {number}?")
+        expect(page.locator("main")).to_contain_text("75.00 USD open of 75.00 USD")
         form = page.locator("main form[method=post]")
         action = str(form.get_attribute("action"))
         token = str(form.locator("input[name=csrf_token]").get_attribute("value"))
